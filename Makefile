@@ -1,0 +1,40 @@
+# One entry point per job. `make test` and `make demo` work from a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install lint typecheck test test-fast demo bench soak clean lock
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check daemon tests migrations bench
+	$(BIN)/ruff format --check daemon tests migrations bench
+
+typecheck: install
+	$(BIN)/mypy
+
+# The whole suite: lint, types, every test (slow and PostgreSQL included) with coverage.
+test: lint typecheck
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+# Quick loop while developing.
+test-fast: install
+	$(BIN)/pytest -m "not slow" -x -q $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/damsync sim pim --port 8081
+
+# Refresh the pinned constraints after changing dependencies in pyproject.toml.
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
