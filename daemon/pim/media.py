@@ -1,0 +1,201 @@
+"""
+Asset media files: streamed multipart upload and streamed download.
+
+The upload body is built here rather than by httpx's ``files=``, so that it can stream from an
+async byte source as well as from a file, and so that every attempt gets a fresh body: a file
+path is re-opened per attempt and a stream *factory* is called again per attempt (a consumed
+stream is never reused). A file upload has a ``Content-Length``; a stream upload of unknown
+size goes out chunked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+from daemon.errors import PimUnavailable
+from daemon.http import RequestSpec, Upstream
+from daemon.pim.responses import error_for, handle_media_upload
+from daemon.pim.urls import MEDIA_FILE, MEDIA_FILES, path
+
+CHUNK = 256 * 1024
+
+#: Something that yields a *new* byte stream each time it is called.
+StreamFactory = Callable[[], AsyncIterator[bytes]]
+
+
+def _quote_filename(filename: str) -> str:
+    # As httpx does for multipart: escape what would end the quoted string or the header.
+    return (
+        filename.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    )
+
+
+def _envelope(boundary: str, filename: str, mime_type: str) -> tuple[bytes, bytes]:
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{_quote_filename(filename)}"\r\n'
+        f"Content-Type: {mime_type}\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return head, tail
+
+
+async def _file_chunks(file_path: Path, size: int) -> AsyncIterator[bytes]:
+    handle: BinaryIO = await asyncio.to_thread(file_path.open, "rb")
+    try:
+        sent = 0
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            sent += len(chunk)
+            yield chunk
+        if sent != size:
+            raise OSError(f"{file_path} changed size during the upload ({size} -> {sent} bytes)")
+    finally:
+        handle.close()
+
+
+async def upload_media_file(
+    upstream: Upstream,
+    source: str | os.PathLike[str] | StreamFactory,
+    *,
+    filename: str | None = None,
+    mime_type: str | None = None,
+) -> str:
+    """
+    Upload one binary to ``POST /api/rest/v1/asset-media-files``.
+
+    Args:
+        upstream: The PIM upstream.
+        source: A file path (re-opened per attempt) or a factory returning a fresh async byte
+            stream per attempt.
+        filename: The part's file name; defaults to the path's name (required for a factory).
+        mime_type: The part's MIME type; guessed from the file name when omitted.
+
+    Returns:
+        The media file code from the ``Asset-media-file-code`` header.
+    """
+    size: int | None = None
+    if callable(source):
+        if not filename:
+            raise ValueError("upload_media_file: a stream source needs a filename")
+        factory: StreamFactory = source
+    else:
+        file_path = Path(source)
+        size = (await asyncio.to_thread(file_path.stat)).st_size
+        filename = filename or file_path.name
+        known = size
+
+        def factory() -> AsyncIterator[bytes]:
+            return _file_chunks(file_path, known)
+
+    mime = mime_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    boundary = secrets.token_hex(16)
+    head, tail = _envelope(boundary, filename, mime)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head
+        async for chunk in factory():
+            if chunk:
+                yield bytes(chunk)
+        yield tail
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    if size is not None:
+        headers["Content-Length"] = str(len(head) + size + len(tail))
+    spec = RequestSpec(
+        method="POST", url=MEDIA_FILES, endpoint=MEDIA_FILES, headers=headers, content=body
+    )
+    return await upstream.request(spec, handle_media_upload(spec))
+
+
+class MediaDownload:
+    """
+    A media file being downloaded: its metadata and its body as async chunks.
+
+    Iterate it once (``async for chunk in download``); transport failures mid-body become
+    :class:`PimUnavailable` naming the endpoint.
+    """
+
+    def __init__(self, upstream: Upstream, spec: RequestSpec, response: httpx.Response) -> None:
+        self._upstream = upstream
+        self._spec = spec
+        self._response = response
+        self.mime_type: str | None = response.headers.get("content-type")
+        length = response.headers.get("content-length")
+        self.size: int | None = int(length) if length and length.isdigit() else None
+        self.filename: str | None = _disposition_filename(
+            response.headers.get("content-disposition", "")
+        )
+        self.received = 0
+
+    def __repr__(self) -> str:
+        return f"MediaDownload(filename={self.filename!r}, size={self.size!r})"
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_bytes(CHUNK):
+                self.received += len(chunk)
+                yield chunk
+        except httpx.TransportError as exc:
+            raise PimUnavailable(
+                f"download interrupted after {self.received} bytes ({type(exc).__name__})",
+                endpoint=self._spec.endpoint,
+                method=self._spec.method,
+                status_code=self._response.status_code,
+            ) from exc
+        finally:
+            self._upstream.observer.bytes_streamed(
+                upstream=self._upstream.name, endpoint=self._spec.endpoint, received=self.received
+            )
+
+    async def read(self) -> bytes:
+        """
+        The whole body, for small files and tests.
+
+        Returns:
+            The bytes.
+        """
+        return b"".join([chunk async for chunk in self])
+
+
+def _disposition_filename(value: str) -> str | None:
+    for part in value.split(";"):
+        name, _, raw = part.strip().partition("=")
+        if name.lower() == "filename" and raw:
+            return raw.strip().strip('"') or None
+    return None
+
+
+@asynccontextmanager
+async def download_media_file(upstream: Upstream, code: str) -> AsyncIterator[MediaDownload]:
+    """
+    Open ``GET /api/rest/v1/asset-media-files/{code}`` (slashes in ``code`` sent as is).
+
+    Args:
+        upstream: The PIM upstream.
+        code: The media file code.
+
+    Returns:
+        An async context manager yielding a :class:`MediaDownload`.
+    """
+    spec = RequestSpec(
+        method="GET",
+        url=path(MEDIA_FILE, code=code),
+        endpoint=MEDIA_FILE,
+        headers={"Accept": "*/*"},
+    )
+    async with upstream.stream(spec) as response:
+        if response.status_code != 200:
+            raise error_for(spec, response)
+        yield MediaDownload(upstream, spec, response)
+
+
+__all__ = ["MediaDownload", "StreamFactory", "download_media_file", "upload_media_file"]
