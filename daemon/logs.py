@@ -1,0 +1,273 @@
+"""
+Logging setup: structlog for our code, the standard library's loggers routed through it.
+
+Every line is one JSON object on stdout when stdout is not a terminal (containers, journald), and
+a readable console line on a terminal. Every line carries the ``source``, ``run_id`` and
+``batch_id`` the sync engine bound with :func:`bind_job` / :func:`bind_batch`, and every line
+passes :func:`redact_secrets` last before rendering, so a password, token or credential in a
+key, a URL, a header value or a traceback never reaches the output.
+
+Third-party loggers (httpx, apscheduler, sqlalchemy, alembic, uvicorn) go through structlog's
+``ProcessorFormatter`` with the same processors, at levels that keep them useful: httpx logs
+full URLs (query strings included) at INFO, so it is held at WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
+from structlog.types import EventDict, Processor, WrappedLogger
+
+MASK = "***"
+
+#: Keys whose values are always masked (matched anywhere in the key, case-insensitively).
+SECRET_KEYS = re.compile(
+    r"pass(word|wd|phrase)?$|secret|token|authori[sz]ation|api[-_]?key|cookie|credential"
+    r"|private[-_]?key|signature",
+    re.IGNORECASE,
+)
+
+# Patterns inside free text: (regex, replacement). Order matters: URL userinfo first.
+_TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # scheme://user:password@host -> scheme://user:***@host
+    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):[^@\s/]*@"), rf"\1:{MASK}@"),
+    # Authorization header values: Bearer/Basic credentials
+    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1 {MASK}"),
+    # API-key headers written out as text ("X-Api-Key: abc")
+    (re.compile(r"\b((?:x-)?api-?key\s*:\s*)[^\s,;]+", re.IGNORECASE), rf"\1{MASK}"),
+    # key=value in query strings, DSNs and form bodies
+    (
+        re.compile(
+            r"\b([\w-]*(?:password|passwd|secret|token|api[-_]?key|apikey|signature)[\w-]*)"
+            r"=([^&\s;,'\"]+)",
+            re.IGNORECASE,
+        ),
+        rf"\1={MASK}",
+    ),
+    # "key": "value" in JSON bodies echoed into messages
+    (
+        re.compile(
+            r"(\"[\w-]*(?:password|secret|token|api[-_]?key|authorization)[\w-]*\"\s*:\s*\")"
+            r"[^\"]*(\")",
+            re.IGNORECASE,
+        ),
+        rf"\1{MASK}\2",
+    ),
+)
+
+#: Standard-library loggers and the least level they log at; ``None`` follows the root level.
+STDLIB_LEVELS: Mapping[str, int | None] = {
+    "httpx": logging.WARNING,  # full URLs at INFO
+    "httpcore": logging.WARNING,
+    "apscheduler": None,
+    "sqlalchemy": logging.WARNING,  # sqlalchemy.engine at INFO prints SQL and parameters
+    "alembic": None,
+    "uvicorn": None,
+    "uvicorn.error": None,
+    "uvicorn.access": logging.WARNING,  # one line per /metrics scrape is noise
+}
+
+_HANDLER_NAME = "damsync"
+
+
+def redact_text(text: str) -> str:
+    """
+    Mask credentials inside free text: URL userinfo, auth schemes, ``key=value``, JSON pairs.
+
+    Returns:
+        ``text`` with every secret-looking value replaced by ``***``.
+    """
+    for pattern, replacement in _TEXT_RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth > 5:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            k: MASK if isinstance(k, str) and SECRET_KEYS.search(k) else _redact(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v, depth + 1) for v in value)
+    return value
+
+
+def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """
+    Processor: mask values of secret-named keys and credentials inside strings.
+
+    It runs after ``format_exc_info`` so that tracebacks are masked too.
+
+    Returns:
+        The event dict, masked.
+    """
+    for key, value in event_dict.items():
+        if SECRET_KEYS.search(key):
+            event_dict[key] = MASK
+        else:
+            event_dict[key] = _redact(value)
+    return event_dict
+
+
+def _shared_processors() -> list[Processor]:
+    """What our lines and foreign lines both go through before rendering."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+    ]
+
+
+def _level(level: str | int) -> int:
+    if isinstance(level, int):
+        return level
+    number = logging.getLevelNamesMapping().get(level.upper())
+    if number is None:
+        raise ValueError(f"unknown log level {level!r}")
+    return number
+
+
+def configure(
+    level: str | int = "info", json: bool | None = None, *, stream: TextIO | None = None
+) -> None:
+    """
+    Configure structlog and the standard library's logging for the whole process.
+
+    Args:
+        level: ``debug``, ``info``, ``warning``, ``error`` (or a ``logging`` number).
+        json: JSON lines when true, console lines when false; ``None`` picks JSON unless
+            ``stream`` is a terminal.
+        stream: Where lines go; ``sys.stdout`` (looked up at call time) by default.
+    """
+    out = stream if stream is not None else sys.stdout
+    number = _level(level)
+    if json is None:
+        json = not (hasattr(out, "isatty") and out.isatty())
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    structlog.configure(
+        processors=[*_shared_processors(), redact_secrets, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(number),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )
+    _route_stdlib(number, out, renderer)
+
+
+def _route_stdlib(level: int, stream: TextIO, renderer: Processor) -> None:
+    """Send every standard-library record through the same processors to ``stream``."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            *_shared_processors(),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact_secrets,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name, floor in STDLIB_LEVELS.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(level, floor) if floor is not None else level)
+        # uvicorn installs its own handlers when given a log config; ours must win.
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def reset() -> None:
+    """Undo :func:`configure`: structlog defaults and our root handler removed (for tests)."""
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    for name in STDLIB_LEVELS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    clear_contextvars()
+
+
+# -- context ----------------------------------------------------------------------------------
+
+
+def new_run_id() -> str:
+    """A short random id for one pass (12 hex digits: unique enough per source and day)."""
+    return uuid.uuid4().hex[:12]
+
+
+@contextmanager
+def bind_job(source: str, run_id: str) -> Iterator[None]:
+    """
+    Start one job with a clean context holding ``source`` and ``run_id``; clear it at the end.
+
+    Clearing on entry matters: scheduler threads and tasks keep the context of the previous
+    job otherwise (verified for APScheduler's thread pool).
+
+    Args:
+        source: The source name.
+        run_id: The pass id, e.g. from :func:`new_run_id`.
+    """
+    clear_contextvars()
+    bind_contextvars(source=source, run_id=run_id)
+    try:
+        yield
+    finally:
+        clear_contextvars()
+
+
+@contextmanager
+def bind_batch(batch_id: str | int) -> Iterator[None]:
+    """
+    Add ``batch_id`` to every line inside the block; the job's context stays.
+
+    Args:
+        batch_id: The batch number or id within the pass.
+    """
+    with bound_contextvars(batch_id=batch_id):
+        yield
+
+
+def clear() -> None:
+    """Drop every bound context value (e.g. at the start of a webhook request)."""
+    clear_contextvars()
+
+
+__all__ = [
+    "MASK",
+    "SECRET_KEYS",
+    "STDLIB_LEVELS",
+    "bind_batch",
+    "bind_job",
+    "clear",
+    "configure",
+    "new_run_id",
+    "redact_secrets",
+    "redact_text",
+    "reset",
+]
