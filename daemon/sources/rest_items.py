@@ -1,0 +1,122 @@
+"""
+Reading one REST DAM item into a :class:`~daemon.models.DamAsset`, or into a precise error.
+
+Pure: no I/O. Every refusal is a :class:`~daemon.errors.SourceAssetError` naming the asset id
+(when readable), our field name and the dotted path in the DAM's record.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from daemon.errors import SourceAssetError
+from daemon.models import BinaryRef, DamAsset
+from daemon.sources.config import FieldPaths
+from daemon.sources.fields import PathMissingError, dig, dig_optional, parse_datetime
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+        return None if value is None else str(value)
+    return str(value)
+
+
+def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> DamAsset:
+    """
+    Turn one raw item into an asset.
+
+    Args:
+        raw: The parsed JSON item.
+        paths: Where each field is.
+        source: Source name, for errors.
+        download: A per-asset download endpoint resolves the binary, so no URL is needed.
+
+    Returns:
+        The asset.
+
+    Raises:
+        SourceAssetError: the first unusable field.
+    """
+    asset_id: str | None = None
+
+    def fail(field: str, path: str, reason: str) -> SourceAssetError:
+        return SourceAssetError(
+            asset_id=asset_id, field=field, path=path, reason=reason, source=source
+        )
+
+    if not isinstance(raw, Mapping):
+        raise fail("id", paths.id, f"item is not a JSON object but {type(raw).__name__}")
+    try:
+        raw_id = dig(raw, paths.id)
+    except PathMissingError:
+        raise fail("id", paths.id, "missing") from None
+    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool) or str(raw_id) == "":
+        raise fail("id", paths.id, f"not a usable id: {raw_id!r}")
+    asset_id = str(raw_id)
+    try:
+        raw_when = dig(raw, paths.updated_at)
+    except PathMissingError:
+        raise fail("updated_at", paths.updated_at, "missing") from None
+    try:
+        updated_at = parse_datetime(raw_when, paths.updated_at_format)
+    except ValueError as exc:
+        raise fail("updated_at", paths.updated_at, f"unparseable date: {exc}") from None
+    deleted = False
+    if paths.deleted is not None:
+        flag = dig_optional(raw, paths.deleted.path)
+        if paths.deleted.equals is not None:
+            deleted = flag == paths.deleted.equals
+        else:
+            deleted = flag is not None and flag in paths.deleted.truthy
+    try:
+        metadata = dig(raw, paths.metadata)
+    except PathMissingError:
+        raise fail("metadata", paths.metadata, "missing") from None
+    if not isinstance(metadata, Mapping):
+        raise fail("metadata", paths.metadata, f"not a JSON object: {type(metadata).__name__}")
+    binary = None if deleted else _binary(raw, paths, fail, download=download)
+    return DamAsset(
+        id=asset_id, updated_at=updated_at, deleted=deleted, metadata=metadata, binary=binary
+    )
+
+
+def _binary(raw: Any, paths: FieldPaths, fail: Any, *, download: bool) -> BinaryRef | None:
+    url: str | None = None
+    if paths.binary_url is not None:
+        value = dig_optional(raw, paths.binary_url)
+        if value is None and not download:
+            raise fail("binary_url", paths.binary_url, "missing on a live asset")
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise fail("binary_url", paths.binary_url, f"not a URL: {value!r}")
+        url = value
+    elif not download:
+        return None
+    filename = _text(dig_optional(raw, paths.filename))
+    mime = _text(dig_optional(raw, paths.mime_type))
+    if mime is None:
+        for name in (filename, urlsplit(url).path if url else None):
+            if name and (guess := mimetypes.guess_type(name)[0]):
+                mime = guess
+                break
+    size_raw = dig_optional(raw, paths.size)
+    size: int | None = None
+    if size_raw is not None:
+        if isinstance(size_raw, bool) or not isinstance(size_raw, int | str):
+            raise fail("size", str(paths.size), f"not a byte count: {size_raw!r}")
+        try:
+            size = int(size_raw)
+        except ValueError:
+            raise fail("size", str(paths.size), f"not a byte count: {size_raw!r}") from None
+        if size < 0:
+            raise fail("size", str(paths.size), f"negative size {size}")
+    checksum = _text(dig_optional(raw, paths.checksum))
+    return BinaryRef(url=url, filename=filename, mime_type=mime, size=size, checksum=checksum)
+
+
+__all__ = ["parse_item"]

@@ -1,0 +1,150 @@
+"""
+Walking a window page by page without losing an asset, for every pagination style.
+
+Token styles (``cursor``, ``next_url``, ``link``) follow the DAM's own keyset. Positional
+styles (``page``, ``offset``) are unstable by nature: an asset modified while we page leaves
+the frozen window and every later asset shifts one place forward. When the DAM sorts by
+``(updated_at, id)`` and takes a modified-since bound we read them *anchored*: every request
+restarts at ``since = floor(last seen updated_at)``, so only the few assets sharing that
+timestamp sit before our position. The request overlaps the last seen position by one item;
+if that item is no longer one we have seen, some seen asset left and we re-read the anchor
+from position 0 (assets only ever leave the window while it is read, so this terminates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from daemon.errors import SourceAssetError, SourceProtocolError
+from daemon.models import Cursor, DamAsset
+
+#: Re-reads of an anchor before paging is declared hopeless (a DAM ignoring our bounds).
+MAX_RESTARTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """One answer: its parsed items (or errors) and the token to the next page, if any."""
+
+    items: Sequence[DamAsset | SourceAssetError]
+    token: str | None = None
+    #: The position of the first item (a page-number request may start before the target).
+    offset: int = 0
+
+
+#: fetch(since, offset, limit, token) -> RawPage
+Fetch = Callable[[datetime | None, int, int, str | None], Awaitable[RawPage]]
+
+
+def _first_key(items: Sequence[DamAsset | SourceAssetError]) -> Cursor | None:
+    for item in items:
+        if isinstance(item, DamAsset):
+            return item.cursor
+    return None
+
+
+async def token_pages(
+    fetch: Fetch, since: datetime | None, limit: int
+) -> AsyncIterator[Sequence[DamAsset | SourceAssetError]]:
+    """Follow next tokens until the DAM sends none (or an empty page)."""
+    token: str | None = None
+    seen_tokens: set[str] = set()
+    while True:
+        page = await fetch(since, 0, limit, token)
+        yield page.items
+        if not page.token or not page.items:
+            return
+        if page.token in seen_tokens:
+            raise SourceProtocolError(
+                f"the DAM sent the same next token twice ({len(seen_tokens)} pages in)"
+            )
+        seen_tokens.add(page.token)
+        token = page.token
+
+
+async def positional_pages(
+    fetch: Fetch, limit: int
+) -> AsyncIterator[Sequence[DamAsset | SourceAssetError]]:
+    """Plain offsets (unsorted DAMs): stable only while the DAM does not change."""
+    offset = 0
+    while True:
+        page = await fetch(None, offset, limit, None)
+        yield page.items
+        if len(page.items) < limit:
+            return
+        offset += len(page.items)
+
+
+async def anchored_pages(
+    fetch: Fetch,
+    since: datetime | None,
+    until: datetime,
+    limit: int,
+    floor: Callable[[datetime], datetime],
+) -> AsyncIterator[Sequence[DamAsset | SourceAssetError]]:
+    """
+    Sorted positional paging, re-anchored on the modified-since bound after every page.
+
+    Args:
+        fetch: Reads one page at ``(since, offset, limit)``.
+        since: The window's lower bound.
+        until: The window's upper bound: an asset at or after it ends the walk.
+        limit: Page size.
+        floor: Rounds a datetime down to what the since parameter can express.
+
+    Returns:
+        Pages holding only assets after the last one yielded (plus per-asset errors).
+    """
+    anchor = floor(since) if since is not None else None
+    last: Cursor | None = None
+    group = 0  # assets seen whose updated_at floors to the anchor
+    target = 0  # the position, in the anchored query, of the last asset seen
+    restarts = 0
+    reported: set[tuple[str | None, str]] = set()
+    while True:
+        asked = anchor
+        page = await fetch(asked, target, limit, None)
+        items = page.items
+        first = _first_key(items)
+        if target > 0 and last is not None and (not items or (first is not None and first > last)):
+            # A seen asset left the window before our position: re-read the anchor.
+            restarts += 1
+            if restarts > MAX_RESTARTS:
+                raise SourceProtocolError("paging did not converge: the DAM ignores the bounds")
+            target = 0
+            continue
+        fresh: list[DamAsset | SourceAssetError] = []
+        done = len(items) < limit
+        last_good = -1
+        for index, item in enumerate(items):
+            if isinstance(item, SourceAssetError):
+                if (item.asset_id, item.field) not in reported:
+                    reported.add((item.asset_id, item.field))
+                    fresh.append(item)
+                continue
+            last_good = index
+            if last is not None and item.cursor <= last:
+                continue
+            if item.updated_at >= until:
+                done = True
+                break
+            fresh.append(item)
+            last = item.cursor
+            base = floor(item.updated_at)
+            if anchor is None or base > anchor:
+                anchor, group = base, 1
+            else:
+                group += 1
+        if fresh:
+            yield fresh
+        if done:
+            return
+        if anchor != asked:
+            target = max(0, group - 1)
+        else:
+            target = page.offset + (last_good if last_good >= 0 else len(items) - 1)
+
+
+__all__ = ["MAX_RESTARTS", "RawPage", "anchored_pages", "positional_pages", "token_pages"]
