@@ -1,0 +1,405 @@
+"""
+Map one DAM asset to one PIM asset: the mapper the sync engine calls per asset.
+
+:meth:`Mapper.map_asset` returns exactly one of three records: :class:`MappedAsset` (ready to
+write once the engine has uploaded its media), :class:`Unmatched` (no family rule applies and the
+source skips such assets: counted, not an error) or :class:`MappingFailed` (every problem of the
+asset, each a :class:`~daemon.errors.MappingError` naming asset, field and reason). It never
+raises for bad input and one asset never affects another. No I/O, no clock, no settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from daemon.errors import MappingError
+from daemon.mapping.codes import sanitise_code
+from daemon.mapping.convert import show
+from daemon.mapping.paths import ValueProblem, is_empty
+from daemon.mapping.plan import CompiledFamily, CompiledValue, compile_mapping
+from daemon.mapping.rules import SourceMapping
+from daemon.models import AssetFamily, BinaryRef, Channel, DamAsset, PimAsset, PimValue
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRequest:
+    """A binary the engine must upload, then put in ``attribute``/``locale``/``channel``."""
+
+    attribute: str
+    locale: str | None
+    channel: str | None
+    binary: BinaryRef
+
+
+@dataclass(frozen=True, slots=True)
+class MissingOption:
+    """An option code the engine should create in the PIM before writing the asset."""
+
+    family: str
+    attribute: str
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappedAsset:
+    """
+    A mapped asset.
+
+    Args:
+        asset_id: The DAM id.
+        asset: The PIM asset; ``media_file`` values hold their :class:`MediaRequest` as data
+            until :func:`fill_media` puts the media file codes in.
+        media: The binaries to upload.
+        missing_options: Options to create first (only with ``create_missing_options``).
+        content_hash: SHA-256 of the canonical family, code, values and media binaries.
+    """
+
+    kind: ClassVar[Literal["mapped"]] = "mapped"
+    asset_id: str
+    asset: PimAsset
+    media: tuple[MediaRequest, ...]
+    missing_options: tuple[MissingOption, ...]
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """No family rule applies and the source says ``unmatched = "skip"``: skipped on purpose."""
+
+    kind: ClassVar[Literal["unmatched"]] = "unmatched"
+    asset_id: str
+    reason: str = "no family rule matched"
+
+
+@dataclass(frozen=True, slots=True)
+class MappingFailed:
+    """The asset cannot be mapped; ``errors`` holds every problem found, not only the first."""
+
+    kind: ClassVar[Literal["failed"]] = "failed"
+    asset_id: str
+    family: str | None
+    errors: tuple[MappingError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetKey:
+    """Where an asset lives in the PIM: its family and code."""
+
+    family: str
+    code: str
+
+
+MappingResult = MappedAsset | Unmatched | MappingFailed
+
+
+def _field(attribute: str, locale: str | None, channel: str | None) -> str:
+    scope = [f"locale={locale}"] * (locale is not None) + [f"channel={channel}"] * (
+        channel is not None
+    )
+    return f"{attribute}[{','.join(scope)}]" if scope else attribute
+
+
+def _binary_identity(binary: BinaryRef, asset: DamAsset) -> dict[str, Any]:
+    if binary.checksum:
+        return {"checksum": binary.checksum}
+    # Without a checksum a changed binary is only visible through the asset's own change time.
+    return {
+        "url": binary.url.split("?", 1)[0] if binary.url else None,
+        "path": binary.path,
+        "size": binary.size,
+        "updated_at": asset.updated_at.isoformat(),
+    }
+
+
+def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None = None) -> str:
+    """
+    Hash a PIM asset canonically: key order and value order within an attribute do not count.
+
+    Args:
+        asset: The asset, with :class:`MediaRequest` placeholders or media file codes as data.
+        media_ids: What identifies each placeholder's binary (checksum, or url/size/time).
+
+    Returns:
+        64 hex digits.
+    """
+    ids = media_ids or {}
+    values = {
+        attr: sorted(
+            (
+                [v.locale or "", v.channel or "", ids.get(v.data, v.data)]
+                if isinstance(v.data, MediaRequest)
+                else [v.locale or "", v.channel or "", v.data]
+                for v in vals
+            ),
+            key=lambda item: (item[0], item[1]),
+        )
+        for attr, vals in asset.values.items()
+    }
+    canonical = json.dumps(
+        {"family": asset.family, "code": asset.code, "values": values},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class _Run:
+    """The mutable state of mapping one asset."""
+
+    __slots__ = ("asset", "errors", "family", "media", "missing", "values")
+
+    def __init__(self, asset: DamAsset, family: str) -> None:
+        self.asset = asset
+        self.family = family
+        self.errors: list[MappingError] = []
+        self.values: dict[str, list[PimValue]] = {}
+        self.media: list[MediaRequest] = []
+        self.missing: list[tuple[str, str, str]] = []
+
+    def fail(self, field: str, reason: str, **details: Any) -> None:
+        self.errors.append(
+            MappingError(
+                asset_id=self.asset.id,
+                field=field,
+                reason=reason,
+                details={"family": self.family, **details},
+            )
+        )
+
+
+def _fan_out(cv: CompiledValue, raw: Any) -> list[tuple[str | None, Any]]:
+    """Pair the raw value with the PIM locales it fills (``None`` when not localizable)."""
+    if isinstance(raw, Mapping):
+        if cv.locale not in (None, "*"):
+            picked = next((raw[k] for k in cv.pick_keys if k in raw), None)
+            return [(cv.locale if cv.attribute.value_per_locale else None, picked)]
+        if not cv.attribute.value_per_locale:
+            raise ValueProblem(
+                "got an object (keyed by locale?) for a non-localizable attribute: "
+                "set locale to pick one key"
+            )
+        out: list[tuple[str | None, Any]] = []
+        seen: set[str] = set()
+        for key, value in raw.items():
+            loc = cv.renames.get(key, key)
+            if loc in cv.active:
+                if loc in seen:
+                    raise ValueProblem(f"two DAM keys give the locale {loc!r}")
+                seen.add(loc)
+                out.append((loc, value))
+        return out
+    if not cv.attribute.value_per_locale:
+        return [(None, raw)]
+    if cv.locale == "*":
+        return [(loc, raw) for loc in cv.active]
+    if cv.locale is not None:
+        return [(cv.locale, raw)]
+    if raw is None:
+        return []
+    raise ValueProblem(
+        f"the attribute is localizable: expected an object keyed by locale, got {show(raw)} "
+        '(or set locale to a code or "*")'
+    )
+
+
+def _media(run: _Run, cv: CompiledValue, binary: Any) -> bool:
+    attr, ch = cv.attribute, cv.channel
+    if binary is None:
+        return False
+    if not isinstance(binary, BinaryRef):  # pragma: no cover - the binary getter gives a BinaryRef
+        raise ValueProblem("the asset binary is unreadable")
+    if attr.allowed_extensions and binary.filename:
+        ext = binary.filename.rsplit(".", 1)[-1].lower() if "." in binary.filename else ""
+        if ext not in {e.lower().lstrip(".") for e in attr.allowed_extensions}:
+            allowed = ", ".join(attr.allowed_extensions)
+            raise ValueProblem(f"file extension {ext!r} is not allowed ({allowed})")
+    if attr.max_file_size and binary.size is not None:
+        limit = float(attr.max_file_size) * 1_000_000
+        if binary.size > limit:
+            raise ValueProblem(f"{binary.size} bytes, over the {attr.max_file_size} MB limit")
+    locales: Sequence[str | None] = [None]
+    if attr.value_per_locale:
+        locales = cv.active if cv.locale == "*" else [cv.locale]
+    for loc in locales:
+        request = MediaRequest(attr.code, loc, ch, binary)
+        run.media.append(request)
+        run.values.setdefault(attr.code, []).append(PimValue(request, loc, ch))
+    return True
+
+
+def _value(run: _Run, cv: CompiledValue) -> None:
+    attr, ch = cv.attribute, cv.channel
+    produced = False
+    try:
+        raw = cv.getter(run.asset)
+        if cv.binary:
+            produced = _media(run, cv, raw)
+            pairs: list[tuple[str | None, Any]] = []
+        else:
+            pairs = _fan_out(cv, raw)
+    except ValueProblem as exc:
+        run.fail(_field(attr.code, None, ch), exc.reason, attribute=attr.code, channel=ch)
+        return
+    convert = cv.convert
+    for loc, value in pairs:
+        try:
+            for step in cv.transforms:
+                value = step(value)
+            if is_empty(value):
+                continue
+            produced = True
+            sink: list[tuple[str, str]] = []
+            data = convert(value, sink) if convert is not None else value
+        except ValueProblem as exc:
+            produced = True
+            details = {"attribute": attr.code, "locale": loc, "channel": ch}
+            run.fail(_field(attr.code, loc, ch), exc.reason, **details)
+            continue
+        run.values.setdefault(attr.code, []).append(PimValue(data, loc, ch))
+        run.missing.extend((attr.code, code, label) for code, label in sink)
+    if not produced and cv.required:
+        run.fail(
+            _field(attr.code, None, ch),
+            f"required value is missing or empty (source {cv.source})",
+            attribute=attr.code,
+            channel=ch,
+        )
+
+
+class Mapper:
+    """
+    Maps DAM assets of one source with its rules, compiled once against the PIM structure.
+
+    Args:
+        rules: The source's mapping rules.
+        families: The cached family structure by code (``daemon.models.AssetFamily``).
+        channels: The PIM channels with their active locales.
+    """
+
+    def __init__(
+        self,
+        rules: SourceMapping,
+        families: Mapping[str, AssetFamily],
+        channels: Sequence[Channel],
+    ) -> None:
+        self.rules = rules
+        self._plan = compile_mapping(rules, families, channels)
+
+    def _rule(self, asset: DamAsset) -> CompiledFamily | Unmatched | MappingFailed:
+        for rule in self._plan:
+            if rule.matches(asset):
+                return rule
+        if self.rules.unmatched == "skip":
+            return Unmatched(asset.id)
+        error = MappingError(asset_id=asset.id, field="family", reason="no family rule matched")
+        return MappingFailed(asset.id, None, (error,))
+
+    def _code(self, run: _Run, rule: CompiledFamily) -> str:
+        try:
+            raw = rule.code(run.asset)
+            if raw is None:
+                run.fail("code", "the code template has a missing field")
+                return ""
+            return sanitise_code(raw)
+        except (ValueProblem, ValueError) as exc:
+            run.fail("code", getattr(exc, "reason", str(exc)))
+            return ""
+
+    def identify(self, asset: DamAsset) -> AssetKey | Unmatched | MappingFailed:
+        """
+        Find the family and code of an asset without mapping its values (e.g. for deletions).
+
+        Args:
+            asset: The DAM asset.
+
+        Returns:
+            Its key, or why it has none.
+        """
+        rule = self._rule(asset)
+        if not isinstance(rule, CompiledFamily):
+            return rule
+        run = _Run(asset, rule.family)
+        code = self._code(run, rule)
+        if run.errors:
+            return MappingFailed(asset.id, rule.family, tuple(run.errors))
+        return AssetKey(rule.family, code)
+
+    def map_asset(self, asset: DamAsset) -> MappingResult:
+        """
+        Map one asset, collecting every problem it has.
+
+        Args:
+            asset: The DAM asset.
+
+        Returns:
+            A :class:`MappedAsset`, :class:`Unmatched` or :class:`MappingFailed`.
+        """
+        rule = self._rule(asset)
+        if not isinstance(rule, CompiledFamily):
+            return rule
+        run = _Run(asset, rule.family)
+        for field, problem in rule.problems:
+            run.fail(field, f"configuration problem at {problem.path}: {problem.message}")
+        code = self._code(run, rule)
+        for cv in rule.values:
+            _value(run, cv)
+        if run.errors:
+            return MappingFailed(asset.id, rule.family, tuple(run.errors))
+        pim = PimAsset(rule.family, code, {k: tuple(v) for k, v in run.values.items()})
+        ids = {m: _binary_identity(m.binary, asset) for m in run.media}
+        missing = tuple(
+            dict.fromkeys(MissingOption(rule.family, a, c, label) for a, c, label in run.missing)
+        )
+        return MappedAsset(asset.id, pim, tuple(run.media), missing, content_hash(pim, ids))
+
+
+def fill_media(mapped: MappedAsset, codes: Mapping[MediaRequest, str]) -> PimAsset:
+    """
+    Put the uploaded media file codes in place of the media placeholders.
+
+    Args:
+        mapped: A mapped asset.
+        codes: The media file code of each of its media requests.
+
+    Returns:
+        The PIM asset ready to send.
+
+    Raises:
+        MappingError: a media request has no code (names the asset and the attribute).
+    """
+    values: dict[str, tuple[PimValue, ...]] = {}
+    for attr, vals in mapped.asset.values.items():
+        filled = []
+        for v in vals:
+            if isinstance(v.data, MediaRequest):
+                if v.data not in codes:
+                    raise MappingError(
+                        asset_id=mapped.asset_id,
+                        field=_field(attr, v.locale, v.channel),
+                        reason="no media file code was given for this binary",
+                    )
+                v = PimValue(codes[v.data], v.locale, v.channel)
+            filled.append(v)
+        values[attr] = tuple(filled)
+    return PimAsset(mapped.asset.family, mapped.asset.code, values)
+
+
+__all__ = [
+    "AssetKey",
+    "MappedAsset",
+    "Mapper",
+    "MappingFailed",
+    "MappingResult",
+    "MediaRequest",
+    "MissingOption",
+    "Unmatched",
+    "content_hash",
+    "fill_media",
+]
