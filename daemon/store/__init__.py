@@ -1,0 +1,50 @@
+"""
+The state store: checkpoints, leases, asset states, media codes, failures and the runs audit.
+
+Import the facade from here: ``from daemon.store import Store``.
+"""
+
+from __future__ import annotations
+
+from daemon.store.batch import BatchResult
+from daemon.store.engine import DEFAULT_DATABASE_URL, make_engine
+from daemon.store.records import (
+    SUCCESS_STATUSES,
+    AssetState,
+    AssetWrite,
+    BackoffPolicy,
+    Checkpoint,
+    Failure,
+    FailureCounts,
+    FailureRecord,
+    Lease,
+    LeaseLostError,
+    RunCounts,
+    RunStatus,
+    RunSummary,
+    SchemaNotAtHeadError,
+    StoreUnavailableError,
+)
+from daemon.store.store import Store
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "SUCCESS_STATUSES",
+    "AssetState",
+    "AssetWrite",
+    "BackoffPolicy",
+    "BatchResult",
+    "Checkpoint",
+    "Failure",
+    "FailureCounts",
+    "FailureRecord",
+    "Lease",
+    "LeaseLostError",
+    "RunCounts",
+    "RunStatus",
+    "RunSummary",
+    "SchemaNotAtHeadError",
+    "Store",
+    "StoreUnavailableError",
+    "make_engine",
+]

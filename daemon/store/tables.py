@@ -1,0 +1,178 @@
+"""
+The state store's schema: SQLAlchemy 2 tables, the single source Alembic compares against.
+
+Every datetime column is :class:`UtcDateTime`: timezone-aware on PostgreSQL, a naive UTC string
+with full microseconds on SQLite, and always an aware UTC ``datetime`` in Python. The MetaData
+carries a naming convention so that Alembic batch mode can drop and recreate constraints by name
+on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+#: Closed set of run statuses (see :data:`daemon.store.records.RunStatus`).
+RUN_STATUSES = ("running", "success", "partial", "failed", "aborted")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """
+    An aware UTC datetime in Python, stored at microsecond precision on every backend.
+
+    Naive datetimes are refused on the way in: a cursor must never shift by the host's offset.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} refused by the state store")
+        value = value.astimezone(UTC)
+        # SQLite stores text; drop the offset so stored values compare as plain UTC strings.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+leases = Table(
+    "sync_leases",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("holder", String(200), nullable=True, comment="NULL once released"),
+    Column("epoch", BigInteger, nullable=False, comment="fencing token: +1 per holder change"),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, comment="computed on the DB clock"),
+)
+
+checkpoints = Table(
+    "sync_checkpoints",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("epoch", BigInteger, nullable=False, comment="must equal the writer's lease epoch"),
+    Column("cursor_updated_at", UtcDateTime, nullable=True),
+    Column("cursor_id", String(500), nullable=True),
+    Column("window_since", UtcDateTime, nullable=True),
+    Column("window_until", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("(cursor_updated_at IS NULL) = (cursor_id IS NULL)", name="cursor_complete"),
+)
+
+runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("seen", Integer, nullable=False, default=0),
+    Column("written", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("dead_lettered", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    CheckConstraint(
+        "status IN ({})".format(", ".join(f"'{s}'" for s in RUN_STATUSES)), name="status"
+    ),
+    Index("ix_sync_runs_source_started_at", "source", "started_at"),
+)
+
+asset_states = Table(
+    "asset_states",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("dam_id", String(500), primary_key=True),
+    Column("family", String(100), nullable=False),
+    Column("code", String(255), nullable=False),
+    Column("content_hash", String(128), nullable=False, comment="hash of the last written patch"),
+    Column("binary_checksum", String(128), nullable=True),
+    Column("media_code", String(500), nullable=True),
+    Column("dam_updated_at", UtcDateTime, nullable=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("last_synced_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="SET NULL"), nullable=True),
+    Column("request_id", String(200), nullable=True, comment="the PIM request that wrote it"),
+)
+
+media_files = Table(
+    "media_files",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("checksum", String(128), primary_key=True),
+    Column("media_code", String(500), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+failures = Table(
+    "sync_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("dam_id", String(500), nullable=False),
+    Column("stage", String(50), nullable=False),
+    Column("error_type", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("permanent", Boolean, nullable=False),
+    Column("dead_lettered", Boolean, nullable=False),
+    Column("first_failed_at", UtcDateTime, nullable=False),
+    Column("last_failed_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True, comment="NULL: no blind retry"),
+    Column("dam_updated_at", UtcDateTime, nullable=True),
+    Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="SET NULL"), nullable=True),
+    UniqueConstraint("source", "dam_id"),
+    Index("ix_sync_failures_due", "source", "dead_lettered", "next_attempt_at"),
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "RUN_STATUSES",
+    "UtcDateTime",
+    "asset_states",
+    "checkpoints",
+    "failures",
+    "leases",
+    "media_files",
+    "metadata",
+    "runs",
+]
