@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 from prometheus_client import (
@@ -103,6 +104,39 @@ class _LabelCap:
         return value
 
 
+class BatchFacts(Protocol):
+    """What :meth:`Metrics.batch_done` reads from the engine's batch report."""
+
+    @property
+    def size(self) -> int: ...
+
+
+class CursorFacts(Protocol):
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class PassFacts(Protocol):
+    """What :meth:`Metrics.pass_done` reads from the engine's pass result."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def cursor(self) -> CursorFacts | None: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+#: Pass statuses that count as a success (per-asset failures do not fail a pass).
+OK_STATUSES = frozenset({"succeeded", "partial"})
+#: Pass statuses that are not a pass at all: another holder had the lease, or shutdown came first.
+NOT_A_PASS = frozenset({"skipped", "stopped"})
+
+
 def _timestamp(when: datetime, what: str) -> float:
     return require_utc(when, what).timestamp()
 
@@ -163,6 +197,9 @@ class Metrics:
         self.assets_failed = counter(
             "damsync_assets_failed", "Assets that failed (mapping, upload or PIM).", src
         )
+        self.assets_deleted = counter(
+            "damsync_assets_deleted", "Assets removed from the PIM (deleted in the DAM).", src
+        )
         self.assets_skipped = counter(
             "damsync_assets_skipped", "Assets deliberately not synced (filter rules).", src
         )
@@ -188,12 +225,8 @@ class Metrics:
         self.http_throttled = counter("damsync_http_throttled", "429 answers.", ep2)
         self.http_sent = counter("damsync_http_bytes_sent", "Request body bytes.", ep2)
         self.http_received = counter("damsync_http_bytes_received", "Response body bytes.", ep2)
-        self.cache_hits = counter(
-            "damsync_structure_cache_hits", "Family structure cache hits.", ("family",)
-        )
-        self.cache_misses = counter(
-            "damsync_structure_cache_misses", "Family structure cache misses.", ("family",)
-        )
+        self.cache_hits = counter("damsync_structure_cache_hits", "Structure cache hits.", ())
+        self.cache_misses = counter("damsync_structure_cache_misses", "Structure misses.", ())
         self.scheduler_missed = counter(
             "damsync_scheduler_missed_runs", "Runs the scheduler started too late.", src
         )
@@ -206,7 +239,6 @@ class Metrics:
         self._sources = _LabelCap("source")
         self._upstreams = _LabelCap("upstream")
         self._endpoints = _LabelCap("endpoint")
-        self._families = _LabelCap("family")
 
     # -- label hygiene --------------------------------------------------------------------
 
@@ -234,6 +266,7 @@ class Metrics:
             self.assets_written,
             self.assets_unchanged,
             self.assets_failed,
+            self.assets_deleted,
             self.assets_skipped,
             self.scheduler_missed,
             self.scheduler_skipped,
@@ -322,8 +355,9 @@ class Metrics:
         unchanged: int = 0,
         failed: int = 0,
         skipped: int = 0,
+        deleted: int = 0,
     ) -> None:
-        """Add asset outcomes; negative counts are a programming error."""
+        """Add asset outcomes."""
         s = self._src(source)
         for counter, amount in (
             (self.assets_read, read),
@@ -331,6 +365,7 @@ class Metrics:
             (self.assets_unchanged, unchanged),
             (self.assets_failed, failed),
             (self.assets_skipped, skipped),
+            (self.assets_deleted, deleted),
         ):
             if amount:
                 counter.labels(s).inc(amount)
@@ -341,15 +376,50 @@ class Metrics:
         self.failures_pending.labels(s).set(pending)
         self.dead_letters.labels(s).set(dead_letters)
 
+    # -- the engine's PassObserver ----------------------------------------------------------
+
+    def batch_done(self, source: str, report: BatchFacts, duration: float) -> None:
+        """
+        One batch was committed: observe its size and duration.
+
+        Asset counts come from :meth:`pass_done`'s totals, so that an asset that failed
+        outside any batch (unreadable in the page) is counted too, and nothing twice.
+        """
+        self.batch_finished(source, size=report.size, duration=duration)
+
+    def pass_done(self, result: PassFacts) -> None:
+        """
+        A pass ended: count its assets, and count it as a pass unless it was skipped or stopped.
+
+        Args:
+            result: The engine's pass result.
+        """
+        counts = result.counts()
+        self.count_assets(
+            result.source,
+            read=counts.get("read", 0),
+            written=counts.get("written", 0),
+            unchanged=counts.get("unchanged", 0),
+            failed=counts.get("failed", 0),
+            skipped=counts.get("skipped", 0),
+            deleted=counts.get("deleted", 0),
+        )
+        if result.cursor is not None:
+            self.checkpoint_advanced(result.source, result.cursor.updated_at)
+        if result.status in NOT_A_PASS:
+            return
+        self.pass_finished(
+            result.source,
+            ok=result.status in OK_STATUSES,
+            duration=result.duration,
+            finished_at=datetime.now(UTC),
+        )
+
     # -- structure cache and scheduler --------------------------------------------------------
 
-    def cache_hit(self, family: str) -> None:
-        """The structure of asset family ``family`` came from the cache."""
-        self.cache_hits.labels(self._families(family)).inc()
-
-    def cache_miss(self, family: str) -> None:
-        """The structure of asset family ``family`` had to be fetched."""
-        self.cache_misses.labels(self._families(family)).inc()
+    def structure_cache(self, *, hit: bool) -> None:
+        """An asset-family structure lookup was served from the cache (``hit``) or fetched."""
+        (self.cache_hits if hit else self.cache_misses).inc()
 
     def run_missed(self, source: str) -> None:
         """The scheduler missed a run of ``source`` (APScheduler ``EVENT_JOB_MISSED``)."""
@@ -437,7 +507,9 @@ __all__ = [
     "MAX_LABEL_VALUES",
     "PASS_BUCKETS",
     "STATUS_CLASSES",
+    "BatchFacts",
     "Metrics",
+    "PassFacts",
     "endpoint_label",
     "make_metrics",
     "status_class",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Protocol
 
 import httpx
 import pytest
@@ -28,6 +30,7 @@ SOURCE_ZERO_SAMPLES = [
     "damsync_assets_unchanged_total",
     "damsync_assets_failed_total",
     "damsync_assets_skipped_total",
+    "damsync_assets_deleted_total",
     "damsync_failures_pending",
     "damsync_dead_letters",
     "damsync_batch_size_assets_count",
@@ -171,17 +174,83 @@ def test_checkpoint_batch_assets_and_backlog(registry, metrics):
 
 
 def test_cache_and_scheduler_counters(registry, metrics):
-    """Cache hits/misses are per family; missed and skipped runs per source."""
-    metrics.cache_hit("packshots")
-    metrics.cache_hit("packshots")
-    metrics.cache_miss("packshots")
+    """Cache hits and misses are counted; missed and skipped runs per source."""
+    observer: CacheObserver = metrics
+    observer.structure_cache(hit=True)
+    observer.structure_cache(hit=True)
+    observer.structure_cache(hit=False)
     metrics.run_missed("bynder")
     metrics.run_skipped("bynder")
     metrics.run_skipped("bynder")
-    assert 2.0 == sample(registry, "damsync_structure_cache_hits_total", family="packshots")
-    assert 1.0 == sample(registry, "damsync_structure_cache_misses_total", family="packshots")
+    assert 2.0 == sample(registry, "damsync_structure_cache_hits_total")
+    assert 1.0 == sample(registry, "damsync_structure_cache_misses_total")
     assert 1.0 == sample(registry, "damsync_scheduler_missed_runs_total", source="bynder")
     assert 2.0 == sample(registry, "damsync_scheduler_skipped_runs_total", source="bynder")
+
+
+class CacheObserver(Protocol):
+    def structure_cache(self, *, hit: bool) -> None: ...
+
+
+@dataclass
+class FakeReport:
+    size: int
+
+
+@dataclass
+class FakeCursor:
+    updated_at: datetime
+
+
+@dataclass
+class FakeResult:
+    source: str
+    status: str
+    duration: float
+    cursor: FakeCursor | None
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return self.totals
+
+
+def test_batch_done_observes_size_and_duration(registry, metrics):
+    """batch_done observes the batch's size and duration, and counts no assets itself."""
+    metrics.batch_done("bynder", FakeReport(size=40), 1.5)
+    assert 1.0 == sample(registry, "damsync_batch_size_assets_bucket", source="bynder", le="50.0")
+    assert 1.5 == sample(registry, "damsync_batch_duration_seconds_sum", source="bynder")
+    assert 0.0 == sample(registry, "damsync_assets_written_total", source="bynder")
+
+
+def test_pass_done_counts_totals_and_success(registry, metrics):
+    """A partial pass is a success: totals counted, checkpoint and last success set."""
+    totals = {"read": 10, "written": 6, "unchanged": 1, "failed": 2, "skipped": 1, "deleted": 1}
+    metrics.pass_done(FakeResult("bynder", "partial", 3.0, FakeCursor(WHEN), totals))
+    expected = {k: float(v) for k, v in totals.items()}
+    actual = {k: sample(registry, f"damsync_assets_{k}_total", source="bynder") for k in totals}
+    assert expected == actual
+    assert 1.0 == sample(registry, "damsync_sync_passes_total", source="bynder")
+    assert 0.0 == sample(registry, "damsync_sync_pass_failures_total", source="bynder")
+    assert WHEN.timestamp() == sample(
+        registry, "damsync_sync_checkpoint_timestamp_seconds", source="bynder"
+    )
+    last = sample(registry, "damsync_sync_last_success_timestamp_seconds", source="bynder")
+    assert last is not None and last > WHEN.timestamp()
+
+
+def test_pass_done_failed_counts_failure(registry, metrics):
+    """A failed pass counts as a pass failure and leaves the last success at 0."""
+    metrics.pass_done(FakeResult("bynder", "failed", 1.0, None))
+    assert 1.0 == sample(registry, "damsync_sync_pass_failures_total", source="bynder")
+    assert 0.0 == sample(registry, "damsync_sync_last_success_timestamp_seconds", source="bynder")
+
+
+@pytest.mark.parametrize("status", ["skipped", "stopped"])
+def test_pass_done_skipped_is_not_a_pass(registry, metrics, status):
+    """A skipped or stopped pass still counts its assets but is not counted as a pass."""
+    metrics.pass_done(FakeResult("bynder", status, 0.5, None, {"written": 2}))
+    assert 0.0 == sample(registry, "damsync_sync_passes_total", source="bynder")
+    assert 2.0 == sample(registry, "damsync_assets_written_total", source="bynder")
 
 
 @pytest.mark.parametrize(
@@ -324,8 +393,8 @@ def test_only_bounded_label_names(registry, metrics):
         upstream="pim", method="GET", endpoint="/x", status=200, duration=0.1, bytes_sent=1,
         bytes_received=1,
     )  # fmt: skip
-    metrics.cache_hit("packshots")
-    allowed = {"source", "upstream", "endpoint", "method", "code", "family", "version", "le"}
+    metrics.structure_cache(hit=True)
+    allowed = {"source", "upstream", "endpoint", "method", "code", "version", "le"}
     used = {
         name
         for m in registry.collect()
