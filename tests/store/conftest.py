@@ -100,8 +100,8 @@ def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'state.db'}"
         upgrade(url)
         return url
-    url: str = request.getfixturevalue("pg_migrated")
-    engine = create_engine(url)
+    pg_url: str = request.getfixturevalue("pg_migrated")
+    engine = create_engine(pg_url)
     names = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -110,7 +110,7 @@ def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             text("UPDATE alembic_version SET version_num = :v"), {"v": head_revisions()[0]}
         )
     engine.dispose()
-    return url
+    return pg_url
 
 
 @pytest.fixture(name="clock")

@@ -6,11 +6,18 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from daemon.errors import CheckpointError
 from daemon.store import SchemaNotAtHeadError, Store
 from daemon.store.cli import db
-from daemon.store.engine import downgrade, head_revisions, make_engine, upgrade
+from daemon.store.engine import (
+    MIGRATION_LOCK_KEY,
+    downgrade,
+    head_revisions,
+    make_engine,
+    upgrade,
+)
 from daemon.store.tables import metadata
 
 
@@ -113,3 +120,35 @@ def test_cli_reports_an_unsupported_url():
     result = CliRunner().invoke(db, ["current", "--database-url", "mysql://x@h/db"])
     assert 1 == result.exit_code
     assert "unsupported database backend 'mysql'" in result.output
+
+
+@pytest.mark.postgres
+def test_upgrade_waits_a_bounded_time_for_the_migration_lock(pg_databases):
+    """A concurrent upgrade holding the advisory lock makes another give up after its timeout."""
+    url = pg_databases()
+    holder = make_engine(url)
+    try:
+        with holder.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            conn.commit()
+            with pytest.raises(CheckpointError, match="holds the migration lock"):
+                upgrade(url, lock_timeout=0.3)
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            conn.commit()
+        assert head_revisions() == upgrade(url, lock_timeout=0.3)
+    finally:
+        holder.dispose()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
+    """Every SQLite connection gets WAL, foreign keys and a busy timeout."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        with engine.connect() as conn:
+            pragmas = [
+                conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            ]
+    finally:
+        engine.dispose()
+    assert ["wal", 1, 10_000] == pragmas
