@@ -83,7 +83,8 @@ def validate_asset(state: PimState, family: Family, body: dict[str, Any]) -> Val
     """
     extra = [key for key in body if key not in ASSET_KEYS]
     if extra:
-        raise ApiError(422, INVALID_ASSET, [_not_defined(key, key) for key in extra])
+        # The documented bulk example's message for a top-level key outside code/values/_links.
+        raise ApiError(422, f"Property '{extra[0]}' does not exist.")
     raw = body.get("values", {})
     if not isinstance(raw, dict):
         raise ApiError(
