@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -87,7 +88,7 @@ async def test_bulk_whole_request_checks_in_documented_order(
     assert (status, message) == (response.status_code, response.json()["message"])
 
 
-def value(data, locale=None, channel=None):
+def value(data: Any, locale: str | None = None, channel: str | None = None) -> list[Any]:
     return [{"locale": locale, "channel": channel, "data": data}]
 
 
@@ -398,7 +399,7 @@ async def test_updated_and_code_search_filters():
             await client.patch(f"{ASSETS}/{code}", json={"code": code})
             clock.advance(3600)
 
-        async def codes(search):
+        async def codes(search: Any) -> list[str]:
             response = await client.get(ASSETS, params={"search": json.dumps(search)})
             assert 200 == response.status_code, response.text
             return [item["code"] for item in response.json()["_embedded"]["items"]]
