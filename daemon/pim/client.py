@@ -100,8 +100,10 @@ class PimClient:
             timeout=timeouts.to_httpx(),
             transport=transport,
             verify=verify_tls,
+            # The limiter bounds requests; the pool is larger because an open download keeps
+            # its connection after giving its limiter slot back.
             limits=httpx.Limits(
-                max_connections=max_in_flight, max_keepalive_connections=max_in_flight
+                max_connections=max(10, 2 * max_in_flight), max_keepalive_connections=max_in_flight
             ),
             headers={"User-Agent": "damsync"},
         )
