@@ -97,7 +97,10 @@ def compile_pcre(text: str) -> re.Pattern[str]:
 
 
 def _clean_text(value: Any, textarea: bool) -> str:
-    text = _CONTROL.sub("", text_of(value))
+    text = text_of(value)
+    if text.isprintable():  # fast path: no control characters, tabs or line breaks
+        return text
+    text = _CONTROL.sub("", text)
     return text if textarea else _BREAKS.sub(" ", text)
 
 

@@ -14,12 +14,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, ClassVar, Literal
 
 from daemon.errors import MappingError
 from daemon.mapping.codes import sanitise_code
 from daemon.mapping.convert import show
-from daemon.mapping.paths import ValueProblem, is_empty
+from daemon.mapping.paths import ValueProblem
 from daemon.mapping.plan import CompiledFamily, CompiledValue, compile_mapping
 from daemon.mapping.rules import SourceMapping
 from daemon.models import AssetFamily, BinaryRef, Channel, DamAsset, PimAsset, PimValue
@@ -95,6 +96,7 @@ class AssetKey:
 
 
 MappingResult = MappedAsset | Unmatched | MappingFailed
+_ROW_KEY = itemgetter(0, 1, 2)
 
 
 def _field(attribute: str, locale: str | None, channel: str | None) -> str:
@@ -128,20 +130,16 @@ def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None =
         64 hex digits.
     """
     ids = media_ids or {}
-    values = {
-        attr: sorted(
-            (
-                [v.locale or "", v.channel or "", ids.get(v.data, v.data)]
-                if isinstance(v.data, MediaRequest)
-                else [v.locale or "", v.channel or "", v.data]
-                for v in vals
-            ),
-            key=lambda item: (item[0], item[1]),
-        )
-        for attr, vals in asset.values.items()
-    }
+    rows = []
+    for attr, vals in asset.values.items():
+        for v in vals:
+            data = v.data
+            if type(data) is MediaRequest:
+                data = ids.get(data)
+            rows.append((attr, v.locale or "", v.channel or "", data))
+    rows.sort(key=_ROW_KEY)
     canonical = json.dumps(
-        {"family": asset.family, "code": asset.code, "values": values},
+        [asset.family, asset.code, rows],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -153,7 +151,7 @@ def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None =
 class _Run:
     """The mutable state of mapping one asset."""
 
-    __slots__ = ("asset", "errors", "family", "media", "missing", "values")
+    __slots__ = ("asset", "errors", "family", "media", "missing", "sink", "values")
 
     def __init__(self, asset: DamAsset, family: str) -> None:
         self.asset = asset
@@ -162,6 +160,7 @@ class _Run:
         self.values: dict[str, list[PimValue]] = {}
         self.media: list[MediaRequest] = []
         self.missing: list[tuple[str, str, str]] = []
+        self.sink: list[tuple[str, str]] = []  # (option code, label) of the current attribute
 
     def fail(self, field: str, reason: str, **details: Any) -> None:
         self.errors.append(
@@ -176,7 +175,8 @@ class _Run:
 
 def _fan_out(cv: CompiledValue, raw: Any) -> list[tuple[str | None, Any]]:
     """Pair the raw value with the PIM locales it fills (``None`` when not localizable)."""
-    if isinstance(raw, Mapping):
+    # `type(...) is dict` first: the ABC check is slow and metadata is parsed JSON.
+    if type(raw) is dict or (raw is not None and type(raw) is not str and isinstance(raw, Mapping)):
         if cv.locale not in (None, "*"):
             picked = next((raw[k] for k in cv.pick_keys if k in raw), None)
             return [(cv.locale if cv.attribute.value_per_locale else None, picked)]
@@ -189,7 +189,7 @@ def _fan_out(cv: CompiledValue, raw: Any) -> list[tuple[str | None, Any]]:
         seen: set[str] = set()
         for key, value in raw.items():
             loc = cv.renames.get(key, key)
-            if loc in cv.active:
+            if loc in cv.active_set:
                 if loc in seen:
                     raise ValueProblem(f"two DAM keys give the locale {loc!r}")
                 seen.add(loc)
@@ -248,22 +248,27 @@ def _value(run: _Run, cv: CompiledValue) -> None:
         run.fail(_field(attr.code, None, ch), exc.reason, attribute=attr.code, channel=ch)
         return
     convert = cv.convert
+    code, transforms, sink = attr.code, cv.transforms, run.sink
+    out: list[PimValue] | None = None
     for loc, value in pairs:
         try:
-            for step in cv.transforms:
+            for step in transforms:
                 value = step(value)
-            if is_empty(value):
+            if value is None or value == "" or value == []:
                 continue
             produced = True
-            sink: list[tuple[str, str]] = []
             data = convert(value, sink) if convert is not None else value
         except ValueProblem as exc:
             produced = True
-            details = {"attribute": attr.code, "locale": loc, "channel": ch}
-            run.fail(_field(attr.code, loc, ch), exc.reason, **details)
+            details = {"attribute": code, "locale": loc, "channel": ch}
+            run.fail(_field(code, loc, ch), exc.reason, **details)
             continue
-        run.values.setdefault(attr.code, []).append(PimValue(data, loc, ch))
-        run.missing.extend((attr.code, code, label) for code, label in sink)
+        if out is None:
+            out = run.values.setdefault(code, [])
+        out.append(PimValue(data, loc, ch))
+    if sink:
+        run.missing.extend((code, option, label) for option, label in sink)
+        sink.clear()
     if not produced and cv.required:
         run.fail(
             _field(attr.code, None, ch),

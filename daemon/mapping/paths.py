@@ -64,7 +64,7 @@ def parse_path(text: str) -> tuple[str, ...]:
 
 def _walk(node: Any, keys: Sequence[str]) -> Any:
     for key in keys:
-        if isinstance(node, Mapping):
+        if type(node) is dict or isinstance(node, Mapping):
             node = node.get(key)
         elif isinstance(node, list | tuple) and key.isdigit() and int(key) < len(node):
             node = node[int(key)]

@@ -59,6 +59,7 @@ class CompiledValue:
     transforms: tuple[Transform, ...]
     convert: Converter | None
     active: tuple[str, ...]
+    active_set: frozenset[str]
     renames: Mapping[str, str]
     locale: str | None
     pick_keys: tuple[str, ...]
@@ -263,6 +264,7 @@ class _Compiler:
             transforms=transforms,
             convert=convert,
             active=active,
+            active_set=frozenset(active),
             renames=src.locales,
             locale=src.locale,
             pick_keys=picks,
