@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 
 from daemon.models import Cursor
-from daemon.store import AssetWrite, LeaseLostError
+from daemon.store import AssetWrite, Lease, LeaseLostError, Store
 
 from .conftest import expire_lease
 
@@ -117,3 +119,18 @@ def test_rewind_to_none_forgets_the_cursor(store):
     assert None is store.rewind("new", None).cursor
     lease = store.acquire_lease("new", "a", 30)
     assert lease is not None
+
+
+def test_concurrent_acquisitions_elect_exactly_one_holder(store: Store):
+    """Eight threads racing for a free lease: exactly one wins, and the epoch is 1."""
+    barrier = threading.Barrier(8)
+
+    def race(holder: str) -> Lease | None:
+        barrier.wait()
+        return store.acquire_lease("dam", holder, 30)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(race, [f"h{i}" for i in range(8)]))
+    winners = [lease for lease in results if lease is not None]
+    assert 1 == len(winners)
+    assert 1 == winners[0].epoch
