@@ -210,7 +210,7 @@ def _options(
             return known[code]
         if not create:
             problems.append(f"option {code!r} does not exist (from {show(label)})")
-        elif (code, label) not in missing:
+        elif all(code != seen for seen, _ in missing):
             missing.append((code, label))
         return code
 

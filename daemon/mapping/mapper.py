@@ -359,9 +359,10 @@ class Mapper:
             return MappingFailed(asset.id, rule.family, tuple(run.errors))
         pim = PimAsset(rule.family, code, {k: tuple(v) for k, v in run.values.items()})
         ids = {m: _binary_identity(m.binary, asset) for m in run.media}
-        missing = tuple(
-            dict.fromkeys(MissingOption(rule.family, a, c, label) for a, c, label in run.missing)
-        )
+        firsts: dict[tuple[str, str], str] = {}
+        for attr, option, label in run.missing:
+            firsts.setdefault((attr, option), label)
+        missing = tuple(MissingOption(rule.family, a, c, label) for (a, c), label in firsts.items())
         return MappedAsset(asset.id, pim, tuple(run.media), missing, content_hash(pim, ids))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,3 +93,15 @@ def mapper(attributes: dict[str, Any], **mapping: Any) -> Mapper:
         {"families": [{"family": "packshots", "attributes": attributes}], **mapping}
     )
     return Mapper(rules, FAMILIES, CHANNELS)
+
+
+def with_binary(asset: DamAsset, **changes: Any) -> DamAsset:
+    """The asset with some fields of its binary changed."""
+    assert asset.binary is not None
+    return replace(asset, binary=replace(asset.binary, **changes))
+
+
+def binary_of(asset: DamAsset) -> BinaryRef:
+    """The asset's binary, which the factories always set."""
+    assert asset.binary is not None
+    return asset.binary
