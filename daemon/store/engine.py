@@ -34,8 +34,15 @@ from daemon.store.records import SchemaNotAtHeadError
 
 log = structlog.get_logger(__name__)
 
-#: ``migrations/`` sits next to the ``daemon`` package in the source tree and the image.
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+def _migrations_dir() -> Path:
+    """``migrations/`` in a wheel (packaged into ``daemon/store/``) or next to ``daemon/``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "migrations"
+    return packaged if (packaged / "env.py").is_file() else here.parent.parent / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 #: Key of the PostgreSQL advisory lock that serialises ``damsync db upgrade`` ("damsync" in hex).
 MIGRATION_LOCK_KEY = 0x64616D73796E63
