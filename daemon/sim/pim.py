@@ -2,8 +2,10 @@
 The Akeneo PIM simulator: a Starlette app written from the API reference, and its CLI command.
 
 ``create_pim_app(seed, options=...)`` builds the app; ``pim_command`` serves it with uvicorn.
-Route modules: :mod:`pim_auth` (token), :mod:`pim_structure` (families, attributes, options),
-:mod:`pim_assets` (assets, media files), :mod:`pim_products` (products, channels, locales);
+Route modules: :mod:`pim_auth` (token), :mod:`pim_families` and
+:mod:`pim_attributes` (families, attributes, options),
+:mod:`pim_assets` (assets, media files), :mod:`pim_products` (products),
+:mod:`pim_catalog` (channels, locales, product attributes);
 :mod:`pim_faults` is the front door (fair use, latency, faults, auth, stats).
 Helper endpoints under ``/_sim/`` need no auth and are never faulted.
 """
@@ -27,8 +29,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from daemon.sim import pim_assets as assets
+from daemon.sim import pim_attributes as attributes
+from daemon.sim import pim_catalog as catalog
+from daemon.sim import pim_families as families
 from daemon.sim import pim_products as products
-from daemon.sim import pim_structure as structure
 from daemon.sim.pim_auth import token_endpoint
 from daemon.sim.pim_faults import SimMiddleware, SimRuntime
 from daemon.sim.pim_http import API, ApiError, parse_json
@@ -82,15 +86,15 @@ def _routes() -> list[Route]:
     return [
         r("/api/oauth/v1/token", token_endpoint, "POST"),
         r(API, _root, "GET"),
-        r(f"{API}/asset-families", structure.list_families, "GET"),
-        r(f"{API}/asset-families/{{code}}", structure.get_family, "GET"),
-        r(f"{API}/asset-families/{{code}}", structure.patch_family, "PATCH"),
-        r(f"{FAMILY}/attributes", structure.list_attributes, "GET"),
-        r(f"{FAMILY}/attributes/{{attribute}}", structure.get_attribute, "GET"),
-        r(f"{FAMILY}/attributes/{{attribute}}", structure.patch_attribute, "PATCH"),
-        r(f"{FAMILY}/attributes/{{attribute}}/options", structure.list_options, "GET"),
-        r(f"{FAMILY}/attributes/{{attribute}}/options/{{code}}", structure.get_option, "GET"),
-        r(f"{FAMILY}/attributes/{{attribute}}/options/{{code}}", structure.patch_option, "PATCH"),
+        r(f"{API}/asset-families", families.list_families, "GET"),
+        r(f"{API}/asset-families/{{code}}", families.get_family, "GET"),
+        r(f"{API}/asset-families/{{code}}", families.patch_family, "PATCH"),
+        r(f"{FAMILY}/attributes", attributes.list_attributes, "GET"),
+        r(f"{FAMILY}/attributes/{{attribute}}", attributes.get_attribute, "GET"),
+        r(f"{FAMILY}/attributes/{{attribute}}", attributes.patch_attribute, "PATCH"),
+        r(f"{FAMILY}/attributes/{{attribute}}/options", attributes.list_options, "GET"),
+        r(f"{FAMILY}/attributes/{{attribute}}/options/{{code}}", attributes.get_option, "GET"),
+        r(f"{FAMILY}/attributes/{{attribute}}/options/{{code}}", attributes.patch_option, "PATCH"),
         r(f"{FAMILY}/assets", assets.list_assets, "GET"),
         r(f"{FAMILY}/assets", assets.bulk_patch_assets, "PATCH"),
         r(f"{FAMILY}/assets/{{code}}", assets.get_asset, "GET"),
@@ -98,10 +102,10 @@ def _routes() -> list[Route]:
         r(f"{FAMILY}/assets/{{code}}", assets.delete_asset, "DELETE"),
         r(f"{API}/asset-media-files", assets.upload_media, "POST"),
         r(f"{API}/asset-media-files/{{code:path}}", assets.download_media, "GET"),
-        r(f"{API}/attributes", products.list_product_attributes, "GET"),
-        r(f"{API}/attributes/{{code}}", products.get_product_attribute, "GET"),
-        r(f"{API}/channels", products.list_channels, "GET"),
-        r(f"{API}/locales", products.list_locales, "GET"),
+        r(f"{API}/attributes", catalog.list_product_attributes, "GET"),
+        r(f"{API}/attributes/{{code}}", catalog.get_product_attribute, "GET"),
+        r(f"{API}/channels", catalog.list_channels, "GET"),
+        r(f"{API}/locales", catalog.list_locales, "GET"),
         *[
             route
             for kind in (products.PRODUCTS, products.PRODUCTS_UUID, products.MODELS)

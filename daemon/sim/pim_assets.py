@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from daemon.sim.pim_families import family_of, family_url, state_of
 from daemon.sim.pim_http import (
     API,
     JSON_TYPE,
@@ -30,7 +31,6 @@ from daemon.sim.pim_http import (
     upserted,
 )
 from daemon.sim.pim_store import MAX_ASSETS_PER_FAMILY, Asset, Family, PimState, iso
-from daemon.sim.pim_structure import family_of, family_url, state_of
 from daemon.sim.pim_validate import check_code, error, merge_values, validate_asset
 
 ASSET_PAGE_SIZE = 100

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from daemon.errors import ConfigError
+from daemon.sim.pim_attributes import attribute_rule_errors, check_attribute_format
+from daemon.sim.pim_families import check_family_rules
 from daemon.sim.pim_http import ApiError
 from daemon.sim.pim_products import MODELS, PRODUCTS, upsert_product
 from daemon.sim.pim_store import (
@@ -25,11 +27,6 @@ from daemon.sim.pim_store import (
     Token,
     User,
     new_attribute,
-)
-from daemon.sim.pim_structure import (
-    attribute_rule_errors,
-    check_attribute_format,
-    check_family_rules,
 )
 from daemon.sim.pim_validate import check_code, merge_values, validate_asset
 
