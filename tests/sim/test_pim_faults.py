@@ -122,3 +122,38 @@ def test_create_pim_app_defaults():
         state.families,
     )
     assert "demo_secret" not in repr(state.users[0])
+
+
+@pytest.mark.e2e
+def test_drop_over_tcp_closes_the_connection_mid_response():
+    """Served by uvicorn, a drop reaches httpx as RemoteProtocolError (a TransportError)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    app = create_pim_app(options=PimSimOptions(drop_rate=1.0))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"http://127.0.0.1:{port}{API}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_pim_command_refuses_bad_options():
+    """The CLI command reports an impossible fault rate as a bad parameter."""
+    from click.testing import CliRunner
+
+    from daemon.sim.pim import pim_command
+
+    result = CliRunner().invoke(pim_command, ["--fault-rate", "2"])
+    assert 2 == result.exit_code
+    assert "fault_rate" in result.output
