@@ -8,8 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
-from daemon.errors import CheckpointError
-from daemon.store import SchemaNotAtHeadError, Store
+from daemon.errors import CheckpointError, TransientError
+from daemon.store import SchemaNotAtHeadError, Store, StoreUnavailableError
 from daemon.store.cli import db
 from daemon.store.engine import (
     MIGRATION_LOCK_KEY,
@@ -152,3 +152,20 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
     finally:
         engine.dispose()
     assert ["wal", 1, 10_000] == pragmas
+
+
+def test_unreachable_database_is_a_transient_error_without_the_password(tmp_path):
+    """A database that cannot be reached raises StoreUnavailableError naming no secret."""
+    for url in (
+        "postgresql+psycopg://u:s3cret@127.0.0.1:1/db?connect_timeout=2",
+        f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}",
+    ):
+        store = Store.from_url(url)
+        try:
+            with pytest.raises(StoreUnavailableError) as caught:
+                store.ping()
+        finally:
+            store.dispose()
+        assert isinstance(caught.value, TransientError)
+        assert "ping" == caught.value.operation
+        assert "s3cret" not in str(caught.value)
