@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import click
 
+from daemon.sim.pim import pim_command
+
 
 @click.group()
 def sim() -> None:
     """Run the built-in PIM and DAM simulators (for the demo, dry runs and tests)."""
 
+
+sim.add_command(pim_command, "pim")
 
 __all__ = ["sim"]
