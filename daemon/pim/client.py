@@ -32,21 +32,19 @@ from daemon.http import (
     Upstream,
     UpstreamLimiter,
 )
-from daemon.models import AssetAttribute, AssetFamily, Channel, PimAsset
+from daemon.models import AssetAttribute, AssetFamily, PimAsset
 from daemon.pim import bulk, media, parse, urls
 from daemon.pim.auth import AppTokenAuth, PasswordAuth
+from daemon.pim.catalog import CatalogMethods
 from daemon.pim.models import (
     AssetFamilyInfo,
     AssetUpsertResult,
     AttributeOption,
     ClientState,
-    LineResult,
-    ProductAttribute,
     RemoteAsset,
     UpsertStatus,
 )
 from daemon.pim.reads import (
-    PAGE_LIMIT,
     UpdatedFilter,
     asset_searches,
     get_list,
@@ -63,7 +61,7 @@ PIM_ERRORS = ErrorKinds(
 OPTION_TYPES = frozenset({"single_option", "multiple_options"})
 
 
-class PimClient:
+class PimClient(CatalogMethods):
     """
     Async client of one Akeneo PIM.
 
@@ -372,53 +370,6 @@ class PimClient:
             A context manager yielding a :class:`~daemon.pim.media.MediaDownload`.
         """
         return media.download_media_file(self._open(), code)
-
-    # -- catalog ------------------------------------------------------------------------------
-
-    async def iter_channels(self) -> AsyncIterator[Channel]:
-        """Every channel, with offset pagination (``limit`` 100)."""
-        async for page in pages(
-            self._open(),
-            endpoint=urls.CHANNELS,
-            url=urls.CHANNELS,
-            params={"limit": str(PAGE_LIMIT)},
-            item=parse.channel,
-        ):
-            for channel in page:
-                yield channel
-
-    async def iter_product_attributes(self) -> AsyncIterator[ProductAttribute]:
-        """Every product attribute, with offset pagination (``limit`` 100)."""
-        async for page in pages(
-            self._open(),
-            endpoint=urls.PRODUCT_ATTRIBUTES,
-            url=urls.PRODUCT_ATTRIBUTES,
-            params={"limit": str(PAGE_LIMIT)},
-            item=parse.product_attribute,
-        ):
-            for attribute in page:
-                yield attribute
-
-    async def get_product_attribute(self, code: str) -> ProductAttribute:
-        """One product attribute (``PimNotFound`` if unknown)."""
-        url = urls.path(urls.PRODUCT_ATTRIBUTE, code=code)
-        return await get_one(
-            self._open(), endpoint=urls.PRODUCT_ATTRIBUTE, url=url, item=parse.product_attribute
-        )
-
-    async def upsert_products(self, products: Iterable[Mapping[str, Any]]) -> list[LineResult]:
-        """Bulk-PATCH products by ``identifier`` (NDJSON, at most 100 lines per request)."""
-        return await bulk.upsert_lines(self._open(), "identifier", products)
-
-    async def upsert_products_by_uuid(
-        self, products: Iterable[Mapping[str, Any]]
-    ) -> list[LineResult]:
-        """Bulk-PATCH products by ``uuid`` (NDJSON, at most 100 lines per request)."""
-        return await bulk.upsert_lines(self._open(), "uuid", products)
-
-    async def upsert_product_models(self, models: Iterable[Mapping[str, Any]]) -> list[LineResult]:
-        """Bulk-PATCH product models by ``code`` (NDJSON, at most 100 lines per request)."""
-        return await bulk.upsert_lines(self._open(), "code", models)
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -14,9 +14,10 @@ import pytest
 from pydantic import SecretStr
 
 from daemon.config import PimSettings
-from daemon.errors import PimProtocolError
+from daemon.errors import PimProtocolError, PimUnavailable, TransientError
 from daemon.models import PimAsset
 from daemon.pim import AppTokenAuth, ClientState, PasswordAuth, PimClient, UpdatedFilter
+from daemon.pim.urls import PRODUCT_ATTRIBUTE, path
 
 from .helpers import Recorder, json_answer, make_client
 
@@ -370,17 +371,61 @@ async def test_429_storm_is_retried_within_the_limiter():
         in_flight += 1
         peak = max(peak, in_flight)
         calls += 1
+        n = calls
         await asyncio.sleep(0.001)
         in_flight -= 1
-        if calls % 3:
+        if n <= 10:  # the first ten answers are 429s, whoever gets them
             return httpx.Response(429, headers={"Retry-After": "1"})
         return json_answer(200, {"code": "p"})
 
     client = make_client(handler, max_in_flight=3)
     client.upstream.retry = type(client.upstream.retry)(
-        attempts=10, wait_initial=0, wait_max=0, retry_after_max=0.001
+        attempts=12, wait_initial=0, wait_max=0, retry_after_max=0.001
     )
     async with client:
         families = await asyncio.gather(*(client.get_asset_family("p") for _ in range(10)))
-    assert 10 == len(families)
-    assert peak <= 3
+    assert (10, 20) == (len(families), calls)
+    assert 3 == peak
+
+
+async def test_empty_bulk_input_sends_nothing():
+    """No items means no request and no result."""
+    rec = Recorder(lambda r: json_answer(500, {}))
+    async with make_client(rec) as client:
+        assert [] == await client.upsert_assets("packshots", [])
+        assert [] == await client.upsert_products([])
+    assert [] == rec.requests
+
+
+async def test_transient_bulk_failure_marks_items_failed_with_transient_error():
+    """A bulk request failing with 503 after all retries marks its items failed, retryable."""
+    rec = Recorder(lambda r: httpx.Response(503, text="<html>busy</html>"))
+    async with make_client(rec) as client:
+        results = await client.upsert_assets("packshots", [{"code": "a"}, {"code": "b"}])
+    assert [("failed", 503), ("failed", 503)] == [(r.outcome, r.status_code) for r in results]
+    assert all(isinstance(r.error, TransientError) for r in results)
+    assert 3 == len(rec.api)
+
+
+async def test_download_interrupted_mid_body_is_unavailable():
+    """A connection lost while reading a download is PimUnavailable naming the endpoint."""
+
+    class Broken(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"partial"
+            raise httpx.ReadError("reset")
+
+    rec = Recorder(lambda r: httpx.Response(200, stream=Broken()))
+    async with make_client(rec) as client:
+        with pytest.raises(PimUnavailable) as info:
+            async with client.download_media_file("a/b.png") as download:
+                [c async for c in download]
+    assert "/api/rest/v1/asset-media-files/{code}" == info.value.endpoint
+    assert "download interrupted" in str(info.value)
+
+
+def test_path_encoding_keeps_slashes_only():
+    """Path parameters are percent-encoded except for slashes."""
+    assert "/api/rest/v1/products/a/b%20c%3F" == path(
+        PRODUCT_ATTRIBUTE.replace("attributes", "products"), code="a/b c?"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from daemon.errors import PimNotFound
 from daemon.http import RetryPolicy
 from daemon.models import PimAsset, PimValue
 from daemon.pim import PasswordAuth, PimClient, UpsertStatus
@@ -158,3 +159,64 @@ async def test_429_storm_respects_max_in_flight(pim):
         if key.startswith("GET /api/rest/v1/asset-families/")
     )
     assert 0 < throttled
+
+
+async def test_catalog_and_product_links(pim):
+    """Channels, asset-collection attributes and a product NDJSON upsert work end to end."""
+    async with pim.client() as client:
+        channels = {c.code: c.locales async for c in client.iter_channels()}
+        collections = [
+            a.code async for a in client.iter_product_attributes() if a.is_asset_collection
+        ]
+        packshots = await client.get_product_attribute("packshots")
+        results = await client.upsert_products(
+            [
+                {
+                    "identifier": "sku_1001",
+                    "values": {"packshots": [{"locale": None, "scope": None, "data": []}]},
+                },
+                {"identifier": "brand_new"},
+                {"identifier": "bad", "group": ["x"]},
+            ]
+        )
+    assert ("en_US", "fr_FR") == channels["ecommerce"]
+    assert {"packshots", "notices"} <= set(collections)
+    assert "packshots" == packshots.reference_data_name
+    assert ["updated", "created", "rejected"] == [r.outcome for r in results]
+    assert 'Property "group" does not exist.' == results[2].message
+
+
+async def test_stream_upload_read_back_and_missing_media(pim):
+    """A stream-factory upload downloads back; an unknown code is PimNotFound."""
+
+    def factory() -> AsyncIterator[bytes]:
+        async def gen() -> AsyncIterator[bytes]:
+            yield b"%PDF-1.4 "
+            yield b"notice"
+
+        return gen()
+
+    async with pim.client() as client:
+        code = await client.upload_media_file(factory, filename="notice.pdf")
+        async with client.download_media_file(code) as download:
+            body = await download.read()
+        with pytest.raises(PimNotFound) as info:
+            async with client.download_media_file("no/such_file.png"):
+                pass
+    assert (b"%PDF-1.4 notice", "application/pdf") == (body, download.mime_type)
+    assert "/api/rest/v1/asset-media-files/{code}" == info.value.endpoint
+
+
+async def test_single_asset_get_patch_delete(pim):
+    """One asset is created, read, updated and deleted; a second delete is PimNotFound."""
+    title = {"title": [PimValue("Front", locale="en_US")]}
+    async with pim.client() as client:
+        created = await client.upsert_asset(asset(7, **title))
+        updated = await client.upsert_asset(asset(7, **title))
+        read = await client.get_asset("packshots", "asset_0007")
+        await client.delete_asset("packshots", "asset_0007")
+        with pytest.raises(PimNotFound):
+            await client.delete_asset("packshots", "asset_0007")
+    assert (UpsertStatus.CREATED, UpsertStatus.UPDATED) == (created, updated)
+    assert (PimValue("Front", locale="en_US"),) == read.values["title"]
+    assert read.updated is not None and read.updated.tzinfo is not None
