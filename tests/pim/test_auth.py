@@ -9,7 +9,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from daemon.errors import PimAuthError
+from daemon.errors import PimAuthError, PimProtocolError
 from daemon.pim import AppTokenAuth
 
 from .helpers import PASSWORD, SECRET, make_client, password_auth, token_answer
@@ -185,3 +185,21 @@ async def test_secrets_never_in_repr_str_logs_or_errors():
     assert any(e["event"] == "pim.token_obtained" for e in logs)
     for secret in (SECRET, PASSWORD, "access1", "refresh1", "access2", "app-token-xyz"):
         assert not [t for t in texts if secret in t], secret
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>login</html>", headers={"content-type": "text/html"}),
+        httpx.Response(200, json={"token_type": "bearer", "refresh_token": "rt-secret-value"}),
+        httpx.Response(200, json={"access_token": "at-secret-value", "expires_in": "soon"}),
+    ],
+)
+async def test_unreadable_token_answers_are_protocol_errors_without_body(answer):
+    """A token answer of the wrong shape is a PimProtocolError that copies no token."""
+    async with make_client(lambda r: answer) as client:
+        with pytest.raises(PimProtocolError) as info:
+            await client.get_asset_family("packshots")
+    assert "/api/oauth/v1/token" == info.value.endpoint
+    assert "" == info.value.body
+    assert "secret-value" not in str(info.value)

@@ -429,3 +429,42 @@ def test_path_encoding_keeps_slashes_only():
     assert "/api/rest/v1/products/a/b%20c%3F" == path(
         PRODUCT_ATTRIBUTE.replace("attributes", "products"), code="a/b c?"
     )
+
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+T1 = datetime(2024, 2, 1, 12, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        (UpdatedFilter(">", T0), {"operator": ">", "value": "2024-01-01T00:00:00Z"}),
+        (UpdatedFilter("<", T1), {"operator": "<", "value": "2024-02-01T12:30:00Z"}),
+        (
+            UpdatedFilter("BETWEEN", (T0, T1)),
+            {"operator": "BETWEEN", "value": ["2024-01-01T00:00:00Z", "2024-02-01T12:30:00Z"]},
+        ),
+        (
+            UpdatedFilter("NOT BETWEEN", (T0, T1)),
+            {"operator": "NOT BETWEEN", "value": ["2024-01-01T00:00:00Z", "2024-02-01T12:30:00Z"]},
+        ),
+        (UpdatedFilter("SINCE LAST N DAYS", 4), {"operator": "SINCE LAST N DAYS", "value": 4}),
+    ],
+)
+def test_updated_filter_json(condition, expected):
+    """Each updated operator is written as the reference shows it."""
+    assert expected == condition.to_json()
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        UpdatedFilter("BETWEEN", T0),
+        UpdatedFilter("SINCE LAST N DAYS", T0),
+        UpdatedFilter(">", 3),
+    ],
+)
+def test_updated_filter_refuses_wrong_values(condition):
+    """A value of the wrong kind for its operator is refused before any request."""
+    with pytest.raises(ValueError, match="needs"):
+        condition.to_json()
