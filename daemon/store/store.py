@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, and_, case, or_, select, text, update
+from sqlalchemy import Engine, and_, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,8 @@ from daemon.errors import CheckpointError
 from daemon.models import Cursor, Window
 from daemon.store import engine as engines
 from daemon.store import failures as queries
-from daemon.store.batch import BatchResult, chunks, commit_batch, upsert
+from daemon.store import leases
+from daemon.store.batch import BatchResult, chunks, commit_batch
 from daemon.store.records import (
     AssetState,
     AssetWrite,
@@ -38,7 +39,7 @@ from daemon.store.records import (
     RunSummary,
     StoreUnavailableError,
 )
-from daemon.store.tables import asset_states, checkpoints, leases, media_files
+from daemon.store.tables import asset_states, media_files
 
 log = structlog.get_logger(__name__)
 
@@ -181,32 +182,11 @@ class Store:
         """
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be > 0, got {ttl_seconds}")
-        now = engines.db_now(self._dialect)
         with self._write("acquire_lease") as session:
-            stmt = upsert(session, leases).values(
-                source=source,
-                holder=holder,
-                epoch=1,
-                acquired_at=now,
-                expires_at=engines.db_now(self._dialect, ttl_seconds),
-            )
-            same = leases.c.holder == stmt.excluded.holder
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[leases.c.source],
-                set_={
-                    "holder": stmt.excluded.holder,
-                    "epoch": case((same, leases.c.epoch), else_=leases.c.epoch + 1),
-                    "acquired_at": case((same, leases.c.acquired_at), else_=now),
-                    "expires_at": stmt.excluded.expires_at,
-                },
-                where=or_(same, leases.c.holder.is_(None), leases.c.expires_at < now),
-            )
-            row = session.execute(stmt.returning(leases.c.epoch, leases.c.expires_at)).first()
-            if row is None:
-                return None
-            self._set_checkpoint_epoch(session, source, int(row.epoch))
-        log.debug("store.lease_acquired", source=source, holder=holder, epoch=row.epoch)
-        return Lease(source=source, holder=holder, epoch=int(row.epoch), expires_at=row.expires_at)
+            lease = leases.acquire(session, source, holder, ttl_seconds, self._clock())
+        if lease is not None:
+            log.debug("store.lease_acquired", source=source, holder=holder, epoch=lease.epoch)
+        return lease
 
     def release_lease(self, lease: Lease) -> bool:
         """
@@ -216,50 +196,16 @@ class Store:
             ``False`` when the lease had already been lost.
         """
         with self._write("release_lease") as session:
-            result = session.execute(
-                update(leases)
-                .where(
-                    leases.c.source == lease.source,
-                    leases.c.holder == lease.holder,
-                    leases.c.epoch == lease.epoch,
-                )
-                .values(
-                    holder=None, epoch=lease.epoch + 1, expires_at=engines.db_now(self._dialect)
-                )
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                return False
-            self._set_checkpoint_epoch(session, lease.source, lease.epoch + 1)
-        log.debug("store.lease_released", source=lease.source, epoch=lease.epoch)
-        return True
-
-    def _set_checkpoint_epoch(self, session: Session, source: str, epoch: int) -> None:
-        stmt = upsert(session, checkpoints).values(
-            source=source, epoch=epoch, updated_at=self._clock()
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[checkpoints.c.source], set_={"epoch": stmt.excluded.epoch}
-            )
-        )
+            released = leases.release(session, lease, self._clock())
+        log.debug("store.lease_released", source=lease.source, epoch=lease.epoch, ok=released)
+        return released
 
     # --- checkpoints ------------------------------------------------------------------------
 
     def load_checkpoint(self, source: str) -> Checkpoint | None:
         """The checkpoint of ``source``, or ``None`` if it never held a lease."""
         with self._read("load_checkpoint") as session:
-            row = session.execute(select(checkpoints).where(checkpoints.c.source == source)).first()
-        if row is None:
-            return None
-        cursor = None
-        if row.cursor_updated_at is not None:
-            cursor = Cursor(row.cursor_updated_at, row.cursor_id)
-        window = None
-        if row.window_until is not None:
-            window = Window(row.window_since, row.window_until)
-        return Checkpoint(
-            source=source, cursor=cursor, window=window, epoch=row.epoch, updated_at=row.updated_at
-        )
+            return leases.load_checkpoint(session, source)
 
     def rewind(self, source: str, since: datetime | None) -> Checkpoint:
         """
@@ -274,33 +220,9 @@ class Store:
         """
         cursor = None if since is None else Cursor(since, "")
         with self._write("rewind") as session:
-            lease_epoch = session.execute(
-                select(leases.c.epoch).where(leases.c.source == source).with_for_update()
-            ).scalar_one_or_none()
-            ckpt_epoch = session.execute(
-                select(checkpoints.c.epoch).where(checkpoints.c.source == source).with_for_update()
-            ).scalar_one_or_none()
-            epoch = max(lease_epoch or 0, ckpt_epoch or 0) + 1
-            if lease_epoch is not None:
-                session.execute(
-                    update(leases)
-                    .where(leases.c.source == source)
-                    .values(holder=None, epoch=epoch, expires_at=engines.db_now(self._dialect))
-                )
-            self._set_checkpoint_epoch(session, source, epoch)
-            session.execute(
-                update(checkpoints)
-                .where(checkpoints.c.source == source)
-                .values(
-                    cursor_updated_at=cursor.updated_at if cursor else None,
-                    cursor_id=cursor.id if cursor else None,
-                    window_since=None,
-                    window_until=None,
-                    updated_at=self._clock(),
-                )
-            )
+            epoch = leases.rewind(session, source, cursor, self._clock())
+            checkpoint = leases.load_checkpoint(session, source)
         log.info("store.checkpoint_rewound", source=source, since=since, epoch=epoch)
-        checkpoint = self.load_checkpoint(source)
         if checkpoint is None:  # pragma: no cover - written in the transaction above
             raise CheckpointError(f"source {source!r}: rewound checkpoint vanished")
         return checkpoint
