@@ -65,6 +65,7 @@ class CompiledValue:
     pick_keys: tuple[str, ...]
     required: bool
     source: str
+    plain: bool  # neither localizable nor picking a locale: the value is used as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,9 @@ def _predicates(rule: FamilyRule, mapping: SourceMapping) -> tuple[Predicate, ..
         out.append(lambda a: any(t in types for t in _texts(get_type(a))))
     if match.mime_type:
         mimes = re.compile("|".join(fnmatch.translate(m.lower()) for m in match.mime_type))
-        out.append(lambda a: a.binary is not None and bool(mimes.match(a.binary.mime_type or "")))
+        out.append(
+            lambda a: a.binary is not None and bool(mimes.match((a.binary.mime_type or "").lower()))
+        )
     if match.path:
         get_path = compile_path(mapping.path_field)
         globs = re.compile("|".join(fnmatch.translate(p) for p in match.path))
@@ -270,6 +273,7 @@ class _Compiler:
             pick_keys=picks,
             required=src.required,
             source=src.path or src.template or ("binary" if src.binary else "value"),
+            plain=not attr.value_per_locale and src.locale is None,
         )
 
     def locale_checks(

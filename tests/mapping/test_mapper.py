@@ -70,6 +70,7 @@ MATCHING = {
     ("metadata", "mime", "expected"),
     [
         ({}, "application/pdf", "notices"),
+        ({}, "Application/PDF", "notices"),
         ({"tags": ["studio"], "folder": "/catalog/shoes"}, "image/png", "packshots"),
         ({"tags": ["studio"], "folder": "/marketing"}, "image/png", None),
         ({"sku": "X-1"}, "image/png", "packshots"),

@@ -1,0 +1,134 @@
+"""
+The records mapping hands to the sync engine, and the canonical content hash.
+
+:class:`MappedAsset`, :class:`Unmatched` and :class:`MappingFailed` form the tagged union
+:data:`MappingResult` (each has a ``kind``); :class:`MediaRequest` and :class:`MissingOption`
+are the work the engine does before writing a mapped asset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, ClassVar, Literal
+
+from daemon.errors import MappingError
+from daemon.models import BinaryRef, PimAsset
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRequest:
+    """A binary the engine must upload, then put in ``attribute``/``locale``/``channel``."""
+
+    attribute: str
+    locale: str | None
+    channel: str | None
+    binary: BinaryRef
+
+
+@dataclass(frozen=True, slots=True)
+class MissingOption:
+    """An option code the engine should create in the PIM before writing the asset."""
+
+    family: str
+    attribute: str
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappedAsset:
+    """
+    A mapped asset.
+
+    Args:
+        asset_id: The DAM id.
+        asset: The PIM asset; ``media_file`` values hold their :class:`MediaRequest` as data
+            until :func:`fill_media` puts the media file codes in.
+        media: The binaries to upload.
+        missing_options: Options to create first (only with ``create_missing_options``).
+        content_hash: SHA-256 of the canonical family, code, values and media binaries.
+    """
+
+    kind: ClassVar[Literal["mapped"]] = "mapped"
+    asset_id: str
+    asset: PimAsset
+    media: tuple[MediaRequest, ...]
+    missing_options: tuple[MissingOption, ...]
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """No family rule applies and the source says ``unmatched = "skip"``: skipped on purpose."""
+
+    kind: ClassVar[Literal["unmatched"]] = "unmatched"
+    asset_id: str
+    reason: str = "no family rule matched"
+
+
+@dataclass(frozen=True, slots=True)
+class MappingFailed:
+    """The asset cannot be mapped; ``errors`` holds every problem found, not only the first."""
+
+    kind: ClassVar[Literal["failed"]] = "failed"
+    asset_id: str
+    family: str | None
+    errors: tuple[MappingError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetKey:
+    """Where an asset lives in the PIM: its family and code."""
+
+    family: str
+    code: str
+
+
+MappingResult = MappedAsset | Unmatched | MappingFailed
+_ROW_KEY = itemgetter(0, 1, 2)
+
+
+def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None = None) -> str:
+    """
+    Hash a PIM asset canonically: key order and value order within an attribute do not count.
+
+    Args:
+        asset: The asset, with :class:`MediaRequest` placeholders or media file codes as data.
+        media_ids: What identifies each placeholder's binary (checksum, or url/size/time).
+
+    Returns:
+        64 hex digits.
+    """
+    ids = media_ids or {}
+    rows = []
+    for attr, vals in asset.values.items():
+        for v in vals:
+            data = v.data
+            if type(data) is MediaRequest:
+                data = ids.get(data)
+            rows.append((attr, v.locale or "", v.channel or "", data))
+    rows.sort(key=_ROW_KEY)
+    canonical = json.dumps(
+        [asset.family, asset.code, rows],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+__all__ = [
+    "AssetKey",
+    "MappedAsset",
+    "MappingFailed",
+    "MappingResult",
+    "MediaRequest",
+    "MissingOption",
+    "Unmatched",
+    "content_hash",
+]
