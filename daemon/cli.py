@@ -11,6 +11,7 @@ import click
 
 from daemon import __version__
 from daemon.sim.cli import sim
+from daemon.store.cli import db
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,5 +21,6 @@ def main() -> None:
 
 
 main.add_command(sim)
+main.add_command(db)
 
 __all__ = ["main"]
