@@ -90,6 +90,10 @@ class AssetKey:
 
 MappingResult = MappedAsset | Unmatched | MappingFailed
 _ROW_KEY = itemgetter(0, 1, 2)
+# Built once: constructing an encoder per call costs as much as a small encode.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None = None) -> str:
@@ -112,13 +116,7 @@ def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None =
                 data = ids.get(data)
             rows.append((attr, v.locale or "", v.channel or "", data))
     rows.sort(key=_ROW_KEY)
-    canonical = json.dumps(
-        [asset.family, asset.code, rows],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    )
+    canonical = _CANONICAL.encode([asset.family, asset.code, rows])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
