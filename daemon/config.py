@@ -1,5 +1,8 @@
 """
-Configuration: typed, validated once at start, then passed down.
+Configuration building blocks: the base model, secrets, HTTP and PIM sections.
+
+The whole file is composed in :mod:`daemon.settings` (which also loads it), so that component
+sections (sources, mapping) can build on these blocks without an import cycle.
 
 The file is TOML. Every key can also come from the environment as ``DAMSYNC_<SECTION>__<KEY>``
 (``DAMSYNC_PIM__BASE_URL``), which wins over the file. Secrets are never written in clear in a
@@ -12,10 +15,9 @@ argument.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -29,7 +31,6 @@ from pydantic import (
     model_validator,
 )
 
-from daemon.errors import ConfigError
 from daemon.http import HttpTimeouts, RetryPolicy
 
 ENV_PREFIX = "DAMSYNC_"
@@ -136,40 +137,6 @@ class PimSettings(Model):
         return self
 
 
-class Settings(Model):
-    """The whole configuration file."""
-
-    pim: PimSettings
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-
-
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``DAMSYNC_PIM__HTTP__MAX_IN_FLIGHT=8`` becomes ``{"pim": {"http": {...: "8"}}}``."""
-    tree: dict[str, Any] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        node = tree
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[parts[-1]] = value
-    return tree
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(dict(merged[key]), value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def format_validation_error(error: ValidationError) -> str:
     """One line per problem, each naming its dotted config path."""
     lines = []
@@ -179,39 +146,12 @@ def format_validation_error(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_settings(path: Path | str | None, environ: Mapping[str, str]) -> Settings:
-    """
-    Read, merge with the environment and validate the configuration.
-
-    Raises:
-        ConfigError: naming every bad key (``key`` is the first one).
-    """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file: {exc.strerror}", key=str(path)) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", key=str(path)) from None
-    data = _merge(data, _env_overrides(environ))
-    try:
-        return Settings.model_validate(data, context={"environ": environ})
-    except ValidationError as exc:
-        first = exc.errors()[0]["loc"] if exc.errors() else ()
-        error = ConfigError(format_validation_error(exc))
-        error.key = ".".join(str(p) for p in first) or None
-        raise error from None
-
-
 __all__ = [
     "HttpSettings",
     "Model",
     "PimSettings",
     "RetrySettings",
     "Secret",
-    "Settings",
     "TimeoutSettings",
     "format_validation_error",
-    "load_settings",
 ]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import load_settings
 from daemon.errors import ConfigError
+from daemon.settings import load_settings
 
 BASE = """
 [pim]
