@@ -72,7 +72,8 @@ class Window:
 class BinaryRef:
     """Where an asset's binary lives: a URL (REST DAMs) or a path (hot folders)."""
 
-    url: str | None = None
+    # Signed DAM URLs carry credentials in their query string: kept out of reprs.
+    url: str | None = field(default=None, repr=False)
     path: str | None = None
     filename: str | None = None
     mime_type: str | None = None

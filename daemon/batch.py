@@ -1,0 +1,445 @@
+"""
+One bounded batch: map, skip unchanged, create missing options, transfer media, bulk-PATCH,
+delete, then record every per-item outcome and the cursor in one store transaction.
+
+Every asset of a batch ends in exactly one bucket: written, unchanged, skipped (no mapping rule,
+on purpose), deleted, or failed (recorded in the failures table with its stage and reason).
+Nothing is dropped silently (rule 6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import structlog
+
+from daemon.errors import (
+    PermanentError,
+    PimNotFound,
+    PimRejected,
+    SourceAssetError,
+    SyncError,
+)
+from daemon.mapping import (
+    AssetKey,
+    MappedAsset,
+    Mapper,
+    MappingFailed,
+    MediaRequest,
+    MissingOption,
+    SourceMapping,
+    fill_media,
+)
+from daemon.media import MediaTransfer
+from daemon.models import Cursor, DamAsset, PimAsset, Window
+from daemon.store import AssetState, AssetWrite, FailureRecord
+from daemon.structure import StructureCache
+
+log = structlog.get_logger(__name__)
+
+DeletePolicy = Literal["delete", "ignore"]
+
+#: Akeneo messages of rejections caused by structure drift (our cached copy is out of date).
+STRUCTURE_HINTS = ("does not exist", "option")
+
+#: Akeneo's bulk asset PATCH takes at most this many assets per request.
+BULK_LIMIT = 100
+
+
+class UpsertResult(Protocol):
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def error(self) -> Any: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def status_code(self) -> int | None: ...
+
+
+class PimWriter(Protocol):
+    """What a batch needs from the PIM client (``daemon.pim.PimClient`` implements it)."""
+
+    async def upsert_assets(
+        self, family: str, assets: Iterable[PimAsset]
+    ) -> Sequence[UpsertResult]: ...
+
+    async def upsert_attribute_option(
+        self, family: str, attribute: str, code: str, labels: Mapping[str, str] | None = None
+    ) -> Any: ...
+
+    async def delete_asset(self, family: str, code: str) -> None: ...
+
+
+class BatchStore(Protocol):
+    """What a batch needs from the store (``daemon.store.Store`` implements it)."""
+
+    def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]: ...
+
+    def commit_batch(
+        self,
+        lease: Any,
+        run_id: int | None,
+        *,
+        cursor: Cursor | None,
+        window: Window | None = None,
+        written: Sequence[AssetWrite] = (),
+        media: Sequence[tuple[str, str]] = (),
+        failures: Sequence[FailureRecord] = (),
+        resolved: Sequence[str] = (),
+        deleted: Sequence[str] = (),
+    ) -> Any: ...
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """Counts of one batch, plus the payloads a dry run would have sent."""
+
+    size: int = 0
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    uploaded: int = 0
+    dry_run_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Item:
+    asset: DamAsset
+    mapped: MappedAsset
+    ready: PimAsset | None = None
+    media_key: tuple[str, str] | None = None
+
+
+def failure_of(
+    dam_id: str,
+    stage: str,
+    error: Exception,
+    asset: DamAsset | None,
+    *,
+    retryable: bool = False,
+) -> FailureRecord:
+    """
+    A failures-table row for ``error``; permanent errors are not retried blindly.
+
+    ``retryable`` overrides the error's own marker where a later attempt can succeed although
+    the error class is permanent (a structure rejection after a cache refresh, a binary that
+    came back truncated).
+    """
+    return FailureRecord(
+        dam_id=dam_id,
+        stage=stage,
+        error_type=type(error).__name__,
+        detail=str(error)[:4000],
+        permanent=isinstance(error, PermanentError) and not retryable,
+        dam_updated_at=asset.updated_at if asset is not None else None,
+    )
+
+
+class MapperCache:
+    """Builds the source's :class:`Mapper` from the cached structure; rebuilt when it changes."""
+
+    def __init__(self, rules: SourceMapping, structure: StructureCache) -> None:
+        self.rules = rules
+        self.structure = structure
+        self._families = tuple(dict.fromkeys(rule.family for rule in rules.families))
+        self._key: tuple[int, ...] = ()
+        self._mapper: Mapper | None = None
+
+    async def get(self) -> Mapper:
+        families = await self.structure.families(self._families)
+        channels = await self.structure.channels()
+        key = (*(id(f) for f in families.values()), id(channels))
+        if self._mapper is None or key != self._key:
+            self._mapper = Mapper(self.rules, families, channels)
+            self._key = key
+        return self._mapper
+
+
+class BatchProcessor:
+    """
+    Processes the batches of one source.
+
+    Args:
+        source_name: The source's configured name.
+        pim: The PIM client.
+        store: The state store.
+        structure: The family structure cache.
+        mappers: Builds the mapper from the current structure.
+        media: Transfers binaries.
+        delete_policy: What a DAM deletion does in the PIM.
+        dry_run: Map and report, write nothing.
+    """
+
+    def __init__(
+        self,
+        source_name: str,
+        pim: PimWriter,
+        store: BatchStore,
+        structure: StructureCache,
+        mappers: MapperCache,
+        media: MediaTransfer,
+        *,
+        delete_policy: DeletePolicy = "delete",
+        dry_run: bool = False,
+    ) -> None:
+        self.source = source_name
+        self.pim = pim
+        self.store = store
+        self.structure = structure
+        self.mappers = mappers
+        self.media = media
+        self.delete_policy = delete_policy
+        self.dry_run = dry_run
+        self._batches = 0
+
+    async def router(self) -> Callable[[DamAsset], str]:
+        """
+        Where each asset goes: its asset family, or ``""`` when it makes no PIM PATCH
+        (deleted, unmatched, unmappable), so the engine can fill every bulk PATCH.
+        """
+        mapper = await self.mappers.get()
+
+        def route(asset: DamAsset) -> str:
+            if asset.deleted:
+                return ""
+            key = mapper.identify(asset)
+            return key.family if isinstance(key, AssetKey) else ""
+
+        return route
+
+    async def process(
+        self,
+        assets: Sequence[DamAsset],
+        source_errors: Sequence[SourceAssetError],
+        *,
+        lease: Any,
+        run_id: int | None,
+        cursor: Cursor | None,
+        window: Window | None,
+    ) -> BatchReport:
+        """Process one batch and commit it; see the module docstring."""
+        self._batches += 1
+        report = BatchReport(size=len(assets) + len(source_errors))
+        failures = [
+            failure_of(e.asset_id or f"?{e.path}", "source", e, None) for e in source_errors
+        ]
+        states = await asyncio.to_thread(
+            self.store.asset_states, self.source, [a.id for a in assets]
+        )
+        mapper = await self.mappers.get()
+        items: list[_Item] = []
+        deletions: list[tuple[DamAsset, AssetState]] = []
+        resolved: list[str] = []
+        for asset in assets:
+            state = states.get(asset.id)
+            if asset.deleted:
+                if state is not None and not state.deleted and self.delete_policy == "delete":
+                    deletions.append((asset, state))
+                else:
+                    report.unchanged += 1
+                continue
+            outcome = mapper.map_asset(asset)
+            if isinstance(outcome, MappingFailed):
+                failures.extend(failure_of(asset.id, "mapping", e, asset) for e in outcome.errors)
+            elif not isinstance(outcome, MappedAsset):
+                report.skipped += 1
+                resolved.append(asset.id)
+            elif (
+                state is not None
+                and not state.deleted
+                and state.content_hash == outcome.content_hash
+            ):
+                report.unchanged += 1
+                resolved.append(asset.id)
+            else:
+                items.append(_Item(asset, outcome))
+
+        if self.dry_run:
+            report.dry_run_items.extend(_preview(i) for i in items)
+            report.written, report.deleted = len(items), len(deletions)
+            report.failed = len({f.dam_id for f in failures})
+            return report
+
+        items = await self._create_options(items, failures)
+        items = await self._transfer_media(items, failures, report)
+        written = await self._upsert(items, failures, run_id)
+        deleted_ids = await self._delete(deletions, failures)
+        media_rows = [i.media_key for i in items if i.media_key is not None]
+        # One transaction: outcomes, failures and cursor (rule 5).
+        await asyncio.to_thread(
+            self.store.commit_batch,
+            lease,
+            run_id,
+            cursor=cursor,
+            window=window,
+            written=written,
+            media=media_rows,
+            failures=failures,
+            resolved=resolved,
+            deleted=deleted_ids,
+        )
+        report.written = len(written)
+        report.deleted = len(deleted_ids)
+        report.failed = len({f.dam_id for f in failures})
+        for f in failures:
+            log.warning(
+                "sync.asset_failed",
+                source=self.source,
+                asset=f.dam_id,
+                stage=f.stage,
+                permanent=f.permanent,
+                error=f.detail,
+            )
+        return report
+
+    async def _create_options(
+        self, items: list[_Item], failures: list[FailureRecord]
+    ) -> list[_Item]:
+        needed: dict[tuple[str, str, str], MissingOption] = {}
+        for item in items:
+            for option in item.mapped.missing_options:
+                needed.setdefault((option.family, option.attribute, option.code), option)
+        broken: dict[tuple[str, str, str], SyncError] = {}
+        for key, option in needed.items():
+            try:
+                labels = {"en_US": option.label} if option.label else None
+                await self.pim.upsert_attribute_option(
+                    option.family, option.attribute, option.code, labels
+                )
+                self.structure.add_option(option.family, option.attribute, option.code)
+            except SyncError as exc:
+                broken[key] = exc
+        kept = []
+        for item in items:
+            keys = [(o.family, o.attribute, o.code) for o in item.mapped.missing_options]
+            bad = [broken[k] for k in keys if k in broken]
+            if bad:
+                failures.append(failure_of(item.asset.id, "options", bad[0], item.asset))
+            else:
+                kept.append(item)
+        return kept
+
+    async def _transfer_media(
+        self, items: list[_Item], failures: list[FailureRecord], report: BatchReport
+    ) -> list[_Item]:
+        async def one(item: _Item) -> SyncError | None:
+            codes: dict[MediaRequest, str] = {}
+            by_binary: dict[Any, str] = {}
+            try:
+                for request in item.mapped.media:
+                    known = by_binary.get(request.binary)
+                    if known is None:
+                        target = dataclasses.replace(item.asset, binary=request.binary)
+                        done = await self.media.transfer(target)
+                        known = by_binary[request.binary] = done.media_code
+                        item.media_key = (done.checksum, done.media_code)
+                        report.uploaded += int(done.uploaded)
+                    codes[request] = known
+                item.ready = fill_media(item.mapped, codes)
+            except SyncError as exc:
+                return exc
+            return None
+
+        errors = await asyncio.gather(*(one(i) for i in items))
+        kept = []
+        for item, error in zip(items, errors, strict=True):
+            if error is None:
+                kept.append(item)
+            else:
+                # A truncated or failed download may succeed next time: retried with backoff.
+                failures.append(
+                    failure_of(item.asset.id, "media", error, item.asset, retryable=True)
+                )
+        return kept
+
+    async def _upsert(
+        self, items: list[_Item], failures: list[FailureRecord], run_id: int | None
+    ) -> list[AssetWrite]:
+        by_family: dict[str, list[_Item]] = defaultdict(list)
+        for item in items:
+            by_family[item.mapped.asset.family].append(item)
+        written: list[AssetWrite] = []
+        for family, group in by_family.items():
+            payload = [i.ready or i.mapped.asset for i in group]
+            results = await self.pim.upsert_assets(family, payload)
+            structural = False
+            for item, res in zip(group, results, strict=True):
+                if res.ok:
+                    written.append(
+                        AssetWrite(
+                            dam_id=item.asset.id,
+                            family=family,
+                            code=item.mapped.asset.code,
+                            content_hash=item.mapped.content_hash,
+                            request_id=f"{run_id}/{self._batches}/{family}/"
+                            f"{res.index // BULK_LIMIT}",
+                            binary_checksum=item.media_key[0] if item.media_key else None,
+                            media_code=item.media_key[1] if item.media_key else None,
+                            dam_updated_at=item.asset.updated_at,
+                        )
+                    )
+                    continue
+                error = res.error or PimRejected(
+                    res.message or "rejected", status_code=res.status_code
+                )
+                drift = isinstance(error, PimRejected) and any(
+                    hint in str(error).lower() for hint in STRUCTURE_HINTS
+                )
+                structural = structural or drift
+                failures.append(
+                    failure_of(item.asset.id, "pim", error, item.asset, retryable=drift)
+                )
+            if structural:
+                # Our cached structure may be stale: read it again before the next batch.
+                self.structure.invalidate(family)
+        return written
+
+    async def _delete(
+        self, deletions: list[tuple[DamAsset, AssetState]], failures: list[FailureRecord]
+    ) -> list[str]:
+        deleted: list[str] = []
+        for asset, state in deletions:
+            try:
+                await self.pim.delete_asset(state.family, state.code)
+            except PimNotFound:
+                pass  # already gone: the goal is reached
+            except SyncError as exc:
+                failures.append(failure_of(asset.id, "delete", exc, asset))
+                continue
+            deleted.append(asset.id)
+        return deleted
+
+
+def _preview(item: _Item) -> dict[str, Any]:
+    """What a dry run shows for one asset: its family, code, values and binaries to upload."""
+    body = item.mapped.asset.to_json()
+    for values in body["values"].values():
+        for value in values:
+            if isinstance(value["data"], MediaRequest):
+                binary = value["data"].binary
+                value["data"] = f"<upload {binary.filename or binary.url or binary.path}>"
+    return {"dam_id": item.asset.id, "family": item.mapped.asset.family, **body}
+
+
+__all__ = [
+    "BatchProcessor",
+    "BatchReport",
+    "BatchStore",
+    "DeletePolicy",
+    "MapperCache",
+    "PimWriter",
+]

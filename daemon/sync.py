@@ -1,0 +1,296 @@
+"""
+One sync pass of one source: load cursor -> read window -> map -> media -> bulk PATCH -> commit.
+
+The order of commits is the whole point (rules 5-7 of ``sync-engineering.md``): a batch is
+written to the PIM first; then, in ONE store transaction, its per-item outcomes, its failed items
+and the advanced cursor are recorded. A crash anywhere costs at most a re-send (every write sets
+absolute values and unchanged content is skipped by hash), never a loss.
+
+Memory stays O(batch): pages are streamed from the source, grouped into bounded batches, and each
+batch is forgotten once committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, Protocol
+
+import structlog
+
+from daemon.batch import BatchProcessor, BatchReport
+from daemon.errors import SourceAssetError
+from daemon.models import Cursor, DamAsset, Window
+from daemon.planning import FamilyBatcher, advance, dedupe_page, plan_window
+from daemon.store import Checkpoint, Lease, RunCounts, RunStatus
+
+log = structlog.get_logger(__name__)
+
+PassStatus = Literal["succeeded", "partial", "failed", "skipped", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """
+    Per-source engine settings.
+
+    Args:
+        lookback: Re-read this far before the cursor (late commits, clock skew).
+        settle_delay: Read only changes at least this old on the DAM's clock.
+        batch_size: Assets per PIM bulk request (Akeneo's maximum is 100).
+        batch_bytes: Estimated payload bytes per batch.
+        media_concurrency: Binary transfers at once.
+        lease_ttl: Seconds a pass holds the per-source lease.
+    """
+
+    lookback: timedelta = timedelta(minutes=5)
+    settle_delay: timedelta = timedelta(seconds=30)
+    batch_size: int = 100
+    batch_bytes: int = 4 * 1024 * 1024
+    media_concurrency: int = 4
+    lease_ttl: float = 600.0
+
+
+@dataclass(slots=True)
+class PassResult:
+    """What one pass did: the canonical summary line and the run's audit record."""
+
+    source: str
+    run_id: int | None
+    status: PassStatus = "succeeded"
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    batches: int = 0
+    duration: float = 0.0
+    cursor: Cursor | None = None
+    window: Window | None = None
+    error: str | None = None
+    dry_run_items: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, report: BatchReport) -> None:
+        self.written += report.written
+        self.unchanged += report.unchanged
+        self.failed += report.failed
+        self.skipped += report.skipped
+        self.deleted += report.deleted
+        self.batches += 1
+
+    def run_counts(self) -> RunCounts:
+        return RunCounts(
+            seen=self.read,
+            written=self.written,
+            unchanged=self.unchanged + self.skipped,
+            failed=self.failed,
+            deleted=self.deleted,
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "deleted": self.deleted,
+        }
+
+
+class PassObserver(Protocol):
+    """Progress and metrics hooks of a pass (the CLI's progress bar, the daemon's metrics)."""
+
+    def batch_done(self, source: str, report: BatchReport, duration: float) -> None: ...
+
+    def pass_done(self, result: PassResult) -> None: ...
+
+
+class EngineStore(Protocol):
+    """The part of the state store a pass uses (``daemon.store.Store`` implements it)."""
+
+    def acquire_lease(self, source: str, holder: str, ttl_seconds: float) -> Lease | None: ...
+
+    def release_lease(self, lease: Lease) -> bool: ...
+
+    def load_checkpoint(self, source: str) -> Checkpoint | None: ...
+
+    def start_run(self, source: str) -> int: ...
+
+    def finish_run(
+        self, run_id: int, status: RunStatus, counts: RunCounts, error: str | None = None
+    ) -> bool: ...
+
+
+#: How a pass's status is kept in the runs audit trail.
+RUN_STATUS: dict[PassStatus, RunStatus] = {
+    "succeeded": "success",
+    "partial": "partial",
+    "failed": "failed",
+    "skipped": "aborted",
+    "stopped": "aborted",
+}
+
+
+class ChangeSource(Protocol):
+    name: str
+    sorted_by_cursor: bool
+
+    async def server_now(self) -> Any: ...
+
+    def changes(self, window: Window) -> Any: ...
+
+
+async def run_pass(
+    source: ChangeSource,
+    processor: BatchProcessor,
+    store: EngineStore,
+    options: SyncOptions,
+    *,
+    holder: str = "",
+    observer: PassObserver | None = None,
+    stop: asyncio.Event | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PassResult:
+    """
+    Run one pass of ``source`` and return its summary.
+
+    Transient failures of the DAM or the PIM end the pass as ``failed`` with everything before
+    the failing batch committed; the next pass resumes from the stored cursor. When ``stop`` is
+    set, the pass ends after the batch in flight is committed (status ``stopped``).
+    """
+    started = clock()
+    run_id = await asyncio.to_thread(store.start_run, source.name)
+    result = PassResult(source=source.name, run_id=run_id)
+    holder = holder or f"damsync-{uuid.uuid4().hex[:12]}"
+    lease = await asyncio.to_thread(store.acquire_lease, source.name, holder, options.lease_ttl)
+    if lease is None:
+        result.status = "skipped"
+        result.error = "another process holds this source's lease"
+        log.warning("sync.lease_busy", source=source.name)
+        await _finish(store, result, started, clock, observer)
+        return result
+    try:
+        await _read_window(source, processor, store, options, lease, result, observer, stop)
+    except asyncio.CancelledError:
+        # Shutdown past its grace: what was committed stays; record the run, then unwind.
+        result.status = "failed"
+        result.error = "cancelled during shutdown"
+        await asyncio.shield(_finish(store, result, started, clock, observer))
+        await asyncio.shield(asyncio.to_thread(store.release_lease, lease))
+        raise
+    except Exception as exc:  # every failure ends the pass, recorded; committed batches stay
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.error("sync.pass_failed", source=source.name, error=result.error)
+        await _finish(store, result, started, clock, observer)
+        await asyncio.to_thread(store.release_lease, lease)
+        return result
+    if result.failed and result.status == "succeeded":
+        result.status = "partial"
+    await _finish(store, result, started, clock, observer)
+    await asyncio.to_thread(store.release_lease, lease)
+    return result
+
+
+async def _read_window(
+    source: ChangeSource,
+    processor: BatchProcessor,
+    store: EngineStore,
+    options: SyncOptions,
+    lease: Lease,
+    result: PassResult,
+    observer: PassObserver | None,
+    stop: asyncio.Event | None,
+) -> None:
+    checkpoint = await asyncio.to_thread(store.load_checkpoint, source.name)
+    cursor: Cursor | None = checkpoint.cursor if checkpoint is not None else None
+    window = plan_window(
+        cursor,
+        await source.server_now(),
+        lookback=options.lookback,
+        settle_delay=options.settle_delay,
+        previous_until=checkpoint.window.until
+        if checkpoint is not None and checkpoint.window is not None
+        else None,
+    )
+    result.window = window
+    log.info("sync.window", source=source.name, since=window.since, until=window.until)
+    batcher = FamilyBatcher(max_items=options.batch_size, max_bytes=options.batch_bytes)
+    route = await processor.router()
+    # A source that cannot sort by (updated_at, id) only moves the cursor at window end (rule 8).
+    sorted_source = source.sorted_by_cursor
+    pending_errors: list[SourceAssetError] = []
+
+    async def flush(assets: list[DamAsset], new_cursor: Cursor | None) -> None:
+        nonlocal cursor, pending_errors
+        errors, pending_errors = pending_errors, []
+        batch_started = time.perf_counter()
+        report = await processor.process(
+            assets, errors, lease=lease, run_id=result.run_id, cursor=new_cursor, window=window
+        )
+        cursor = new_cursor
+        result.add(report)
+        result.dry_run_items.extend(report.dry_run_items)
+        if observer is not None:
+            observer.batch_done(source.name, report, time.perf_counter() - batch_started)
+
+    async for page in source.changes(window):
+        assets = dedupe_page(page.assets)
+        result.read += len(assets) + len(page.errors)
+        pending_errors.extend(page.errors)
+        for asset in assets:
+            full = batcher.add(asset, route(asset))
+            if full is None:
+                continue
+            # Only up to just before the oldest asset still waiting in another buffer.
+            safe = advance(cursor, batcher.safe_cursor(), window.until) if sorted_source else cursor
+            await flush(full, safe)
+            if stop is not None and stop.is_set():
+                # Everything flushed is committed; the rest is read again next time.
+                result.status = "stopped"
+                result.cursor = cursor
+                log.info("sync.pass_stopping", source=source.name)
+                return
+    final = advance(cursor, batcher.safe_cursor(), window.until)
+    batches = batcher.drain()
+    for i, batch in enumerate(batches):
+        await flush(batch, final if i == len(batches) - 1 else cursor)
+    if not batches:
+        await flush([], final)
+    result.cursor = cursor
+
+
+async def _finish(
+    store: EngineStore,
+    result: PassResult,
+    started: float,
+    clock: Callable[[], float],
+    observer: PassObserver | None,
+) -> None:
+    result.duration = clock() - started
+    if result.run_id is not None:
+        await asyncio.to_thread(
+            store.finish_run,
+            result.run_id,
+            RUN_STATUS[result.status],
+            result.run_counts(),
+            result.error,
+        )
+    log.info(
+        "sync.pass_finished",
+        source=result.source,
+        status=result.status,
+        duration_s=round(result.duration, 3),
+        **result.counts(),
+    )
+    if observer is not None:
+        observer.pass_done(result)
+
+
+__all__ = ["PassObserver", "PassResult", "PassStatus", "SyncOptions", "run_pass"]

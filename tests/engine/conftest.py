@@ -1,0 +1,120 @@
+"""A whole world in-process: the DAM and PIM simulators, a SQLite store, the wired app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from daemon.app import Services, SyncApp
+from daemon.settings import Settings, load_settings
+from daemon.sim.dam import DamSimOptions, create_dam_app
+from daemon.sim.pim import create_pim_app, load_seed
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "damsync.example.toml"
+
+
+class Clock:
+    """The DAM's clock, moved by the tests."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class World:
+    app: SyncApp
+    services: Services
+    settings: Settings
+    clock: Clock
+    dam: httpx.AsyncClient
+    pim: httpx.AsyncClient
+
+    @property
+    def runner(self):
+        return self.app.runners[0]
+
+    async def pim_stats(self) -> dict[str, Any]:
+        return dict((await self.pim.get("/_sim/stats")).json())
+
+    async def reset_stats(self) -> None:
+        await self.pim.post("/_sim/reset-stats")
+
+    def count(self, stats: dict[str, Any], key: str) -> int:
+        return sum(stats["requests"].get(key, {}).values())
+
+    async def pim_assets(self, family: str) -> dict[str, Any]:
+        token = await self._token()
+        found: dict[str, Any] = {}
+        url: str | None = f"/api/rest/v1/asset-families/{family}/assets"
+        while url:
+            page = (await self.pim.get(url, headers={"Authorization": f"Bearer {token}"})).json()
+            for item in page["_embedded"]["items"]:
+                found[item["code"]] = item
+            nxt = page["_links"].get("next")
+            url = httpx.URL(nxt["href"]).raw_path.decode() if nxt else None
+        return found
+
+    async def _token(self) -> str:
+        answer = await self.pim.post(
+            "/api/oauth/v1/token",
+            json={"grant_type": "password", "username": "demo", "password": "demo"},
+            auth=("demo_client", "demo_secret"),
+        )
+        return str(answer.json()["access_token"])
+
+    async def dam_assets(self) -> list[dict[str, Any]]:
+        return list((await self.dam.get("/_sim/assets")).json()["items"])
+
+    async def tick(self) -> dict[str, Any]:
+        self.clock.advance(1)
+        answer = (await self.dam.post("/_sim/tick")).json()
+        self.clock.advance(60)  # past the settle delay
+        return dict(answer)
+
+
+def build_world_settings(tmp_path: Path, **env: str) -> Settings:
+    environ = {"DAMSYNC_STORE__URL": f"sqlite:///{tmp_path / 'state.db'}", **env}
+    return load_settings(EXAMPLE, environ)
+
+
+@pytest.fixture(name="world")
+async def _world(tmp_path: Path) -> AsyncIterator[World]:
+    clock = Clock()
+    dam_app = create_dam_app(
+        DamSimOptions(assets=230, seed=7, history_days=2, base_url="http://127.0.0.1:8082"),
+        clock=clock,
+    )
+    pim_app = create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json"))
+    settings = build_world_settings(tmp_path)
+    services = Services.create(settings, registry=CollectorRegistry())
+    services.store.upgrade()
+    app = SyncApp.build(
+        settings,
+        services,
+        pim_transport=httpx.ASGITransport(pim_app),
+        source_transports={"demo": httpx.ASGITransport(dam_app)},
+    )
+    await app.start()
+    dam = httpx.AsyncClient(transport=httpx.ASGITransport(dam_app), base_url="http://dam")
+    pim = httpx.AsyncClient(transport=httpx.ASGITransport(pim_app), base_url="http://pim")
+    try:
+        yield World(app, services, settings, clock, dam, pim)
+    finally:
+        await dam.aclose()
+        await pim.aclose()
+        await app.aclose()
+        services.store.dispose()
