@@ -290,13 +290,18 @@ class DamStore:
         first = self.next_stamp(now_us, len(events))
         burst = max(1, opts.same_timestamp_burst)
         result = TickResult(self.tick_count, [], [], [], None)
-        for position, (what, num) in enumerate(events):
-            stamp = first + max(0, position - burst + 1)
+        stamped = [
+            (what, num, first + max(0, position - burst + 1))
+            for position, (what, num) in enumerate(events)
+        ]
+        # New records must be appended in number order, whatever their stamps.
+        stamped.sort(key=lambda event: (event[0] != "add", event[1]))
+        for what, num, stamp in stamped:
             self._apply_event(what, num, stamp, rng)
-            getattr(
-                result, {"change": "changed", "add": "added", "delete": "deleted"}[what]
-            ).append(asset_id(num))
             self.last_stamp_us = max(self.last_stamp_us, stamp)
+        result.changed.extend(asset_id(n) for n in changes)
+        result.added.extend(asset_id(n) for n in adds)
+        result.deleted.extend(asset_id(n) for n in deletes)
         if len(events) >= 2 and opts.same_timestamp_burst >= 2:
             result = replace(result, burst_updated_at=format_micro(from_us(first)))
         return result
