@@ -33,7 +33,7 @@ from daemon.settings import Settings, SourceEntry
 from daemon.sources import DamSource, build_source
 from daemon.store import BackoffPolicy, Store
 from daemon.structure import StructureCache
-from daemon.sync import PassResult, SyncOptions, run_pass
+from daemon.sync import PassObserver, PassResult, SyncOptions, run_pass
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +90,7 @@ class Runner:
     retry_batch: int
     holder: str
     last_result: PassResult | None = None
+    observer: PassObserver | None = None
 
     async def run_once(self, stop: asyncio.Event | None = None) -> PassResult:
         """One pass of this source."""
@@ -100,7 +101,7 @@ class Runner:
                 self.services.store,
                 self.options,
                 holder=self.holder,
-                observer=self.services.metrics,
+                observer=self.observer or self.services.metrics,
                 stop=stop,
             )
             await self.refresh_backlog()

@@ -10,6 +10,9 @@ from __future__ import annotations
 import click
 
 from daemon import __version__
+from daemon.commands.once import sync
+from daemon.commands.ops import checkpoint, failures, status, validate_config
+from daemon.commands.run import reload, run
 from daemon.sim.cli import sim
 from daemon.store.cli import db
 
@@ -20,7 +23,7 @@ def main() -> None:
     """Keep the Akeneo PIM Asset Manager in sync with your DAM."""
 
 
-main.add_command(sim)
-main.add_command(db)
+for command in (run, reload, sync, status, failures, checkpoint, validate_config, db, sim):
+    main.add_command(command)
 
 __all__ = ["main"]

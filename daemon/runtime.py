@@ -69,8 +69,11 @@ class Schedule:
 class SourceRunner(Protocol):
     """One configured source, wired to its components."""
 
-    name: str
-    schedule: Schedule
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def schedule(self) -> Schedule: ...
 
     async def run_once(self, stop: asyncio.Event) -> Any: ...
 
@@ -80,15 +83,20 @@ class SourceRunner(Protocol):
 class Application(Protocol):
     """What the runtime drives; built from the configuration by ``daemon.wiring``."""
 
-    runners: Sequence[SourceRunner]
-    retry_interval: float
-    shutdown_grace: float
+    @property
+    def runners(self) -> Sequence[SourceRunner]: ...
+
+    @property
+    def retry_interval(self) -> float: ...
+
+    @property
+    def shutdown_grace(self) -> float: ...
 
     async def start(self) -> None: ...
 
     async def aclose(self) -> None: ...
 
-    def scheduler_event(self, kind: str) -> None: ...
+    def scheduler_event(self, kind: str, job: str) -> None: ...
 
 
 class Runtime:
@@ -216,7 +224,7 @@ class Runtime:
             EVENT_JOB_ERROR: "error",
         }.get(event.code, "other")
         log.warning("scheduler.job_event", job=event.job_id, kind=kind)
-        self.app.scheduler_event(kind)
+        self.app.scheduler_event(kind, event.job_id)
 
     # -- reload -----------------------------------------------------------------------------
 

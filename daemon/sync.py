@@ -257,8 +257,9 @@ async def _read_window(
                 result.cursor = cursor
                 log.info("sync.pass_stopping", source=source.name)
                 return
-    final = advance(cursor, batcher.safe_cursor(), window.until)
     batches = batcher.drain()
+    # The window is read to its end: everything read is in these last batches.
+    final = advance(cursor, batcher.safe_cursor(), window.until)
     for i, batch in enumerate(batches):
         await flush(batch, final if i == len(batches) - 1 else cursor)
     if not batches:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from daemon.sim.dam import dam_command
 from daemon.sim.pim import pim_command
 
 
@@ -13,5 +14,6 @@ def sim() -> None:
 
 
 sim.add_command(pim_command, "pim")
+sim.add_command(dam_command, "dam")
 
 __all__ = ["sim"]

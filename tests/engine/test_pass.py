@@ -102,3 +102,13 @@ async def test_bad_values_fail_alone_and_the_batch_goes_on(world):
     assert [bad["id"]] == [f.dam_id for f in failures]
     assert "width" in failures[0].detail
     assert failures[0].permanent
+
+
+async def test_cursor_reaches_the_newest_asset_read(world):
+    """After a full window, the cursor stands at the newest asset read, whatever its family."""
+    result = await world.runner.run_once()
+    dam = [a for a in await world.dam_assets()]
+    newest = max((a["updated_at"], a["id"]) for a in dam)
+    checkpoint = world.services.store.load_checkpoint("demo")
+    assert result.cursor == checkpoint.cursor
+    assert newest[1] == checkpoint.cursor.id

@@ -1,0 +1,1 @@
+"""The ``damsync`` sub-commands that drive the daemon (``run``, ``sync``, operators' tools)."""
