@@ -96,7 +96,7 @@ def parse_int(value: str | None, param: str, *, default: int, low: int, high: in
 def encode_cursor(mode: str, key: int) -> str:
     """
     Args:
-        mode: ``t`` (updated_at order), ``r`` (updated_at descending) or ``i``/``d`` (id order).
+        mode: the order: ``t`` updated_at, ``u`` uploaded_at, ``i`` id; ``r`` appended = descending.
         key: the last key served.
 
     Returns:
