@@ -67,11 +67,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _page_plan(target: int, limit: int) -> tuple[int, int]:
-    """A (page size, 1-based page) whose page holds ``target`` and at least one later slot."""
-    size = limit
-    while size > 2 and target % size == size - 1:
-        size -= 1
-    return size, target // size + 1
+    """
+    A (page size, 1-based page) whose page holds ``target`` and at least one later slot.
+
+    Smaller sizes are tried first; only when ``target + 1`` is a multiple of every size from 2
+    to ``limit`` does the page grow past ``limit`` (keep ``page_size`` below the DAM's max).
+    """
+    for size in [*range(limit, 1, -1), *range(limit + 1, 2 * limit + 2)]:
+        if target % size != size - 1:
+            return size, target // size + 1
+    return target + 2, 1  # pragma: no cover (no integer is a multiple of limit..2*limit+1)
 
 
 class RestSource:
@@ -293,7 +298,9 @@ class RestSource:
         spec = self._listing_spec(since, window.until, limit=size, position=position, url=url)
         body, response = await self._get_json(spec)
         items = [self._parse(raw) for raw in self._items(body, spec)]
-        return RawPage(items=items, token=self._next_token(body, response), offset=offset)
+        return RawPage(
+            items=items, token=self._next_token(body, response), offset=offset, size=size
+        )
 
     # -- DamSource ------------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ class RawPage:
     token: str | None = None
     #: The position of the first item (a page-number request may start before the target).
     offset: int = 0
+    #: The page size actually asked for (page-number paging may shrink it).
+    size: int = 0
 
 
 #: fetch(since, offset, limit, token) -> RawPage
@@ -116,7 +118,7 @@ async def anchored_pages(
             target = 0
             continue
         fresh: list[DamAsset | SourceAssetError] = []
-        done = len(items) < limit
+        done = len(items) < (page.size or limit)
         last_good = -1
         for index, item in enumerate(items):
             if isinstance(item, SourceAssetError):
