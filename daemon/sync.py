@@ -73,6 +73,7 @@ class PassResult:
     cursor: Cursor | None = None
     window: Window | None = None
     error: str | None = None
+    dry_run: bool = False
     dry_run_items: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, report: BatchReport) -> None:
@@ -166,7 +167,7 @@ async def run_pass(
     """
     started = clock()
     run_id = await asyncio.to_thread(store.start_run, source.name)
-    result = PassResult(source=source.name, run_id=run_id)
+    result = PassResult(source=source.name, run_id=run_id, dry_run=processor.dry_run)
     holder = holder or f"damsync-{uuid.uuid4().hex[:12]}"
     lease = await asyncio.to_thread(store.acquire_lease, source.name, holder, options.lease_ttl)
     if lease is None:
@@ -276,13 +277,10 @@ async def _finish(
 ) -> None:
     result.duration = clock() - started
     if result.run_id is not None:
-        await asyncio.to_thread(
-            store.finish_run,
-            result.run_id,
-            RUN_STATUS[result.status],
-            result.run_counts(),
-            result.error,
-        )
+        # A dry run wrote nothing: it must not count as a success (readiness, metrics).
+        status = "aborted" if result.dry_run else RUN_STATUS[result.status]
+        error = "dry run: nothing was written" if result.dry_run else result.error
+        await asyncio.to_thread(store.finish_run, result.run_id, status, result.run_counts(), error)
     log.info(
         "sync.pass_finished",
         source=result.source,

@@ -112,3 +112,17 @@ async def test_cursor_reaches_the_newest_asset_read(world):
     checkpoint = world.services.store.load_checkpoint("demo")
     assert result.cursor == checkpoint.cursor
     assert newest[1] == checkpoint.cursor.id
+
+
+async def test_dry_run_writes_nothing_and_is_not_a_success(world):
+    """A dry run shows each asset's payload, writes nothing and records no success."""
+    world.runner.processor.dry_run = True
+    result = await world.runner.run_once()
+    stats = await world.pim_stats()
+    assert 0 == world.count(stats, BULK) + world.count(stats, UPLOAD)
+    assert result.written == len(result.dry_run_items) > 0
+    first = result.dry_run_items[0]
+    assert {"dam_id", "family", "code", "values"} <= set(first)
+    store = world.services.store
+    checkpoint = store.load_checkpoint("demo")
+    assert (None, None) == (checkpoint.cursor if checkpoint else None, store.last_success("demo"))
