@@ -1,0 +1,233 @@
+"""
+Bench plumbing: serve the simulators as separate processes on free loopback ports, write the
+daemon configuration of a workload, and read the simulators' request statistics.
+
+Nothing here measures; ``bench.e2e`` and ``bench.soak`` do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DAMSYNC = str(BIN / "damsync")
+SEED = ROOT / "config/sim/pim-seed.json"
+EXAMPLE = ROOT / "config/damsync.example.toml"
+
+Mode = Literal["link", "media"]
+
+# media_link only: every asset goes to `packshots`, the DAM URL is a media_link, no binary.
+LINK_MAPPING = """
+[sources.mapping]
+unmatched = "skip"
+create_missing_options = true
+
+[[sources.mapping.families]]
+family = "packshots"
+code = "{id}"
+[sources.mapping.families.attributes]
+title = { path = "metadata.title", transform = ["strip"] }
+description = { path = "metadata.description" }
+tags = { path = "metadata.tags", transform = ["lower"] }
+colour = { path = "metadata.colour" }
+product_ref = "metadata.sku"
+width = { path = "metadata.width" }
+dam_url = { path = "binary.url" }
+published = { path = "metadata.published", transform = [{ default = false }] }
+"""
+
+
+def free_port() -> int:
+    """
+    Returns:
+        A TCP port free on loopback right now (the OS picks it).
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True)
+class Sims:
+    """The two simulators, served by uvicorn in their own processes."""
+
+    pim_url: str
+    dam_url: str
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"simulator exited with {proc.returncode}: {proc.args!r}")
+        try:
+            if httpx.get(f"{url}/_sim/stats", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"simulator at {url} not ready after {timeout} s")
+
+
+@contextmanager
+def serve_sims(
+    workdir: Path,
+    *,
+    assets: int,
+    pim_latency: float,
+    dam_latency: float,
+    tick: float | None = None,
+) -> Iterator[Sims]:
+    """
+    Serve the PIM and DAM simulators on free loopback ports for the duration of the block.
+
+    Args:
+        workdir: Where their logs go.
+        assets: Assets the DAM starts with (all of them are "changed" for a new checkpoint).
+        pim_latency: Seconds every PIM API request takes.
+        dam_latency: Seconds every DAM API request (listing, download) takes.
+        tick: Seconds between DAM mutation ticks; ``None`` for a still DAM.
+
+    Yields:
+        The base URLs.
+    """
+    pim_port, dam_port = free_port(), free_port()
+    pim_cmd = [DAMSYNC, "sim", "pim", "--port", str(pim_port), "--seed", str(SEED)]
+    pim_cmd += ["--latency", str(pim_latency)]
+    dam_cmd = [DAMSYNC, "sim", "dam", "--port", str(dam_port), "--assets", str(assets)]
+    dam_cmd += ["--latency", str(dam_latency)]
+    if tick is not None:
+        dam_cmd += ["--tick", str(tick)]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, cmd in (("pim", pim_cmd), ("dam", dam_cmd)):
+            with (workdir / f"sim-{name}.log").open("wb") as out:
+                procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
+        sims = Sims(f"http://127.0.0.1:{pim_port}", f"http://127.0.0.1:{dam_port}")
+        _wait_ready(sims.pim_url, procs[0])
+        _wait_ready(sims.dam_url, procs[1])
+        yield sims
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def write_config(
+    path: Path,
+    sims: Sims,
+    *,
+    mode: Mode,
+    database_url: str,
+    interval: float = 10.0,
+    log_level: str = "info",
+) -> Path:
+    """
+    Write the daemon configuration of one workload, derived from the example configuration.
+
+    Args:
+        path: The TOML file to write.
+        sims: Where the simulators listen.
+        mode: ``link`` (media_link only, no binary) or ``media`` (the example mapping: images
+            and PDFs bring a small binary each).
+        database_url: The state store.
+        interval: Seconds between passes (``damsync run`` and the soak).
+        log_level: The daemon's log level.
+
+    Returns:
+        ``path``.
+    """
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace("http://127.0.0.1:8081", sims.pim_url)
+    text = text.replace("http://127.0.0.1:8082", sims.dam_url)
+    text = text.replace('url = "sqlite:///damsync.db"', f'url = "{database_url}"')
+    text = text.replace('log_level = "info"', f'log_level = "{log_level}"')
+    text = text.replace('log_format = "auto"', 'log_format = "json"')
+    text = text.replace("enabled = true", "enabled = false", 1)
+    text = text.replace("interval = 10 ", f"interval = {interval} ", 1)
+    text = text.replace("jitter = 1", "jitter = 0", 1)
+    if mode == "link":
+        text = text[: text.index("[sources.mapping]")] + LINK_MAPPING
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def upgrade_db(database_url: str) -> None:
+    """
+    Args:
+        database_url: Bring this state store to the schema head (``damsync db upgrade``).
+    """
+    subprocess.run(
+        [DAMSYNC, "db", "upgrade", "--database-url", database_url],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def sim_stats(base_url: str) -> dict[str, Any]:
+    """
+    Args:
+        base_url: A simulator.
+
+    Returns:
+        Its ``/_sim/stats`` document.
+    """
+    body: dict[str, Any] = httpx.get(f"{base_url}/_sim/stats", timeout=30.0).json()
+    return body
+
+
+def reset_pim_stats(pim_url: str) -> None:
+    """
+    Args:
+        pim_url: The PIM simulator whose counters start again from zero.
+    """
+    httpx.post(f"{pim_url}/_sim/reset-stats", timeout=30.0).raise_for_status()
+
+
+def request_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """
+    Args:
+        stats: A simulator's statistics.
+
+    Returns:
+        Requests by route (all statuses added up).
+    """
+    return {
+        route: sum(int(n) for n in by_status.values())
+        for route, by_status in stats.get("requests", {}).items()
+    }
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    """
+    Returns:
+        Per-route request counts of ``after`` minus ``before``, zero routes left out.
+    """
+    out = {k: v - before.get(k, 0) for k, v in after.items()}
+    return {k: v for k, v in out.items() if v}
+
+
+def load_average() -> float:
+    """
+    Returns:
+        The 1-minute load average of the machine (2 cores, shared).
+    """
+    return round(os.getloadavg()[0], 2)

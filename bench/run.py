@@ -1,0 +1,154 @@
+"""
+``python -m bench.run``: every benchmark in one run, results to JSON and docs/benchmarks.md.
+
+For each mode (``link``: media_link only; ``media``: a small binary per asset) and each size N,
+fresh simulators are served on loopback (uvicorn, own processes) with the chosen per-request
+latency, a fresh SQLite state store is created, ``damsync sync --once`` syncs the N changed
+assets, an idle pass is counted, and the naive baseline runs over the first assets of the same
+workload. The mapping micro-benchmark (bench/mapping_bench.py) runs first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import psutil
+import structlog
+
+from bench.e2e import as_dict, idle_pass, run_daemon, run_naive
+from bench.harness import ROOT, Mode, load_average, serve_sims, upgrade_db, write_config
+
+RESULTS = ROOT / "bench/results"
+
+
+def machine() -> dict[str, Any]:
+    """
+    Returns:
+        What the figures were measured on.
+    """
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": psutil.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def mapping_bench() -> dict[str, Any]:
+    """
+    Returns:
+        The mapping micro-benchmark's output line and the load average next to it.
+    """
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench/mapping_bench.py")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return {"line": out, "load": load_average()}
+
+
+def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """
+    Args:
+        mode: ``link`` or ``media``.
+        size: Changed assets.
+        args: The command line.
+
+    Returns:
+        The daemon run, its idle pass and the naive baseline of this workload.
+    """
+    with tempfile.TemporaryDirectory(prefix="damsync-bench-") as tmp:
+        work = Path(tmp)
+        url = f"sqlite:///{work / 'state.db'}"
+        upgrade_db(url)
+        with serve_sims(
+            work, assets=size, pim_latency=args.latency, dam_latency=args.dam_latency
+        ) as sims:
+            config = write_config(work / "damsync.toml", sims, mode=mode, database_url=url)
+            daemon = run_daemon(config, sims, mode=mode, assets=size, workdir=work)
+            print(json.dumps(as_dict(daemon)), flush=True)
+            if daemon.exit_code != 0:
+                log = (work / f"daemon-{mode}-{size}.log").read_text(errors="replace")
+                print(log[-3000:], file=sys.stderr)
+            idle = asyncio.run(idle_pass(config, sims))
+            print(json.dumps(as_dict(idle)), flush=True)
+            naive = None
+            if args.naive_limit > 0:
+                limit = min(size, args.naive_limit)
+                naive = asyncio.run(run_naive(config, sims, mode=mode, limit=limit))
+                print(json.dumps(as_dict(naive)), flush=True)
+    ratio = (
+        round(daemon.assets_per_s / naive.assets_per_s, 1)
+        if naive is not None and naive.assets_per_s
+        else None
+    )
+    return {
+        "daemon": as_dict(daemon),
+        "idle": as_dict(idle),
+        "naive": as_dict(naive) if naive is not None else None,
+        "speedup": ratio,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """
+    Run the benchmarks and write the results.
+
+    Returns:
+        The exit code.
+    """
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated N")
+    parser.add_argument("--big", action="store_true", help="add N=100000 (link mode only)")
+    parser.add_argument("--modes", default="link,media", help="link, media or both")
+    parser.add_argument("--media-max", type=int, default=10000, help="largest N in media mode")
+    parser.add_argument("--latency", type=float, default=0.05, help="PIM seconds per request")
+    parser.add_argument("--dam-latency", type=float, default=0.05, help="DAM s per request")
+    parser.add_argument("--naive-limit", type=int, default=200, help="assets the baseline syncs")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--no-report", action="store_true", help="skip docs and plot")
+    args = parser.parse_args(argv)
+    # The idle pass and the baseline run in this process: keep their logs to warnings.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.big:
+        sizes.append(100_000)
+    results: dict[str, Any] = {
+        "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "latency": args.latency,
+        "dam_latency": args.dam_latency,
+        "mapping": mapping_bench(),
+        "workloads": [],
+    }
+    print(results["mapping"]["line"], flush=True)
+    for mode in args.modes.split(","):
+        for size in sizes:
+            if mode == "media" and size > args.media_max:
+                continue
+            entry = one_workload(cast(Mode, mode), size, args)
+            results["workloads"].append({"mode": mode, "size": size, **entry})
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if not args.no_report:
+        from bench.report import write_report
+
+        write_report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
