@@ -144,6 +144,9 @@ class RestSettings(Model):
     download: DownloadSettings | None = None
     #: Fetch by ids: query parameter (comma-joined) on the changes endpoint ...
     ids_param: str | None = None
+    #: ... or one POST per id to the changes endpoint with this JSON body, whose strings may
+    #: hold ``{id}`` (Cloudinary: ``{expression = "asset_id=\"{id}\""}``) ...
+    ids_body_template: dict[str, Any] | None = None
     #: ... or one GET per id on this path (``/api/v4/media/{id}/``).
     item_path_template: str | None = None
     #: Reconciliation: an ids endpoint answering ``{ids_path: [...], cursor...}``; without it

@@ -64,6 +64,7 @@ KINDS = ErrorKinds(
     protocol=SourceProtocolError,
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def _page_plan(target: int, limit: int) -> tuple[int, int]:
@@ -188,9 +189,11 @@ class RestSource:
             named[position[0]] = position[1]
         if s.method == "POST":
             assert s.body_template is not None
+            until_fmt = s.modified_before.format if s.modified_before else "iso_seconds"
             values = {
                 "{since}": bounds.get("since", format_datetime(EPOCH, "iso")),
-                "{until}": bounds.get("until", ""),
+                # No upper bound (a clock probe): a date no asset reaches.
+                "{until}": bounds.get("until", format_datetime(FAR_FUTURE, until_fmt)),
                 "{limit}": str(limit),
             }
             body = _render(s.body_template, values)
@@ -371,8 +374,9 @@ class RestSource:
         """
         The current state of ``ids`` (deleted ones included when the DAM lists them).
 
-        Uses ``ids_param`` on the changes endpoint, else ``item_path_template`` per id; an id
-        the DAM does not return is a per-asset error (field ``id``).
+        Uses ``ids_param`` on the changes endpoint, else ``ids_body_template`` (one search per
+        id), else ``item_path_template`` per id; an id the DAM does not return is a per-asset
+        error (field ``id``).
         """
         s = self.settings
         found: dict[str, DamAsset] = {}
@@ -385,13 +389,17 @@ class RestSource:
                 params = {**s.params, s.ids_param: ",".join(chunk), **self._query_auth}
                 params[s.paging.limit_param] = str(len(chunk))
                 spec = RequestSpec("GET", s.changes_path, s.changes_path, params=params)
-                body, _ = await self._get_json(spec)
-                for raw in self._items(body, spec):
-                    item = self._parse(raw)
-                    if isinstance(item, SourceAssetError):
-                        errors.append(item)
-                    elif item.id in chunk:
-                        found[item.id] = item
+                await self._collect(spec, set(chunk), found, errors)
+        elif s.ids_body_template is not None:
+            for asset_id in wanted:
+                spec = RequestSpec(
+                    "POST",
+                    s.changes_path,
+                    s.changes_path,
+                    params={**s.params, **self._query_auth} or None,
+                    json=_render(s.ids_body_template, {"{id}": _quote(asset_id)}),
+                )
+                await self._collect(spec, {asset_id}, found, errors)
         elif s.item_path_template is not None:
             for asset_id in wanted:
                 one = await self._fetch_one(asset_id)
@@ -401,7 +409,8 @@ class RestSource:
                     found[one.id] = one
         else:
             raise SourceProtocolError(
-                "this source cannot fetch by id: configure ids_param or item_path_template",
+                "this source cannot fetch by id: configure ids_param, ids_body_template "
+                "or item_path_template",
                 endpoint=s.changes_path,
             )
         reported = {e.asset_id for e in errors}
@@ -418,6 +427,22 @@ class RestSource:
                 )
         assets = sorted(found.values(), key=lambda a: a.cursor)
         return SourcePage(assets=assets, errors=errors)
+
+    async def _collect(
+        self,
+        spec: RequestSpec,
+        wanted: set[str],
+        found: dict[str, DamAsset],
+        errors: list[SourceAssetError],
+    ) -> None:
+        """Read one answer of a fetch, keeping the wanted assets and every unreadable record."""
+        body, _ = await self._get_json(spec)
+        for raw in self._items(body, spec):
+            item = self._parse(raw)
+            if isinstance(item, SourceAssetError):
+                errors.append(item)
+            elif item.id in wanted:
+                found[item.id] = item
 
     async def _fetch_one(self, asset_id: str) -> DamAsset | SourceAssetError | None:
         template = self.settings.item_path_template
@@ -519,15 +544,18 @@ class RestSource:
         url, where = await self._resolve_url(asset)
         base = httpx.URL(self.settings.base_url)
         target = base.join(url)
-        same_host = target.host == base.host
-        authenticate = same_host or (
-            self.settings.download is not None and self.settings.download.authenticate_binary
-        )
+        download = self.settings.download
+        if download is not None:
+            # A resolved URL is presigned (Bynder's S3 answers 400 to a second auth mechanism):
+            # the DAM's credentials go with it only when configured, whatever its host.
+            authenticate = download.authenticate_binary and target.host == base.host
+        else:
+            authenticate = target.host == base.host
         spec = RequestSpec(
             "GET",
             str(target),
             "binary",
-            params=(self._query_auth or None) if same_host else None,
+            params=(self._query_auth or None) if authenticate else None,
             authenticated=authenticate,
         )
         async with self.upstream.stream(spec) as response:
@@ -577,6 +605,11 @@ class RestSource:
             self.upstream.observer.bytes_streamed(
                 upstream=self.name, endpoint="binary", received=received
             )
+
+
+def _quote(asset_id: str) -> str:
+    """An id as it may stand inside a quoted search expression (no quote can close it)."""
+    return asset_id.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _render(template: Any, values: dict[str, str]) -> Any:

@@ -6,9 +6,11 @@ styles (``page``, ``offset``) are unstable by nature: an asset modified while we
 the frozen window and every later asset shifts one place forward. When the DAM sorts by
 ``(updated_at, id)`` and takes a modified-since bound we read them *anchored*: every request
 restarts at ``since = floor(last seen updated_at)``, so only the few assets sharing that
-timestamp sit before our position. The request overlaps the last seen position by one item;
-if that item is no longer one we have seen, some seen asset left and we re-read the anchor
-from position 0 (assets only ever leave the window while it is read, so this terminates).
+timestamp sit before our position; their ids are kept (O(assets sharing one timestamp)),
+because a DAM showing whole seconds orders them by its finer clock, not by id. The request
+overlaps the last seen position by one item; if that item is no longer one we have seen, some
+seen asset left and we re-read the anchor from position 0 (assets only ever leave the window
+while it is read, so this terminates).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daemon.errors import SourceAssetError, SourceProtocolError
-from daemon.models import Cursor, DamAsset
+from daemon.models import DamAsset
 
 #: Re-reads of an anchor before paging is declared hopeless (a DAM ignoring our bounds).
 MAX_RESTARTS = 1000
@@ -38,13 +40,6 @@ class RawPage:
 
 #: fetch(since, offset, limit, token) -> RawPage
 Fetch = Callable[[datetime | None, int, int, str | None], Awaitable[RawPage]]
-
-
-def _first_key(items: Sequence[DamAsset | SourceAssetError]) -> Cursor | None:
-    for item in items:
-        if isinstance(item, DamAsset):
-            return item.cursor
-    return None
 
 
 async def token_pages(
@@ -100,17 +95,24 @@ async def anchored_pages(
         Pages holding only assets after the last one yielded (plus per-asset errors).
     """
     anchor = floor(since) if since is not None else None
-    last: Cursor | None = None
-    group = 0  # assets seen whose updated_at floors to the anchor
+    # Ids seen whose updated_at floors to the anchor. The DAM orders assets sharing a shown
+    # timestamp by its own finer clock, not by id, so "seen" is decided by id, never by
+    # comparing cursors. Everything flooring below the anchor was read before the anchor moved.
+    at_anchor: set[str] = set()
     target = 0  # the position, in the anchored query, of the last asset seen
     restarts = 0
     reported: set[tuple[str | None, str]] = set()
+
+    def seen(item: DamAsset) -> bool:
+        base = floor(item.updated_at)
+        return anchor is not None and (base < anchor or (base == anchor and item.id in at_anchor))
+
     while True:
         asked = anchor
         page = await fetch(asked, target, limit, None)
         items = page.items
-        first = _first_key(items)
-        if target > 0 and last is not None and (not items or (first is not None and first > last)):
+        first = next((i for i in items if isinstance(i, DamAsset)), None)
+        if target > 0 and at_anchor and (not items or (first is not None and not seen(first))):
             # A seen asset left the window before our position: re-read the anchor.
             restarts += 1
             if restarts > MAX_RESTARTS:
@@ -127,24 +129,23 @@ async def anchored_pages(
                     fresh.append(item)
                 continue
             last_good = index
-            if last is not None and item.cursor <= last:
+            if seen(item):
                 continue
             if item.updated_at >= until:
                 done = True
                 break
             fresh.append(item)
-            last = item.cursor
             base = floor(item.updated_at)
             if anchor is None or base > anchor:
-                anchor, group = base, 1
+                anchor, at_anchor = base, {item.id}
             else:
-                group += 1
+                at_anchor.add(item.id)
         if fresh:
             yield fresh
         if done:
             return
         if anchor != asked:
-            target = max(0, group - 1)
+            target = max(0, len(at_anchor) - 1)
         else:
             target = page.offset + (last_good if last_good >= 0 else len(items) - 1)
 
