@@ -193,6 +193,9 @@ class Runtime:
             if job.id not in wanted:
                 job.remove()
         for runner in app.runners:
+            # At start every source runs at once; on a reload the trigger decides (APScheduler
+            # reads an explicit next_run_time=None as "paused", so it is left out then).
+            first: dict[str, Any] = {} if self._started_once else {"next_run_time": _now()}
             self.scheduler.add_job(
                 self._source_job(runner),
                 trigger=runner.schedule.trigger(),
@@ -202,7 +205,7 @@ class Runtime:
                 coalesce=True,
                 misfire_grace_time=runner.schedule.grace,
                 replace_existing=True,
-                next_run_time=None if self._started_once else _now(),
+                **first,
             )
         self.scheduler.add_job(
             self._retry_job(),
