@@ -36,7 +36,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon import logs
-from daemon.errors import ConfigError
 
 log = structlog.get_logger(__name__)
 
@@ -232,18 +231,31 @@ class Runtime:
     # -- reload -----------------------------------------------------------------------------
 
     async def _reload(self) -> None:
-        """Build a new application from the configuration; keep the old one on any error."""
+        """
+        Build a new application from the configuration; keep the old one on any error.
+
+        Running passes finish first (the scheduler is paused meanwhile), so that a source never
+        runs twice at once across the switch; nothing is cancelled by a reload.
+        """
         try:
             fresh = await self._build()
             await fresh.start()
-        except (ConfigError, Exception) as exc:  # any error keeps the running config
+        except Exception as exc:  # any error keeps the running configuration
             log.error("config.reload_failed", error=str(exc), kept="running configuration")
             return
-        old, self.app = self.app, fresh
-        self._schedule(fresh)
+        assert self.scheduler is not None
+        self.scheduler.pause()
+        try:
+            pending = {t for t in self._tasks if not t.done()}
+            if pending:
+                log.info("config.reload_waiting", passes=len(pending))
+                await asyncio.wait(pending)
+            old, self.app = self.app, fresh
+            self._schedule(fresh)
+        finally:
+            self.scheduler.resume()
         log.info("config.reloaded", sources=[r.name for r in fresh.runners])
         if old is not None:
-            await self._drain(old.shutdown_grace)
             await old.aclose()
 
     # -- lifecycle ------------------------------------------------------------------------
