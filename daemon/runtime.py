@@ -237,11 +237,14 @@ class Runtime:
         Running passes finish first (the scheduler is paused meanwhile), so that a source never
         runs twice at once across the switch; nothing is cancelled by a reload.
         """
+        fresh: Application | None = None
         try:
             fresh = await self._build()
             await fresh.start()
         except Exception as exc:  # any error keeps the running configuration
             log.error("config.reload_failed", error=str(exc), kept="running configuration")
+            if fresh is not None:
+                await fresh.aclose()
             return
         assert self.scheduler is not None
         self.scheduler.pause()
