@@ -49,6 +49,7 @@ from daemon.sources.fields import (
 )
 from daemon.sources.rest_items import parse_item
 from daemon.sources.rest_paging import (
+    BoundaryDedupe,
     RawPage,
     anchored_pages,
     positional_pages,
@@ -135,6 +136,8 @@ class RestSource:
                 style=settings.paging.style,
                 hint="configure sort_param and modified_since; see docs/sources.md",
             )
+        #: The de-duplication state of the latest window (its size is bounded by ties).
+        self.window_dedupe = BoundaryDedupe()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -352,7 +355,8 @@ class RestSource:
             pages = positional_pages(fetch, limit)
         else:
             pages = token_pages(fetch, window.since, limit)
-        seen: set[str] = set()
+        # Anchored reading never repeats an asset; token styles may, at a page boundary.
+        dedupe = self.window_dedupe = BoundaryDedupe()
         reported: set[tuple[str | None, str]] = set()
         async for items in pages:
             assets: list[DamAsset] = []
@@ -362,9 +366,9 @@ class RestSource:
                     if (item.asset_id, item.field) not in reported:
                         reported.add((item.asset_id, item.field))
                         errors.append(item)
-                elif window.contains(item.updated_at) and (self._anchored or item.id not in seen):
-                    if not self._anchored:
-                        seen.add(item.id)
+                elif window.contains(item.updated_at) and (
+                    self._anchored or dedupe.first_time(item)
+                ):
                     assets.append(item)
             assets.sort(key=lambda a: a.cursor)
             if assets or errors:

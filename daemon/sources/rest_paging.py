@@ -38,6 +38,48 @@ class RawPage:
     size: int = 0
 
 
+class BoundaryDedupe:
+    """
+    Drops an asset a token-paged window already yielded, keeping O(ties) ids, not O(window).
+
+    Only the ids at the newest ``updated_at`` yielded are kept (dlt's boundary hashes): a
+    keyset DAM sorted by ``updated_at`` can only repeat an asset at that boundary. An older
+    repeat (an unsorted DAM) passes through; re-sending it is harmless (the engine skips an
+    unchanged content hash) and costs one PATCH at most.
+    """
+
+    __slots__ = ("boundary", "ids", "peak")
+
+    def __init__(self) -> None:
+        self.boundary: datetime | None = None
+        self.ids: set[str] = set()
+        #: The most ids ever held at once (tests assert the bound).
+        self.peak = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def first_time(self, asset: DamAsset) -> bool:
+        """
+        Whether ``asset`` is new to this window; remembers it.
+
+        Args:
+            asset: An asset of the window.
+
+        Returns:
+            False for a repeat at the boundary.
+        """
+        when = asset.updated_at
+        if self.boundary is None or when > self.boundary:
+            self.boundary, self.ids = when, {asset.id}
+        elif when == self.boundary:
+            if asset.id in self.ids:
+                return False
+            self.ids.add(asset.id)
+        self.peak = max(self.peak, len(self.ids))
+        return True
+
+
 #: fetch(since, offset, limit, token) -> RawPage
 Fetch = Callable[[datetime | None, int, int, str | None], Awaitable[RawPage]]
 
@@ -150,4 +192,11 @@ async def anchored_pages(
             target = page.offset + (last_good if last_good >= 0 else len(items) - 1)
 
 
-__all__ = ["MAX_RESTARTS", "RawPage", "anchored_pages", "positional_pages", "token_pages"]
+__all__ = [
+    "MAX_RESTARTS",
+    "BoundaryDedupe",
+    "RawPage",
+    "anchored_pages",
+    "positional_pages",
+    "token_pages",
+]
