@@ -26,6 +26,7 @@ from daemon.batch import BatchProcessor, MapperCache
 from daemon.errors import SourceAssetError
 from daemon.media import MediaTransfer
 from daemon.metrics import Metrics, make_metrics
+from daemon.models import DamAsset
 from daemon.pim import PimClient
 from daemon.runtime import Schedule
 from daemon.server import Check, freshness_check
@@ -89,6 +90,7 @@ class Runner:
     services: Services
     retry_batch: int
     holder: str
+    reconcile_max_delete_fraction: float = 0.5
     last_result: PassResult | None = None
     observer: PassObserver | None = None
 
@@ -156,6 +158,58 @@ class Runner:
                 await asyncio.to_thread(store.release_lease, lease)
             await self.refresh_backlog()
         return len(due)
+
+    async def reconcile(self, stop: asyncio.Event | None = None) -> int:
+        """
+        Find hard deletes: ids the store knows but the DAM no longer lists (rule 9).
+
+        They go through the normal batch path as tombstones (deleted in the PIM, per
+        ``delete_policy``). A sweep that would delete more than ``reconcile_max_delete_fraction``
+        of the known assets is refused and logged: an empty or truncated id listing from a
+        misconfigured DAM must never empty the PIM.
+
+        Returns:
+            How many assets were found deleted.
+        """
+        store = self.services.store
+        with logs.bind_job(self.name, logs.new_run_id()):
+            live: set[str] = set()
+            async for chunk in self.source.all_ids():
+                live.update(chunk)
+            known = await asyncio.to_thread(lambda: list(store.known_ids(self.name)))
+            gone = [dam_id for dam_id in known if dam_id not in live]
+            if not gone or (stop is not None and stop.is_set()):
+                log.info("sync.reconciled", known=len(known), live=len(live), deleted=0)
+                return 0
+            if len(gone) > self.reconcile_max_delete_fraction * len(known):
+                log.error(
+                    "sync.reconcile_refused",
+                    known=len(known),
+                    live=len(live),
+                    would_delete=len(gone),
+                    limit=self.reconcile_max_delete_fraction,
+                )
+                return 0
+            now = await self.source.server_now()
+            lease = await asyncio.to_thread(
+                store.acquire_lease, self.name, self.holder, self.options.lease_ttl
+            )
+            if lease is None:
+                return 0
+            try:
+                for start in range(0, len(gone), self.options.batch_size):
+                    tombstones = [
+                        DamAsset(id=dam_id, updated_at=now, deleted=True)
+                        for dam_id in gone[start : start + self.options.batch_size]
+                    ]
+                    await self.processor.process(
+                        tombstones, [], lease=lease, run_id=None, cursor=None, window=None
+                    )
+            finally:
+                await asyncio.to_thread(store.release_lease, lease)
+            log.info("sync.reconciled", known=len(known), live=len(live), deleted=len(gone))
+            await self.refresh_backlog()
+        return len(gone)
 
     async def refresh_backlog(self) -> None:
         counts = await asyncio.to_thread(self.services.store.failure_counts)
@@ -240,6 +294,7 @@ class SyncApp:
                         cron=entry.schedule.cron,
                         jitter=entry.schedule.jitter,
                         misfire_grace=entry.schedule.misfire_grace,
+                        reconcile_interval=entry.schedule.reconcile_interval,
                     ),
                     source=source,
                     processor=processor,
@@ -247,6 +302,7 @@ class SyncApp:
                     services=services,
                     retry_batch=entry.sync.retry_batch,
                     holder=holder,
+                    reconcile_max_delete_fraction=entry.sync.reconcile_max_delete_fraction,
                 )
             )
             metrics.register_source(entry.name, interval_seconds=entry.schedule.interval)

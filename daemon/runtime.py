@@ -50,6 +50,7 @@ class Schedule:
     cron: str | None = None
     jitter: float = 0.0
     misfire_grace: float | None = None
+    reconcile_interval: float | None = None
 
     def trigger(self) -> IntervalTrigger | CronTrigger:
         if self.cron:
@@ -77,6 +78,8 @@ class SourceRunner(Protocol):
     async def run_once(self, stop: asyncio.Event) -> Any: ...
 
     async def retry_due(self, stop: asyncio.Event) -> Any: ...
+
+    async def reconcile(self, stop: asyncio.Event) -> Any: ...
 
 
 class Application(Protocol):
@@ -173,6 +176,20 @@ class Runtime:
 
         return job
 
+    def _reconcile_job(self, runner: SourceRunner) -> Callable[[], Awaitable[Any]]:
+        async def job() -> Any:
+            if self.stop_requested.is_set():
+                return None
+            logs.clear()
+            try:
+                return await self._spawn(
+                    runner.reconcile(self.stop_requested), f"{runner.name}:reconcile"
+                )
+            finally:
+                logs.clear()
+
+        return job
+
     def _retry_job(self) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
             assert self.app is not None
@@ -188,6 +205,7 @@ class Runtime:
     def _schedule(self, app: Application) -> None:
         assert self.scheduler is not None
         wanted = {r.name for r in app.runners} | {RETRY_JOB_ID}
+        wanted |= {f"{r.name}:reconcile" for r in app.runners if r.schedule.reconcile_interval}
         for job in self.scheduler.get_jobs():
             if job.id not in wanted:
                 job.remove()
@@ -206,6 +224,17 @@ class Runtime:
                 replace_existing=True,
                 **first,
             )
+            if runner.schedule.reconcile_interval:
+                self.scheduler.add_job(
+                    self._reconcile_job(runner),
+                    trigger=IntervalTrigger(seconds=runner.schedule.reconcile_interval),
+                    id=f"{runner.name}:reconcile",
+                    name=f"reconcile {runner.name}",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=max(1, int(runner.schedule.reconcile_interval)),
+                    replace_existing=True,
+                )
         self.scheduler.add_job(
             self._retry_job(),
             trigger=IntervalTrigger(seconds=app.retry_interval),

@@ -34,6 +34,9 @@ class ScheduleSettings(Model):
     misfire_grace: float | None = Field(
         None, gt=0, description="a run later than this is skipped; default: one interval"
     )
+    reconcile_interval: float | None = Field(
+        3600.0, gt=0, description="seconds between full id sweeps that find hard deletes"
+    )
 
     @model_validator(mode="after")
     def _check_cron(self) -> ScheduleSettings:
@@ -57,6 +60,12 @@ class EngineSettings(Model):
     media_concurrency: int = Field(4, ge=1, le=32)
     delete_policy: Literal["delete", "ignore"] = "delete"
     retry_batch: int = Field(100, ge=1, le=1000, description="due failures retried per run")
+    reconcile_max_delete_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a sweep that would delete more than this share of known assets is refused",
+    )
 
 
 class SourceEntry(SourceSettings):

@@ -1,0 +1,42 @@
+"""Reconciliation: hard deletes that never show in the change feed still reach the PIM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daemon.mapping import sanitise_code
+from tests.engine.conftest import World
+
+
+async def hard_delete(world: World) -> dict[str, Any]:
+    """Delete one image with a timestamp older than the cursor: the change feed misses it."""
+    dam = await world.dam_assets()
+    victim = next(a for a in dam if a["type"] == "image" and not a["deleted"])
+    answer = await world.dam.post(
+        "/_sim/mutate",
+        json={"id": victim["id"], "deleted": True, "updated_at": "2020-01-01T00:00:00Z"},
+    )
+    assert answer.status_code < 300, answer.text
+    return dict(victim)
+
+
+async def test_reconcile_deletes_assets_gone_from_the_dam(world):
+    """An asset missing from the DAM's id listing is deleted in the PIM and flagged deleted."""
+    await world.runner.run_once()
+    victim = await hard_delete(world)
+    world.clock.advance(60)
+    assert 0 == (await world.runner.run_once()).deleted  # the feed does not show it
+    assert 1 == await world.runner.reconcile()
+    assert sanitise_code(victim["id"]) not in await world.pim_assets("packshots")
+    state = world.services.store.asset_states("demo", [victim["id"]])[victim["id"]]
+    assert state.deleted
+    assert 0 == await world.runner.reconcile()
+
+
+async def test_reconcile_refuses_a_sweep_that_would_delete_too_much(world):
+    """A sweep deleting more than the allowed share is refused: the PIM keeps everything."""
+    await world.runner.run_once()
+    victim = await hard_delete(world)
+    world.runner.reconcile_max_delete_fraction = 0.001
+    assert 0 == await world.runner.reconcile()
+    assert sanitise_code(victim["id"]) in await world.pim_assets("packshots")
