@@ -59,6 +59,7 @@ class DaemonRun:
     ratio_to_minimum: float
     dam_requests: int
     peak_rss_mb: float
+    cpu_s: float
     load_before: float
     load_after: float
     exit_code: int
@@ -156,6 +157,7 @@ def run_daemon(config: Path, sims: Sims, *, mode: str, assets: int, workdir: Pat
         ratio_to_minimum=round(total / minimum, 4) if minimum else 0.0,
         dam_requests=sum(dam.values()),
         peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
         load_before=load_before,
         load_after=load_average(),
         exit_code=proc.returncode,

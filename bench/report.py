@@ -111,8 +111,11 @@ def main() -> int:
     Returns:
         The exit code.
     """
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "latest.json"
-    write_report(json.loads(path.read_text(encoding="utf-8")))
+    paths = [Path(p) for p in sys.argv[1:]] or [RESULTS / "latest.json"]
+    results = json.loads(paths[0].read_text(encoding="utf-8"))
+    for extra in paths[1:]:  # more runs (e.g. media mode run apart): their workloads are added
+        results["workloads"] += json.loads(extra.read_text(encoding="utf-8"))["workloads"]
+    write_report(results)
     return 0
 
 

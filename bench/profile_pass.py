@@ -1,0 +1,54 @@
+"""
+``python -m bench.profile_pass``: where the daemon's CPU goes in one pass.
+
+Serves the simulators with no latency (so the pass is CPU-bound), runs
+``python -m cProfile -m daemon sync --once`` over N changed assets and prints the functions
+with the most own time, as ``file:line``. docs/benchmarks.md quotes its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import cast
+
+from bench.harness import ROOT, Mode, serve_sims, upgrade_db, write_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """
+    Profile one pass and print the hot spots.
+
+    Returns:
+        The exit code.
+    """
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_pass", description=__doc__)
+    parser.add_argument("--assets", type=int, default=3000)
+    parser.add_argument("--mode", choices=("link", "media"), default="link")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="damsync-prof-") as tmp:
+        work = Path(tmp)
+        url = f"sqlite:///{work / 'state.db'}"
+        upgrade_db(url)
+        with serve_sims(work, assets=args.assets, pim_latency=0.0, dam_latency=0.0) as sims:
+            config = write_config(
+                work / "damsync.toml", sims, mode=cast(Mode, args.mode), database_url=url
+            )
+            prof = work / "pass.prof"
+            cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "daemon"]
+            cmd += ["sync", "--once", "--config", str(config)]
+            with (work / "daemon.log").open("wb") as out:
+                subprocess.run(cmd, check=True, cwd=ROOT, stdout=out, stderr=out)
+            stats = pstats.Stats(str(prof))
+            stats.sort_stats("tottime").print_stats(args.top)
+            stats.sort_stats("cumulative").print_stats(args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
