@@ -18,7 +18,7 @@ The engine owns this Protocol; sources implement it. What a source guarantees:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -68,6 +68,7 @@ def build_source(
     *,
     observer: RequestObserver | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    monotonic: Callable[[], float] | None = None,
 ) -> DamSource:
     """
     Build the source a configuration describes.
@@ -77,6 +78,7 @@ def build_source(
         settings: Validated settings, or a raw ``[[sources]]`` table.
         observer: HTTP metrics hook for REST sources.
         transport: Injected transport (tests mount the DAM simulator here).
+        monotonic: Elapsed-time clock of the REST clock anchor (tests tie it to a fake clock).
 
     Returns:
         A ready source; the caller closes it with ``aclose()``.
@@ -92,7 +94,10 @@ def build_source(
         assert settings.folder is not None
         return FolderSource(name, settings.folder)
     assert settings.rest is not None
-    return RestSource(name, settings.rest, settings.http, observer=observer, transport=transport)
+    extra = {"monotonic": monotonic} if monotonic is not None else {}
+    return RestSource(
+        name, settings.rest, settings.http, observer=observer, transport=transport, **extra
+    )
 
 
 __all__ = ["DamSource", "build_source"]

@@ -139,6 +139,10 @@ class RestSettings(Model):
     sort_value: str = ""
     items_path: str = ""
     server_time_path: str | None = None
+    #: Seconds the DAM's clock read from the latest answer is reused (plus the monotonic time
+    #: elapsed) instead of a probe request; 0 (default) = always probe, 600 suits production.
+    #: With a ``Date``-only DAM (whole seconds, floored) keep ``settle_delay`` >= 1 s.
+    clock_anchor_max_age: float = Field(0.0, ge=0)
     paging: PagingSettings
     fields: FieldPaths = FieldPaths()
     download: DownloadSettings | None = None

@@ -10,9 +10,10 @@ configured path templates, never URLs with query strings (which may hold an API 
 from __future__ import annotations
 
 import email.utils
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -91,6 +92,7 @@ class RestSource:
         http: Timeouts, retries and limits.
         observer: HTTP metrics hook.
         transport: Injected transport (tests mount a simulator).
+        monotonic: Measures the time elapsed since the DAM's clock was last read.
     """
 
     def __init__(
@@ -101,8 +103,12 @@ class RestSource:
         *,
         observer: RequestObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
+        self._monotonic = monotonic
+        #: (the DAM's time in the latest answer, the monotonic time it arrived)
+        self._clock_anchor: tuple[datetime, float] | None = None
         self.settings = settings
         limits = httpx.Limits(max_connections=http.max_in_flight * 2)
         client = httpx.AsyncClient(
@@ -303,6 +309,7 @@ class RestSource:
             position = (paging.param, str(page - 1 + paging.first_page))
         spec = self._listing_spec(since, window.until, limit=size, position=position, url=url)
         body, response = await self._get_json(spec)
+        self._remember_clock(body, response, spec)
         items = [self._parse(raw) for raw in self._items(body, spec)]
         return RawPage(
             items=items, token=self._next_token(body, response), offset=offset, size=size
@@ -311,10 +318,29 @@ class RestSource:
     # -- DamSource ------------------------------------------------------------------------
 
     async def server_now(self) -> datetime:
-        """The DAM's clock: the server-time body field when configured, else ``Date``."""
+        """
+        The DAM's clock: the server-time body field when configured, else ``Date``.
+
+        The clock of the latest answer is reused while it is younger than
+        ``clock_anchor_max_age``: its DAM time plus the time elapsed since, measured on the
+        monotonic clock (a duration, never a local wall-clock reading). So an idle pass costs
+        one request, the listing. Otherwise a one-item probe asks the DAM.
+        """
+        anchor = self._clock_anchor
+        max_age = self.settings.clock_anchor_max_age
+        if anchor is not None and max_age > 0:
+            elapsed = self._monotonic() - anchor[1]
+            if 0 <= elapsed < max_age:
+                return anchor[0] + timedelta(seconds=elapsed)
         now = datetime.now(UTC)  # only the bounds of a throw-away probe, never a result
         spec = self._listing_spec(now, None, limit=1, position=None)
         body, response = await self._get_json(spec)
+        when = self._dam_time(body, response, spec)
+        self._clock_anchor = (when, self._monotonic())
+        return when
+
+    def _dam_time(self, body: Any, response: httpx.Response, spec: RequestSpec) -> datetime:
+        """The DAM's time in one answer; the ``Date`` header is floored to the second."""
         if self.settings.server_time_path:
             raw = dig_optional(body, self.settings.server_time_path)
             if raw is not None:
@@ -334,6 +360,14 @@ class RestSource:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         return when.astimezone(UTC)
+
+    def _remember_clock(self, body: Any, response: httpx.Response, spec: RequestSpec) -> None:
+        """Anchor the DAM's clock on a listing answer (an unreadable clock just skips it)."""
+        try:
+            when = self._dam_time(body, response, spec)
+        except SourceProtocolError:
+            return
+        self._clock_anchor = (when, self._monotonic())
 
     async def changes(self, window: Window) -> AsyncIterator[SourcePage]:
         """Pages of changes in the window; see docs/sources.md for the paging guarantees."""
