@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from daemon import logs
 from daemon.batch import BatchProcessor, BatchReport
 from daemon.errors import SourceAssetError
 from daemon.models import Cursor, DamAsset, Window
@@ -232,9 +233,10 @@ async def _read_window(
         nonlocal cursor, pending_errors
         errors, pending_errors = pending_errors, []
         batch_started = time.perf_counter()
-        report = await processor.process(
-            assets, errors, lease=lease, run_id=result.run_id, cursor=new_cursor, window=window
-        )
+        with logs.bind_batch(result.batches + 1):
+            report = await processor.process(
+                assets, errors, lease=lease, run_id=result.run_id, cursor=new_cursor, window=window
+            )
         cursor = new_cursor
         result.add(report)
         result.dry_run_items.extend(report.dry_run_items)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 import math
 
+from daemon import logs
 from daemon.mapping import sanitise_code
 
 BULK = "PATCH /api/rest/v1/asset-families/{family}/assets"
@@ -126,3 +129,27 @@ async def test_dry_run_writes_nothing_and_is_not_a_success(world):
     store = world.services.store
     checkpoint = store.load_checkpoint("demo")
     assert (None, None) == (checkpoint.cursor if checkpoint else None, store.last_success("demo"))
+
+
+async def test_log_lines_carry_source_run_and_batch(world):
+    """Every JSON line a batch logs names its source, run and batch."""
+    dam = await world.dam_assets()
+    bad = next(a for a in dam if a["type"] == "image" and not a["deleted"])
+    await world.dam.post(
+        "/_sim/mutate", json={"id": bad["id"], "metadata": dict(bad["metadata"], width="x")}
+    )
+    world.clock.advance(60)
+    stream = io.StringIO()
+    logs.configure("info", json=True, stream=stream)
+    try:
+        await world.runner.run_once()
+    finally:
+        logs.reset()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    failed = [e for e in lines if e["event"] == "sync.asset_failed"]
+    assert [bad["id"]] == [e["asset"] for e in failed]
+    assert "demo" == failed[0]["source"]
+    assert failed[0]["batch_id"] >= 1
+    assert failed[0]["run_id"]
+    finished = next(e for e in lines if e["event"] == "sync.pass_finished")
+    assert "batch_id" not in finished
