@@ -34,7 +34,7 @@ from daemon.settings import Settings, SourceEntry
 from daemon.sources import DamSource, build_source
 from daemon.store import BackoffPolicy, Store
 from daemon.structure import StructureCache
-from daemon.sync import PassObserver, PassResult, SyncOptions, run_pass
+from daemon.sync import PassObserver, PassResult, SyncOptions, acquire_lease, run_pass
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +64,28 @@ class Services:
             registry, sources=[(s.name, s.schedule.interval) for s in settings.sources]
         )
         return cls(store=store, metrics=metrics, registry=registry)
+
+
+def dead_local_holder(holder: str) -> bool:
+    """
+    Whether a lease holder (``host:pid``) is a process of this host that no longer runs.
+
+    Only our own host can be checked; a holder elsewhere is never presumed dead (its lease
+    expires on the database clock instead).
+    """
+    host, _, pid_text = holder.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def engine_options(entry: SourceEntry, lease_ttl: float) -> SyncOptions:
@@ -105,6 +127,7 @@ class Runner:
                 holder=self.holder,
                 observer=self.observer or self.services.metrics,
                 stop=stop,
+                dead_holder=dead_local_holder,
             )
             await self.refresh_backlog()
         self.last_result = result
@@ -124,8 +147,8 @@ class Runner:
         if not due or (stop is not None and stop.is_set()):
             return 0
         with logs.bind_job(self.name, logs.new_run_id()):
-            lease = await asyncio.to_thread(
-                store.acquire_lease, self.name, self.holder, self.options.lease_ttl
+            lease = await acquire_lease(
+                store, self.name, self.holder, self.options.lease_ttl, dead_local_holder
             )
             if lease is None:
                 return 0
@@ -191,8 +214,8 @@ class Runner:
                 )
                 return 0
             now = await self.source.server_now()
-            lease = await asyncio.to_thread(
-                store.acquire_lease, self.name, self.holder, self.options.lease_ttl
+            lease = await acquire_lease(
+                store, self.name, self.holder, self.options.lease_ttl, dead_local_holder
             )
             if lease is None:
                 return 0

@@ -13,6 +13,7 @@ batch is forgotten once committed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -116,7 +117,11 @@ class PassObserver(Protocol):
 class EngineStore(Protocol):
     """The part of the state store a pass uses (``daemon.store.Store`` implements it)."""
 
-    def acquire_lease(self, source: str, holder: str, ttl_seconds: float) -> Lease | None: ...
+    def acquire_lease(
+        self, source: str, holder: str, ttl_seconds: float, *, takeover: str | None = None
+    ) -> Lease | None: ...
+
+    def lease_holder(self, source: str) -> str | None: ...
 
     def release_lease(self, lease: Lease) -> bool: ...
 
@@ -158,6 +163,7 @@ async def run_pass(
     observer: PassObserver | None = None,
     stop: asyncio.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
+    dead_holder: Callable[[str], bool] | None = None,
 ) -> PassResult:
     """
     Run one pass of ``source`` and return its summary.
@@ -170,7 +176,7 @@ async def run_pass(
     run_id = await asyncio.to_thread(store.start_run, source.name)
     result = PassResult(source=source.name, run_id=run_id, dry_run=processor.dry_run)
     holder = holder or f"damsync-{uuid.uuid4().hex[:12]}"
-    lease = await asyncio.to_thread(store.acquire_lease, source.name, holder, options.lease_ttl)
+    lease = await acquire_lease(store, source.name, holder, options.lease_ttl, dead_holder)
     if lease is None:
         result.status = "skipped"
         result.error = "another process holds this source's lease"
@@ -198,6 +204,31 @@ async def run_pass(
     await _finish(store, result, started, clock, observer)
     await asyncio.to_thread(store.release_lease, lease)
     return result
+
+
+async def acquire_lease(
+    store: EngineStore,
+    source: str,
+    holder: str,
+    ttl: float,
+    dead_holder: Callable[[str], bool] | None = None,
+) -> Lease | None:
+    """
+    Take the source's lease; a lease left by a dead local process is taken over at once.
+
+    Without the takeover, a daemon restarted after a crash would wait for its own previous
+    incarnation's lease to expire (``store.lease_ttl``).
+    """
+    lease = await asyncio.to_thread(store.acquire_lease, source, holder, ttl)
+    if lease is not None or dead_holder is None:
+        return lease
+    current = await asyncio.to_thread(store.lease_holder, source)
+    if current is None or not dead_holder(current):
+        return None
+    log.warning("sync.lease_taken_over", source=source, dead_holder=current)
+    return await asyncio.to_thread(
+        functools.partial(store.acquire_lease, source, holder, ttl, takeover=current)
+    )
 
 
 async def _read_window(

@@ -23,9 +23,20 @@ from daemon.store.tables import checkpoints, leases
 
 
 def acquire(
-    session: Session, source: str, holder: str, ttl_seconds: float, now: datetime
+    session: Session,
+    source: str,
+    holder: str,
+    ttl_seconds: float,
+    now: datetime,
+    takeover: str | None = None,
 ) -> Lease | None:
-    """Insert, renew or take over the lease; ``None`` while another holder's is valid."""
+    """
+    Insert, renew or take over the lease; ``None`` while another holder's is valid.
+
+    ``takeover`` names a holder known to be dead (a crashed process on this host): its lease is
+    taken over at once instead of after its expiry; the epoch still changes, so the dead
+    holder could never write again.
+    """
     dialect = session.get_bind().dialect.name
     db_clock = db_now(dialect)
     stmt = upsert(session, leases).values(
@@ -44,13 +55,23 @@ def acquire(
             "acquired_at": case((same, leases.c.acquired_at), else_=db_clock),
             "expires_at": stmt.excluded.expires_at,
         },
-        where=or_(same, leases.c.holder.is_(None), leases.c.expires_at < db_clock),
+        where=or_(
+            same,
+            leases.c.holder.is_(None),
+            leases.c.expires_at < db_clock,
+            leases.c.holder == (takeover if takeover is not None else holder),
+        ),
     )
     row = session.execute(stmt.returning(leases.c.epoch, leases.c.expires_at)).first()
     if row is None:
         return None
     set_checkpoint_epoch(session, source, int(row.epoch), now)
     return Lease(source=source, holder=holder, epoch=int(row.epoch), expires_at=row.expires_at)
+
+
+def holder(session: Session, source: str) -> str | None:
+    """Who holds ``source``'s lease now (``None``: nobody, or released)."""
+    return session.execute(select(leases.c.holder).where(leases.c.source == source)).scalar()
 
 
 def release(session: Session, lease: Lease, now: datetime) -> bool:

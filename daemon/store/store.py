@@ -167,7 +167,14 @@ class Store:
 
     # --- leases -----------------------------------------------------------------------------
 
-    def acquire_lease(self, source: str, holder: str, ttl_seconds: float) -> Lease | None:
+    def lease_holder(self, source: str) -> str | None:
+        """Who holds ``source``'s lease (valid or expired), if anybody."""
+        with self._read("lease_holder") as session:
+            return leases.holder(session, source)
+
+    def acquire_lease(
+        self, source: str, holder: str, ttl_seconds: float, *, takeover: str | None = None
+    ) -> Lease | None:
         """
         Take or renew the lease on ``source``'s checkpoint.
 
@@ -175,6 +182,7 @@ class Store:
             source: The source name.
             holder: Who asks (stable per process, e.g. ``host:pid``).
             ttl_seconds: Lifetime from now, on the database clock.
+            takeover: A holder known to be dead whose lease may be taken at once.
 
         Returns:
             The lease (``epoch`` +1 when the holder changed, kept on renewal), or ``None``
@@ -183,7 +191,9 @@ class Store:
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be > 0, got {ttl_seconds}")
         with self._write("acquire_lease") as session:
-            lease = leases.acquire(session, source, holder, ttl_seconds, self._clock())
+            lease = leases.acquire(
+                session, source, holder, ttl_seconds, self._clock(), takeover=takeover
+            )
         if lease is not None:
             log.debug("store.lease_acquired", source=source, holder=holder, epoch=lease.epoch)
         return lease

@@ -134,3 +134,16 @@ def test_concurrent_acquisitions_elect_exactly_one_holder(store: Store):
     winners = [lease for lease in results if lease is not None]
     assert 1 == len(winners)
     assert 1 == winners[0].epoch
+
+
+def test_takeover_of_a_named_dead_holder_is_immediate_and_fences_it(store):
+    """A lease of a holder known to be dead is taken at once; the dead one can never write."""
+    dead = store.acquire_lease("src", "host:1111", 600)
+    assert "host:1111" == store.lease_holder("src")
+    assert store.acquire_lease("src", "host:2222", 600) is None
+    assert store.acquire_lease("src", "host:2222", 600, takeover="host:9999") is None
+    mine = store.acquire_lease("src", "host:2222", 600, takeover="host:1111")
+    assert mine is not None
+    assert mine.epoch == dead.epoch + 1
+    with pytest.raises(LeaseLostError):
+        store.commit_batch(dead, None, cursor=Cursor(datetime(2026, 1, 1, tzinfo=UTC), "a"))
