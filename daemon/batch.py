@@ -20,8 +20,10 @@ import structlog
 
 from daemon.errors import (
     PermanentError,
+    PimAuthError,
     PimNotFound,
     PimRejected,
+    PimUnavailable,
     SourceAssetError,
     SyncError,
 )
@@ -37,7 +39,7 @@ from daemon.mapping import (
 )
 from daemon.media import MediaTransfer
 from daemon.models import Cursor, DamAsset, PimAsset, Window
-from daemon.store import AssetState, AssetWrite, FailureRecord
+from daemon.store import AssetState, AssetWrite, FailureRecord, StoreUnavailableError
 from daemon.structure import StructureCache
 
 log = structlog.get_logger(__name__)
@@ -46,6 +48,11 @@ DeletePolicy = Literal["delete", "ignore"]
 
 #: Akeneo messages of rejections caused by structure drift (our cached copy is out of date).
 STRUCTURE_HINTS = ("does not exist", "option")
+
+#: Failures of a whole upstream, not of one asset: they end the pass before its commit, so
+#: the batch is simply read again next time instead of parking every asset in the failures
+#: table (where they would count towards dead-lettering).
+UPSTREAM_WIDE = (PimUnavailable, PimAuthError, StoreUnavailableError)
 
 #: Akeneo's bulk asset PATCH takes at most this many assets per request.
 BULK_LIMIT = 100
@@ -321,6 +328,8 @@ class BatchProcessor:
                     option.family, option.attribute, option.code, labels
                 )
                 self.structure.add_option(option.family, option.attribute, option.code)
+            except UPSTREAM_WIDE:
+                raise
             except SyncError as exc:
                 broken[key] = exc
         kept = []
@@ -350,11 +359,19 @@ class BatchProcessor:
                         report.uploaded += int(done.uploaded)
                     codes[request] = known
                 item.ready = fill_media(item.mapped, codes)
+            except UPSTREAM_WIDE:
+                raise  # the PIM or the store is down: fail the pass, not each asset
             except SyncError as exc:
                 return exc
             return None
 
-        errors = await asyncio.gather(*(one(i) for i in items))
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(i)) for i in items]
+        except* UPSTREAM_WIDE as exc:
+            # The other transfers were cancelled; the pass fails with the first cause.
+            raise exc.exceptions[0] from None
+        errors = [task.result() for task in tasks]
         kept = []
         for item, error in zip(items, errors, strict=True):
             if error is None:
@@ -393,6 +410,8 @@ class BatchProcessor:
                         )
                     )
                     continue
+                if isinstance(res.error, UPSTREAM_WIDE):
+                    raise res.error  # the request failed, not the asset: fail the pass
                 error = res.error or PimRejected(
                     res.message or "rejected", status_code=res.status_code
                 )

@@ -87,7 +87,16 @@ class World:
 
 
 def build_world_settings(tmp_path: Path, **env: str) -> Settings:
-    environ = {"DAMSYNC_STORE__URL": f"sqlite:///{tmp_path / 'state.db'}", **env}
+    environ = {
+        "DAMSYNC_STORE__URL": f"sqlite:///{tmp_path / 'state.db'}",
+        # Retries stay on, but fast: the tests inject faults, not patience.
+        "DAMSYNC_PIM__HTTP__RETRY__ATTEMPTS": "3",
+        "DAMSYNC_PIM__HTTP__RETRY__WAIT_INITIAL": "0.01",
+        "DAMSYNC_PIM__HTTP__RETRY__WAIT_MAX": "0.05",
+        "DAMSYNC_PIM__HTTP__RETRY__RETRY_AFTER_MAX": "0.05",
+        "DAMSYNC_PIM__HTTP__RETRY__THROTTLE_PAUSE": "0.01",
+        **env,
+    }
     return load_settings(EXAMPLE, environ)
 
 
