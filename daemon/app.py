@@ -12,7 +12,7 @@ import asyncio
 import functools
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -254,6 +254,7 @@ class SyncApp:
         services: Process-wide store and metrics.
         pim_transport: Injected PIM transport (tests, demo in-process).
         source_transports: Injected DAM transports by source name.
+        source_clocks: Injected monotonic clocks by source name (tests moving a DAM's clock).
         dry_run: Map and report, write nothing.
     """
 
@@ -276,6 +277,7 @@ class SyncApp:
         source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         dry_run: bool = False,
         only: Sequence[str] | None = None,
+        source_clocks: Mapping[str, Callable[[], float]] | None = None,
     ) -> SyncApp:
         metrics = services.metrics
         pim = PimClient.from_settings(settings.pim, observer=metrics, transport=pim_transport)
@@ -291,6 +293,7 @@ class SyncApp:
                 entry,
                 observer=metrics,
                 transport=(source_transports or {}).get(entry.name),
+                monotonic=(source_clocks or {}).get(entry.name),
             )
             media = MediaTransfer(
                 source,

@@ -140,9 +140,9 @@ class RestSettings(Model):
     items_path: str = ""
     server_time_path: str | None = None
     #: Seconds the DAM's clock read from the latest answer is reused (plus the monotonic time
-    #: elapsed) instead of a probe request; 0 (default) = always probe, 600 suits production.
+    #: elapsed) instead of a probe request (default 300 s); 0 = always probe.
     #: With a ``Date``-only DAM (whole seconds, floored) keep ``settle_delay`` >= 1 s.
-    clock_anchor_max_age: float = Field(0.0, ge=0)
+    clock_anchor_max_age: float = Field(300.0, ge=0)
     paging: PagingSettings
     fields: FieldPaths = FieldPaths()
     download: DownloadSettings | None = None

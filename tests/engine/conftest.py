@@ -116,6 +116,8 @@ async def _world(tmp_path: Path) -> AsyncIterator[World]:
         services,
         pim_transport=httpx.ASGITransport(pim_app),
         source_transports={"demo": httpx.ASGITransport(dam_app)},
+        # The DAM's clock jumps in these tests: the source's elapsed-time clock follows it.
+        source_clocks={"demo": lambda: clock.now.timestamp()},
     )
     await app.start()
     dam = httpx.AsyncClient(transport=httpx.ASGITransport(dam_app), base_url="http://dam")
