@@ -29,8 +29,22 @@ test: lint typecheck
 test-fast: install
 	$(BIN)/pytest -m "not slow" -x -q $(PYTEST_ARGS)
 
+# The daemon against the built-in DAM and PIM simulators, SQLite, until Ctrl-C.
 demo: install
-	$(BIN)/damsync sim pim --port 8081
+	$(BIN)/damsync demo
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Benchmarks against a naive baseline (not part of `make test`); results in docs/benchmarks.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
+
+# Memory soak: many passes with changing assets; fails when RSS keeps growing.
+soak: $(BENCH_STAMP)
+	$(BIN)/python -m bench.soak --minutes 5
 
 # Refresh the pinned constraints after changing dependencies in pyproject.toml.
 lock: install

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from daemon import __version__
+from daemon.commands.demo import demo
 from daemon.commands.once import sync
 from daemon.commands.ops import checkpoint, failures, status, validate_config
 from daemon.commands.run import reload, run
@@ -23,7 +24,7 @@ def main() -> None:
     """Keep the Akeneo PIM Asset Manager in sync with your DAM."""
 
 
-for command in (run, reload, sync, status, failures, checkpoint, validate_config, db, sim):
+for command in (run, reload, sync, demo, status, failures, checkpoint, validate_config, db, sim):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -24,12 +24,6 @@ def passes_during(daemon, seconds: float) -> int:
     return len(daemon.events("sync.pass_finished")) - before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon/runtime.py Runtime._schedule passes next_run_time=None on reload, which "
-    "APScheduler 3 reads as 'add the job paused': no pass runs after any SIGHUP; the fix is "
-    "next_run_time=apscheduler.util.undefined",
-)
 def test_sighup_applies_a_new_poll_interval(tmp_path, sims, start_daemon):
     """After the config file's interval changes and SIGHUP arrives, passes follow the new one."""
     url = f"sqlite:///{tmp_path / 'state.db'}"
