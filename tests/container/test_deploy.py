@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from daemon.settings import ServerSettings, load_settings
+from tests.container.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -188,3 +189,13 @@ def test_grafana_is_provisioned_with_the_dashboard():
         (ROOT / "config/grafana/provisioning/datasources/prometheus.yaml").read_text("utf-8")
     )
     assert "http://prometheus:9090" == datasource["datasources"][0]["url"]
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_missing_buildah_fails_in_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
+    """Without buildah the image tests fail when CI=true and skip otherwise."""
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="buildah is not installed"):
+        unavailable("buildah is not installed")
