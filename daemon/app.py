@@ -97,6 +97,7 @@ def engine_options(entry: SourceEntry, lease_ttl: float) -> SyncOptions:
         batch_bytes=sync.batch_bytes,
         media_concurrency=sync.media_concurrency,
         lease_ttl=lease_ttl,
+        pipeline_depth=sync.pipeline_depth,
     )
 
 

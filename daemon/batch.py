@@ -124,6 +124,18 @@ class BatchReport:
 
 
 @dataclass(slots=True)
+class BatchWrite:
+    """A batch the PIM has acknowledged, waiting for its commit."""
+
+    report: BatchReport
+    written: list[AssetWrite]
+    media: list[tuple[str, str]]
+    failures: list[FailureRecord]
+    resolved: list[str]
+    deleted: list[str]
+
+
+@dataclass(slots=True)
 class _Item:
     asset: DamAsset
     mapped: MappedAsset
@@ -238,7 +250,23 @@ class BatchProcessor:
         cursor: Cursor | None,
         window: Window | None,
     ) -> BatchReport:
-        """Process one batch and commit it; see the module docstring."""
+        """Write one batch to the PIM and commit it; see the module docstring."""
+        written = await self.write(assets, source_errors, run_id=run_id)
+        return await self.commit(written, lease=lease, run_id=run_id, cursor=cursor, window=window)
+
+    async def write(
+        self,
+        assets: Sequence[DamAsset],
+        source_errors: Sequence[SourceAssetError],
+        *,
+        run_id: int | None,
+    ) -> BatchWrite:
+        """
+        Everything up to the PIM's acknowledgement: map, skip, options, media, PATCH, delete.
+
+        Nothing is recorded yet: :meth:`commit` does that, in batch order, so several batches
+        can be written at once while the checkpoint still only moves past committed ones.
+        """
         self._batches += 1
         report = BatchReport(size=len(assets) + len(source_errors))
         failures = [
@@ -278,31 +306,44 @@ class BatchProcessor:
         if self.dry_run:
             report.dry_run_items.extend(_preview(i) for i in items)
             report.written, report.deleted = len(items), len(deletions)
-            report.failed = len({f.dam_id for f in failures})
-            return report
+            return BatchWrite(report, [], [], failures, resolved, [])
 
         items = await self._create_options(items, failures)
         items = await self._transfer_media(items, failures, report)
         written = await self._upsert(items, failures, run_id)
         deleted_ids = await self._delete(deletions, failures)
         media_rows = [i.media_key for i in items if i.media_key is not None]
-        # One transaction: outcomes, failures and cursor (rule 5).
+        return BatchWrite(report, written, media_rows, failures, resolved, deleted_ids)
+
+    async def commit(
+        self,
+        batch: BatchWrite,
+        *,
+        lease: Any,
+        run_id: int | None,
+        cursor: Cursor | None,
+        window: Window | None,
+    ) -> BatchReport:
+        """Record a written batch: outcomes, failures and cursor in ONE transaction (rule 5)."""
+        report = batch.report
+        report.failed = len({f.dam_id for f in batch.failures})
+        if self.dry_run:
+            return report
         await asyncio.to_thread(
             self.store.commit_batch,
             lease,
             run_id,
             cursor=cursor,
             window=window,
-            written=written,
-            media=media_rows,
-            failures=failures,
-            resolved=resolved,
-            deleted=deleted_ids,
+            written=batch.written,
+            media=batch.media,
+            failures=batch.failures,
+            resolved=batch.resolved,
+            deleted=batch.deleted,
         )
-        report.written = len(written)
-        report.deleted = len(deleted_ids)
-        report.failed = len({f.dam_id for f in failures})
-        for f in failures:
+        report.written = len(batch.written)
+        report.deleted = len(batch.deleted)
+        for f in batch.failures:
             log.warning(
                 "sync.asset_failed",
                 source=self.source,

@@ -58,6 +58,9 @@ class EngineSettings(Model):
     batch_size: int = Field(100, ge=1, le=100)
     batch_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     media_concurrency: int = Field(4, ge=1, le=32)
+    pipeline_depth: int = Field(
+        4, ge=1, le=16, description="batches written to the PIM at once (commits stay in order)"
+    )
     delete_policy: Literal["delete", "ignore"] = "delete"
     retry_batch: int = Field(100, ge=1, le=1000, description="due failures retried per run")
     reconcile_max_delete_fraction: float = Field(

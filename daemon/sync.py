@@ -13,9 +13,11 @@ batch is forgotten once committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,7 +26,7 @@ from typing import Any, Literal, Protocol
 import structlog
 
 from daemon import logs
-from daemon.batch import BatchProcessor, BatchReport
+from daemon.batch import BatchProcessor, BatchReport, BatchWrite
 from daemon.errors import SourceAssetError
 from daemon.models import Cursor, DamAsset, Window
 from daemon.planning import FamilyBatcher, advance, dedupe_page, plan_window
@@ -47,6 +49,7 @@ class SyncOptions:
         batch_bytes: Estimated payload bytes per batch.
         media_concurrency: Binary transfers at once.
         lease_ttl: Seconds a pass holds the per-source lease.
+        pipeline_depth: Batches written to the PIM at once (commits stay in order).
     """
 
     lookback: timedelta = timedelta(minutes=5)
@@ -55,6 +58,7 @@ class SyncOptions:
     batch_bytes: int = 4 * 1024 * 1024
     media_concurrency: int = 4
     lease_ttl: float = 600.0
+    pipeline_depth: int = 4
 
 
 @dataclass(slots=True)
@@ -259,46 +263,117 @@ async def _read_window(
     # A source that cannot sort by (updated_at, id) only moves the cursor at window end (rule 8).
     sorted_source = source.sorted_by_cursor
     pending_errors: list[SourceAssetError] = []
+    pipeline = _Pipeline(processor, lease, result, window, observer, options.pipeline_depth)
+    pipeline.cursor = pipeline.planned = cursor
 
-    async def flush(assets: list[DamAsset], new_cursor: Cursor | None) -> None:
-        nonlocal cursor, pending_errors
+    async def submit(assets: list[DamAsset], new_cursor: Cursor | None) -> None:
+        nonlocal pending_errors
         errors, pending_errors = pending_errors, []
-        batch_started = time.perf_counter()
-        with logs.bind_batch(result.batches + 1):
-            report = await processor.process(
-                assets, errors, lease=lease, run_id=result.run_id, cursor=new_cursor, window=window
-            )
-        cursor = new_cursor
-        result.add(report)
-        result.dry_run_items.extend(report.dry_run_items)
-        if observer is not None:
-            observer.batch_done(source.name, report, time.perf_counter() - batch_started)
+        await pipeline.submit(assets, errors, new_cursor)
 
-    async for page in source.changes(window):
-        assets = dedupe_page(page.assets)
-        result.read += len(assets) + len(page.errors)
-        pending_errors.extend(page.errors)
-        for asset in assets:
-            full = batcher.add(asset, route(asset))
-            if full is None:
-                continue
-            # Only up to just before the oldest asset still waiting in another buffer.
-            safe = advance(cursor, batcher.safe_cursor(), window.until) if sorted_source else cursor
-            await flush(full, safe)
-            if stop is not None and stop.is_set():
-                # Everything flushed is committed; the rest is read again next time.
-                result.status = "stopped"
-                result.cursor = cursor
-                log.info("sync.pass_stopping", source=source.name)
-                return
-    batches = batcher.drain()
-    # The window is read to its end: everything read is in these last batches.
-    final = advance(cursor, batcher.safe_cursor(), window.until)
-    for i, batch in enumerate(batches):
-        await flush(batch, final if i == len(batches) - 1 else cursor)
-    if not batches:
-        await flush([], final)
-    result.cursor = cursor
+    try:
+        async for page in source.changes(window):
+            assets = dedupe_page(page.assets)
+            result.read += len(assets) + len(page.errors)
+            pending_errors.extend(page.errors)
+            for asset in assets:
+                full = batcher.add(asset, route(asset))
+                if full is None:
+                    continue
+                # Only up to just before the oldest asset still waiting in another buffer.
+                safe = batcher.safe_cursor() if sorted_source else None
+                await submit(full, advance(pipeline.planned, safe, window.until))
+                if stop is not None and stop.is_set():
+                    # Everything submitted is committed; the rest is read again next time.
+                    await pipeline.drain()
+                    result.status = "stopped"
+                    result.cursor = pipeline.cursor
+                    log.info("sync.pass_stopping", source=source.name)
+                    return
+        batches = batcher.drain()
+        # The window is read to its end: everything read is in these last batches.
+        final = advance(pipeline.planned, batcher.safe_cursor(), window.until)
+        for i, batch in enumerate(batches):
+            await submit(batch, final if i == len(batches) - 1 else pipeline.planned)
+        if not batches:
+            await submit([], final)
+        await pipeline.drain()
+    finally:
+        await pipeline.cancel()
+    result.cursor = pipeline.cursor
+
+
+class _Pipeline:
+    """
+    Up to ``depth`` batches written to the PIM at once, committed strictly in batch order.
+
+    Writing batch n+1 while batch n waits for the PIM (and reading the next pages meanwhile)
+    fills the PIM's fair-use concurrency; committing in order keeps rule 5: the cursor only
+    ever passes batches whose outcomes are recorded.
+    """
+
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        lease: Lease,
+        result: PassResult,
+        window: Window,
+        observer: PassObserver | None,
+        depth: int,
+    ) -> None:
+        self.processor = processor
+        self.lease = lease
+        self.result = result
+        self.window = window
+        self.observer = observer
+        self.depth = max(1, depth)
+        self.inflight: deque[tuple[asyncio.Task[BatchWrite], Cursor | None, float, int]] = deque()
+        self.submitted = 0
+        self.cursor: Cursor | None = None  # committed
+        self.planned: Cursor | None = None  # of the newest submitted batch
+
+    async def submit(
+        self, assets: list[DamAsset], errors: list[SourceAssetError], new_cursor: Cursor | None
+    ) -> None:
+        self.submitted += 1
+        with logs.bind_batch(self.submitted):
+            task = asyncio.create_task(
+                self.processor.write(assets, errors, run_id=self.result.run_id)
+            )
+        self.inflight.append((task, new_cursor, time.perf_counter(), self.submitted))
+        self.planned = new_cursor
+        while len(self.inflight) >= self.depth:
+            await self.commit_oldest()
+
+    async def commit_oldest(self) -> None:
+        task, new_cursor, started, number = self.inflight.popleft()
+        written = await task
+        with logs.bind_batch(number):
+            report = await self.processor.commit(
+                written,
+                lease=self.lease,
+                run_id=self.result.run_id,
+                cursor=new_cursor,
+                window=self.window,
+            )
+        self.cursor = new_cursor
+        self.result.add(report)
+        self.result.dry_run_items.extend(report.dry_run_items)
+        if self.observer is not None:
+            self.observer.batch_done(self.result.source, report, time.perf_counter() - started)
+
+    async def drain(self) -> None:
+        while self.inflight:
+            await self.commit_oldest()
+
+    async def cancel(self) -> None:
+        """A failed pass: batches written but not committed are simply sent again next time."""
+        for task, *_ in self.inflight:
+            task.cancel()
+        for task, *_ in self.inflight:
+            with contextlib.suppress(BaseException):
+                await task
+        self.inflight.clear()
 
 
 async def _finish(
