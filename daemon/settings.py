@@ -57,7 +57,9 @@ class EngineSettings(Model):
     settle_delay: float = Field(30.0, ge=0, description="read changes at least this old")
     batch_size: int = Field(100, ge=1, le=100)
     batch_bytes: int = Field(4 * 1024 * 1024, ge=1024)
-    media_concurrency: int = Field(4, ge=1, le=32)
+    media_concurrency: int = Field(
+        8, ge=1, le=32, description="binaries in transfer at once (download + upload)"
+    )
     pipeline_depth: int = Field(
         4, ge=1, le=16, description="batches written to the PIM at once (commits stay in order)"
     )
