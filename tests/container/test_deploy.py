@@ -98,6 +98,10 @@ def test_compose_services_and_profiles():
     assert ["db", "upgrade"] == services["migrate"]["command"]
     assert "no" == services["migrate"]["restart"]
     assert ["run"] == services["damsync"]["command"]
+    ours = [name for name, s in services.items() if "damsync" in s["image"]]
+    assert {"migrate", "damsync", "pim-sim", "dam-sim"} == set(ours)
+    # Each builds the image from the repository, so compose never pulls it from a registry.
+    assert all({"context": "..", "dockerfile": "Dockerfile"} == services[n]["build"] for n in ours)
 
 
 def test_compose_start_order_waits_on_health_and_migrations():
