@@ -134,6 +134,8 @@ class RestSettings(Model):
     #: With POST the bounds, the limit and the page/cursor go into the JSON body under
     #: the same parameter names.
     modified_since: DateParam | None = None
+    #: Only its ``format`` is used: the ``{until}`` placeholder of a body template gets a far
+    #: date in it. Listings never send the window's upper bound (docs/sources.md).
     modified_before: DateParam | None = None
     sort_param: str | None = None
     sort_value: str = ""
@@ -143,6 +145,9 @@ class RestSettings(Model):
     #: elapsed) instead of a probe request (default 300 s); 0 = always probe.
     #: With a ``Date``-only DAM (whole seconds, floored) keep ``settle_delay`` >= 1 s.
     clock_anchor_max_age: float = Field(300.0, ge=0)
+    #: Seconds an asset's ``updated_at`` may lie after the DAM's clock before it is reported as
+    #: a per-asset error (field ``updated_at``) instead of waiting for a later window.
+    future_tolerance: float = Field(86400.0, ge=1)
     paging: PagingSettings
     fields: FieldPaths = FieldPaths()
     download: DownloadSettings | None = None
@@ -181,6 +186,9 @@ class FolderSettings(Model):
     follow_symlinks: bool = True
     ignore: list[str] = [".*", "*.tmp", "*.part"]
     chunk_size: int = Field(1 << 16, ge=1024)
+    #: Seconds a file's time may lie after the filesystem's clock before it is reported as a
+    #: per-asset error (field ``updated_at``) instead of waiting to settle.
+    future_tolerance: float = Field(86400.0, ge=1)
 
 
 class SourceSettings(Model):

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -32,6 +32,7 @@ from daemon.errors import SourceAssetError, SourceProtocolError
 from daemon.models import BinaryRef, DamAsset, SourcePage, Window
 from daemon.sources.binary import verified
 from daemon.sources.config import FolderSettings
+from daemon.sources.window import future_error
 
 SIDECAR = ".json"
 CSV_NAME = "metadata.csv"
@@ -143,6 +144,17 @@ class FolderSource:
                 csv_path = path.parent / CSV_NAME
                 mtime = max(mtime, csv_path.stat().st_mtime)
         updated_at = datetime.fromtimestamp(mtime, tz=UTC)
+        tolerance = timedelta(seconds=self.settings.future_tolerance)
+        if updated_at - now > tolerance:
+            # It would never settle: reported, not left waiting until the clock gets there.
+            return future_error(
+                asset_id,
+                updated_at,
+                source=self.name,
+                path=str(path),
+                dam_now=now,
+                tolerance=tolerance,
+            )
         if (now - updated_at).total_seconds() < self.settings.settle_seconds:
             return None
         second = path.stat()

@@ -40,7 +40,6 @@ from daemon.sources.binary import verified
 from daemon.sources.config import RestSettings
 from daemon.sources.fields import (
     PathMissingError,
-    ceil_to,
     dig,
     dig_optional,
     floor_to,
@@ -56,6 +55,7 @@ from daemon.sources.rest_paging import (
     positional_pages,
     token_pages,
 )
+from daemon.sources.window import future_error, place
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +67,7 @@ KINDS = ErrorKinds(
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+END = datetime.max.replace(tzinfo=UTC)
 
 
 def _page_plan(target: int, limit: int) -> tuple[int, int]:
@@ -156,26 +157,20 @@ class RestSource:
 
     # -- requests -------------------------------------------------------------------------
 
-    def _bounds(self, since: datetime | None, until: datetime | None) -> dict[str, str]:
+    def _since(self, since: datetime | None) -> str | None:
+        """The lower bound as sent: floored (one unit earlier when exclusive)."""
         s = self.settings
-        out: dict[str, str] = {}
-        if s.modified_since is not None:
-            fmt = s.modified_since.format
-            low = floor_to(since or EPOCH, fmt)
-            if s.modified_since.exclusive:
-                low -= resolution(fmt)
-            out["since"] = format_datetime(low, fmt)
-        if s.modified_before is not None and until is not None:
-            fmt = s.modified_before.format
-            # Rounded up: a superset of the window, which the window filter trims.
-            high = ceil_to(until, fmt)
-            out["until"] = format_datetime(high, fmt)
-        return out
+        if s.modified_since is None:
+            return None
+        fmt = s.modified_since.format
+        low = floor_to(since or EPOCH, fmt)
+        if s.modified_since.exclusive:
+            low -= resolution(fmt)
+        return format_datetime(low, fmt)
 
     def _listing_spec(
         self,
         since: datetime | None,
-        until: datetime | None,
         *,
         limit: int,
         position: tuple[str, str] | None,
@@ -185,12 +180,11 @@ class RestSource:
         endpoint = s.changes_path
         if url is not None:
             return RequestSpec("GET", url, endpoint, params=self._query_auth or None)
-        bounds = self._bounds(since, until)
+        low = self._since(since)
         named: dict[str, Any] = {}
         if s.modified_since is not None and s.modified_since.name and since is not None:
-            named[s.modified_since.name] = bounds["since"]
-        if s.modified_before is not None and s.modified_before.name and "until" in bounds:
-            named[s.modified_before.name] = bounds["until"]
+            named[s.modified_since.name] = low
+        # No upper bound: a future-dated asset must be seen to be reported (changes()).
         if s.sort_param:
             named[s.sort_param] = s.sort_value
         named[s.paging.limit_param] = limit
@@ -200,9 +194,9 @@ class RestSource:
             assert s.body_template is not None
             until_fmt = s.modified_before.format if s.modified_before else "iso_seconds"
             values = {
-                "{since}": bounds.get("since", format_datetime(EPOCH, "iso")),
-                # No upper bound (a clock probe): a date no asset reaches.
-                "{until}": bounds.get("until", format_datetime(FAR_FUTURE, until_fmt)),
+                "{since}": low or format_datetime(EPOCH, "iso"),
+                # The template needs an upper bound: a date no asset reaches.
+                "{until}": format_datetime(FAR_FUTURE, until_fmt),
                 "{limit}": str(limit),
             }
             body = _render(s.body_template, values)
@@ -290,7 +284,7 @@ class RestSource:
         return str(target)
 
     async def _fetch_page(
-        self, window: Window, since: datetime | None, target: int, limit: int, token: str | None
+        self, since: datetime | None, target: int, limit: int, token: str | None
     ) -> RawPage:
         paging = self.settings.paging
         url = None
@@ -307,7 +301,7 @@ class RestSource:
             size, page = _page_plan(target, limit)
             offset = (page - 1) * size
             position = (paging.param, str(page - 1 + paging.first_page))
-        spec = self._listing_spec(since, window.until, limit=size, position=position, url=url)
+        spec = self._listing_spec(since, limit=size, position=position, url=url)
         body, response = await self._get_json(spec)
         self._remember_clock(body, response, spec)
         items = [self._parse(raw) for raw in self._items(body, spec)]
@@ -333,7 +327,7 @@ class RestSource:
             if 0 <= elapsed < max_age:
                 return anchor[0] + timedelta(seconds=elapsed)
         now = datetime.now(UTC)  # only the bounds of a throw-away probe, never a result
-        spec = self._listing_spec(now, None, limit=1, position=None)
+        spec = self._listing_spec(now, limit=1, position=None)
         body, response = await self._get_json(spec)
         when = self._dam_time(body, response, spec)
         self._clock_anchor = (when, self._monotonic())
@@ -369,41 +363,64 @@ class RestSource:
             return
         self._clock_anchor = (when, self._monotonic())
 
+    def _dam_clock(self) -> datetime | None:
+        """The DAM's time now, from the latest answer's clock (no request), if any was read."""
+        anchor = self._clock_anchor
+        if anchor is None:
+            return None
+        return anchor[0] + timedelta(seconds=max(0.0, self._monotonic() - anchor[1]))
+
+    def _future(self, asset: DamAsset, dam_now: datetime) -> SourceAssetError:
+        return future_error(
+            asset.id,
+            asset.updated_at,
+            source=self.name,
+            path=self.settings.fields.updated_at,
+            dam_now=dam_now,
+            tolerance=timedelta(seconds=self.settings.future_tolerance),
+        )
+
     async def changes(self, window: Window) -> AsyncIterator[SourcePage]:
-        """Pages of changes in the window; see docs/sources.md for the paging guarantees."""
+        """
+        Pages of changes in the window; see docs/sources.md for the paging guarantees.
+
+        The listing is read past ``window.until`` (no upper bound is sent): an asset up to the
+        DAM's clock plus ``future_tolerance`` belongs to a later window and is skipped; a later
+        one is a per-asset error (field ``updated_at``) instead of being invisible.
+        """
         paging = self.settings.paging
         limit = paging.page_size
-
-        async def fetch(
-            since: datetime | None, target: int, size: int, token: str | None
-        ) -> RawPage:
-            return await self._fetch_page(window, since, target, size, token)
-
         fmt = self.settings.modified_since.format if self.settings.modified_since else "iso"
         pages: AsyncIterator[Sequence[DamAsset | SourceAssetError]]
         if self._anchored:
             pages = anchored_pages(
-                fetch, window.since, window.until, limit, lambda d: floor_to(d, fmt)
+                self._fetch_page, window.since, None, limit, lambda d: floor_to(d, fmt)
             )
         elif paging.style in ("page", "offset"):
-            pages = positional_pages(fetch, limit)
+            pages = positional_pages(self._fetch_page, limit)
         else:
-            pages = token_pages(fetch, window.since, limit)
+            pages = token_pages(self._fetch_page, window.since, limit)
+        tolerance = timedelta(seconds=self.settings.future_tolerance)
         # Anchored reading never repeats an asset; token styles may, at a page boundary.
         dedupe = self.window_dedupe = BoundaryDedupe()
         reported: set[tuple[str | None, str]] = set()
         async for items in pages:
+            # The answer just read anchored the clock; without one, until is the best guess.
+            dam_now = self._dam_clock() or window.until
+            horizon = dam_now + tolerance
             assets: list[DamAsset] = []
             errors: list[SourceAssetError] = []
             for item in items:
-                if isinstance(item, SourceAssetError):
-                    if (item.asset_id, item.field) not in reported:
-                        reported.add((item.asset_id, item.field))
-                        errors.append(item)
-                elif window.contains(item.updated_at) and (
-                    self._anchored or dedupe.first_time(item)
-                ):
-                    assets.append(item)
+                if isinstance(item, DamAsset):
+                    where = place(item.updated_at, window, horizon)
+                    if where == "window" and (self._anchored or dedupe.first_time(item)):
+                        assets.append(item)
+                    if where != "future":
+                        continue
+                    item = self._future(item, dam_now)
+                if (item.asset_id, item.field) not in reported:
+                    reported.add((item.asset_id, item.field))
+                    errors.append(item)
             assets.sort(key=lambda a: a.cursor)
             if assets or errors:
                 yield SourcePage(assets=assets, errors=errors)
@@ -451,6 +468,14 @@ class RestSource:
                 "or item_path_template",
                 endpoint=s.changes_path,
             )
+        dam_now = self._dam_clock()
+        if dam_now is not None:
+            # A retry must not write what the listing refuses (changes()).
+            horizon = dam_now + timedelta(seconds=self.settings.future_tolerance)
+            for asset_id, asset in list(found.items()):
+                if asset.updated_at >= horizon:
+                    del found[asset_id]
+                    errors.append(self._future(asset, dam_now))
         reported = {e.asset_id for e in errors}
         for asset_id in wanted:
             if asset_id not in found and asset_id not in reported:
@@ -474,7 +499,8 @@ class RestSource:
         errors: list[SourceAssetError],
     ) -> None:
         """Read one answer of a fetch, keeping the wanted assets and every unreadable record."""
-        body, _ = await self._get_json(spec)
+        body, response = await self._get_json(spec)
+        self._remember_clock(body, response, spec)
         for raw in self._items(body, spec):
             item = self._parse(raw)
             if isinstance(item, SourceAssetError):
@@ -501,7 +527,9 @@ class RestSource:
                 )
             if response.status_code >= 300:
                 raise self.upstream.protocol_error(spec, response, "unexpected answer")
-            return read_json(self.upstream, spec, response)
+            body = read_json(self.upstream, spec, response)
+            self._remember_clock(body, response, spec)
+            return body
 
         body = await self.upstream.request(spec, handle)
         return None if body is None else self._parse(body)
@@ -510,8 +538,8 @@ class RestSource:
         """Every live id: the ids endpoint when configured, else a full read of the changes."""
         s = self.settings
         if s.ids_path is None:
-            until = await self.server_now()
-            async for page in self.changes(Window(None, until + resolution("iso_seconds"))):
+            # Every window: a future-dated asset is live too (it must not be swept away).
+            async for page in self.changes(Window(None, END)):
                 live = [a.id for a in page.assets if not a.deleted]
                 if live:
                     yield live

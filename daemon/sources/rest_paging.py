@@ -119,7 +119,7 @@ async def positional_pages(
 async def anchored_pages(
     fetch: Fetch,
     since: datetime | None,
-    until: datetime,
+    until: datetime | None,
     limit: int,
     floor: Callable[[datetime], datetime],
 ) -> AsyncIterator[Sequence[DamAsset | SourceAssetError]]:
@@ -129,7 +129,8 @@ async def anchored_pages(
     Args:
         fetch: Reads one page at ``(since, offset, limit)``.
         since: The window's lower bound.
-        until: The window's upper bound: an asset at or after it ends the walk.
+        until: An asset at or after it ends the walk; ``None`` reads to the end (the REST
+            source does, to see future-dated assets).
         limit: Page size.
         floor: Rounds a datetime down to what the since parameter can express.
 
@@ -173,7 +174,7 @@ async def anchored_pages(
             last_good = index
             if seen(item):
                 continue
-            if item.updated_at >= until:
+            if until is not None and item.updated_at >= until:
                 done = True
                 break
             fresh.append(item)
