@@ -46,6 +46,7 @@ _NUMBER = {
 }
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
+_MEMO_LIMIT = 4096
 _PCRE_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
 
 
@@ -108,9 +109,10 @@ def _text(attr: AssetAttribute) -> Converter:
     limit = int(attr.max_characters) if attr.max_characters else None
     rule = attr.validation_rule or "none"
     pattern = compile_pcre(attr.validation_regexp or "") if rule == "regexp" else None
+    textarea = attr.is_textarea
 
     def convert(value: Any, missing: MissingSink) -> Any:
-        text = _clean_text(value, attr.is_textarea)
+        text = _clean_text(value, textarea)
         if limit is not None and len(text) > limit:
             raise ValueProblem(f"{len(text)} characters, more than the maximum {limit}")
         if rule == "email" and not _EMAIL.match(text):
@@ -123,7 +125,23 @@ def _text(attr: AssetAttribute) -> Converter:
             raise ValueProblem(f"{show(text)} does not match the regexp {attr.validation_regexp!r}")
         return text
 
-    return convert
+    if rule in ("email", "url", "regexp"):
+        return convert
+    # No validation rule (the usual case): printable text within the limit is sent as it is.
+    # Anything else takes the full path, which cleans it and names the problem.
+
+    def unlimited(value: Any, missing: MissingSink) -> Any:
+        if type(value) is str and value.isprintable():
+            return value
+        return convert(value, missing)
+
+    def limited(value: Any, missing: MissingSink) -> Any:
+        if type(value) is str and len(value) <= most and value.isprintable():
+            return value
+        return convert(value, missing)
+
+    most = limit if limit is not None else 0
+    return unlimited if limit is None else limited
 
 
 def parse_decimal(value: Any, separator: str = ".") -> Decimal:
@@ -190,7 +208,38 @@ def _number(attr: AssetAttribute, separator: str) -> Converter:
             raise ValueProblem(f"{decimal_text(number)} is above the maximum {attr.max_value}")
         return decimal_text(number)
 
-    return convert
+    def integer(value: Any, missing: MissingSink) -> Any:
+        # An int (not a bool) is its own canonical text; bounds compare exactly with Decimals.
+        if type(value) is int and (low is None or value >= low) and (high is None or value <= high):
+            return str(value)
+        return convert(value, missing)
+
+    return integer
+
+
+_OptionCode = Callable[[Any, MissingSink, list[str]], str | None]
+
+
+def _remembered(one: _OptionCode, known_codes: frozenset[str]) -> _OptionCode:
+    """
+    Remember the labels that resolve to a known option: labels repeat across assets.
+
+    Only pure results are kept (a label giving a missing option or a problem always runs
+    ``one``, which reports it), and at most ``_MEMO_LIMIT`` of them.
+    """
+    resolved: dict[str, str] = {}
+
+    def code_of(raw: Any, missing: MissingSink, problems: list[str]) -> str | None:
+        if type(raw) is not str:
+            return one(raw, missing, problems)
+        code = resolved.get(raw)
+        if code is None:
+            code = one(raw, missing, problems)
+            if code is not None and code in known_codes and len(resolved) < _MEMO_LIMIT:
+                resolved[raw] = code
+        return code
+
+    return code_of
 
 
 def _options(
@@ -214,6 +263,8 @@ def _options(
             missing.append((code, label))
         return code
 
+    code_of = _remembered(one, frozenset(known.values()))
+
     def convert(value: Any, missing: MissingSink) -> Any:
         items = list(value) if isinstance(value, list | tuple) else [value]
         if not multiple and len(items) != 1:
@@ -221,7 +272,7 @@ def _options(
         problems: list[str] = []
         codes: list[str] = []
         for raw in items:
-            code = one(raw, missing, problems)
+            code = code_of(raw, missing, problems)
             if code is not None and code not in codes:
                 codes.append(code)
         if problems:

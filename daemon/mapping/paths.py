@@ -187,14 +187,24 @@ def compile_template(text: str) -> Getter:
             value = piece(asset)
             if value is None:
                 return None
-            out.append(text_of(value))
+            out.append(value if type(value) is str else text_of(value))
         return "".join(out)
 
+    if len(pieces) == 1 and not isinstance(pieces[0], str):
+        get = pieces[0]
+
+        def single(asset: DamAsset) -> str | None:  # "{id}": the usual asset code
+            value = get(asset)
+            return value if value is None or type(value) is str else text_of(value)
+
+        return single
     return render
 
 
 def _each(fn: Callable[[str], str]) -> Transform:
     def apply(value: Any) -> Any:
+        if type(value) is str:
+            return fn(value)
         if value is None:
             return None
         if isinstance(value, list | tuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, ClassVar, Literal
@@ -96,6 +96,35 @@ _CANONICAL = json.JSONEncoder(
 )
 
 
+def _encoder() -> Callable[[Any], str]:
+    """
+    The canonical encoder, without what costs and never changes the text here.
+
+    ``_CANONICAL.encode`` builds a C encoder and a circular-reference guard on every call;
+    mapped data is parsed JSON and never circular, so the C encoder is built once, without the
+    guard, from the same settings (the same text). Without the C accelerator, the plain encoder.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C accelerator
+        return _CANONICAL.encode
+    c = _CANONICAL
+    fast = make(
+        None,  # no circular-reference markers
+        c.default,
+        json.encoder.encode_basestring,  # what ensure_ascii=False uses
+        c.indent,
+        c.key_separator,
+        c.item_separator,
+        c.sort_keys,
+        c.skipkeys,
+        c.allow_nan,
+    )
+    return lambda value: "".join(fast(value, 0))
+
+
+_encode = _encoder()
+
+
 def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None = None) -> str:
     """
     Hash a PIM asset canonically: key order and value order within an attribute do not count.
@@ -116,7 +145,7 @@ def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None =
                 data = ids.get(data)
             rows.append((attr, v.locale or "", v.channel or "", data))
     rows.sort(key=_ROW_KEY)
-    canonical = _CANONICAL.encode([asset.family, asset.code, rows])
+    canonical = _encode([asset.family, asset.code, rows])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
