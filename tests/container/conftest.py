@@ -65,6 +65,9 @@ def _base_image() -> str:
 
 
 def _image() -> str:
+    if shutil.which("buildah") is None and BASE_TOOL.exists() and os.geteuid() == 0:
+        # The shared tool installs buildah (from Debian) before it builds the base image.
+        subprocess.run(["bash", str(BASE_TOOL)], capture_output=True, timeout=BUILD_TIMEOUT)
     if shutil.which("buildah") is None:
         unavailable("buildah is not installed (run ../shared/tools/container-base.sh)")
     base = _base_image()
