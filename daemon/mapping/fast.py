@@ -100,7 +100,9 @@ def _plain(cv: CompiledValue) -> Step:
 
 def _locale_pairs(cv: CompiledValue) -> Callable[[dict[str, Any]], list[tuple[str, Any]] | None]:
     """Pair each key of an object with its active locale; ``None`` when two give the same."""
-    active, renames = cv.active_set, dict(cv.renames)
+    active = cv.active_set
+    # Renames of a key to itself change nothing: without any other, no two keys can collide.
+    renames = {} if all(k == v for k, v in cv.renames.items()) else dict(cv.renames)
 
     def plain(raw: dict[str, Any]) -> list[tuple[str, Any]] | None:
         return [(key, value) for key, value in raw.items() if key in active]

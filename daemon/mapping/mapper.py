@@ -27,6 +27,7 @@ from daemon.mapping.results import (
     MissingOption,
     Unmatched,
     content_hash,
+    hash_values,
 )
 from daemon.mapping.rules import SourceMapping
 from daemon.mapping.values import Run, field_name, map_value
@@ -141,12 +142,16 @@ class Mapper:
         if run.errors:
             return MappingFailed(asset.id, rule.family, tuple(run.errors))
         pim = PimAsset(rule.family, code, {k: tuple(v) for k, v in run.values.items()})
-        ids = {m: _binary_identity(m.binary, asset) for m in run.media}
-        firsts: dict[tuple[str, str], str] = {}
-        for attr, option, label in run.missing:
-            firsts.setdefault((attr, option), label)
-        missing = tuple(MissingOption(rule.family, a, c, label) for (a, c), label in firsts.items())
-        return MappedAsset(asset.id, pim, tuple(run.media), missing, content_hash(pim, ids))
+        missing: tuple[MissingOption, ...] = ()
+        if run.missing:
+            firsts: dict[tuple[str, str], str] = {}
+            for attr, option, label in run.missing:
+                firsts.setdefault((attr, option), label)
+            missing = tuple(MissingOption(rule.family, a, c, t) for (a, c), t in firsts.items())
+        # Each placeholder is in the values once: its identity is computed where the hash
+        # needs it, without a dict keyed by (slow to hash) media requests.
+        digest = hash_values(pim, lambda m: _binary_identity(m.binary, asset))
+        return MappedAsset(asset.id, pim, tuple(run.media), missing, digest)
 
 
 def fill_media(mapped: MappedAsset, codes: Mapping[MediaRequest, str]) -> PimAsset:

@@ -136,13 +136,26 @@ def content_hash(asset: PimAsset, media_ids: Mapping[MediaRequest, Any] | None =
     Returns:
         64 hex digits.
     """
-    ids = media_ids or {}
+    return hash_values(asset, (media_ids or {}).get)
+
+
+def hash_values(asset: PimAsset, media_id: Callable[[MediaRequest], Any]) -> str:
+    """
+    :func:`content_hash`, with what identifies each media placeholder given by a function.
+
+    Args:
+        asset: The asset.
+        media_id: The identity of a placeholder's binary.
+
+    Returns:
+        64 hex digits.
+    """
     rows = []
     for attr, vals in asset.values.items():
         for v in vals:
             data = v.data
             if type(data) is MediaRequest:
-                data = ids.get(data)
+                data = media_id(data)
             rows.append((attr, v.locale or "", v.channel or "", data))
     rows.sort(key=_ROW_KEY)
     canonical = _encode([asset.family, asset.code, rows])
@@ -158,4 +171,5 @@ __all__ = [
     "MissingOption",
     "Unmatched",
     "content_hash",
+    "hash_values",
 ]
