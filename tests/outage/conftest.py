@@ -1,0 +1,191 @@
+"""
+Outage fixtures: the state store behind a test-controlled TCP proxy, the daemon for real.
+
+Reused, not copied: the served simulators and PIM/DAM comparison helpers come from
+``tests/reliability/conftest.py``, the ``damsync run`` subprocess harness and config writer from
+``tests/runtime/conftest.py``, and the per-session ``damsync_t_<random>`` PostgreSQL databases
+from ``tests/store/conftest.py`` (skipped locally without ``DAMSYNC_TEST_DATABASE_URL``, a
+failure under ``CI=true``). The shared PostgreSQL server is never stopped: only the proxy in
+front of it is cut.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from daemon.store import Store
+from daemon.store.engine import upgrade
+from tests.outage.proxy import TcpProxy
+from tests.reliability.conftest import Sims, _sims, mismatch, pim_code
+from tests.runtime.conftest import Daemon, _start_daemon, free_port, write_config
+from tests.store.conftest import _pg_databases
+
+__all__ = ["_pg_databases", "_sims", "_start_daemon"]  # fixtures registered by import
+
+#: Seconds between scheduled passes of the daemons started here.
+INTERVAL = 2
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
+    """
+    Poll ``predicate`` until it returns something truthy; fail naming ``what``.
+
+    Args:
+        predicate: Called every ``step`` seconds; HTTP errors count as "not yet".
+        timeout: Seconds before the test fails.
+        what: What is awaited, for the failure message.
+        step: Seconds between polls.
+
+    Returns:
+        The first truthy value.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except httpx.HTTPError as exc:  # a slow answer is one more poll, not the verdict
+            value, last = None, exc
+        else:
+            last = value
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def readyz(daemon: Daemon) -> tuple[int, dict[str, Any]]:
+    """``/readyz`` of a running daemon: status code and JSON body."""
+    answer = daemon.get("/readyz")
+    return answer.status_code, dict(answer.json())
+
+
+def wait_readyz(daemon: Daemon, status: int, timeout: float) -> dict[str, Any]:
+    """
+    Poll ``/readyz`` until it answers ``status``; the failure names the last answer seen.
+
+    Returns:
+        The JSON body of the first answer with ``status``.
+    """
+    last: tuple[int, dict[str, Any]] | None = None
+
+    def poll() -> bool:
+        nonlocal last
+        last = readyz(daemon)
+        return status == last[0]
+
+    try:
+        wait_until(poll, timeout, f"/readyz {status}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last answer {last}; log: {daemon.output()}") from None
+    assert last is not None
+    return last[1]
+
+
+def healthz_status(daemon: Daemon) -> int:
+    """The status code of ``/healthz`` (0 when it does not answer at all)."""
+    try:
+        return daemon.get("/healthz").status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def checkpoint_violations(sims: Sims, store: Store, source: str = "demo") -> list[str]:
+    """
+    DAM assets at or before the stored cursor that are neither current in the PIM nor failed.
+
+    Args:
+        sims: The served simulators.
+        store: A store reading the daemon's database directly (not through the proxy).
+        source: The source name.
+
+    Returns:
+        One line per violation (empty: the promise holds).
+    """
+    checkpoint = store.load_checkpoint(source)
+    if checkpoint is None or checkpoint.cursor is None:
+        return []
+    cursor = (checkpoint.cursor.updated_at, checkpoint.cursor.id)
+    failed = {f.dam_id for f in store.list_failures(source)}
+    pim = sims.pim_state()
+    problems = []
+    for asset in sims.dam_assets():
+        if (parse_time(asset["updated_at"]), asset["id"]) > cursor or asset["id"] in failed:
+            continue
+        item = pim.get(pim_code(asset))
+        if asset["deleted"]:
+            if item is not None:
+                problems.append(f"{asset['id']}: deleted in the DAM, still in the PIM")
+        elif (reason := mismatch(asset, item)) is not None:
+            problems.append(f"{asset['id']}: {reason} (cursor {cursor})")
+    return problems
+
+
+@pytest.fixture(name="pg_proxy")
+def _pg_proxy(pg_databases: Callable[[], str]) -> Iterator[tuple[str, str, TcpProxy]]:
+    """
+    A fresh PostgreSQL database at head, and a proxy in front of its server.
+
+    Yields:
+        ``(direct_url, proxied_url, proxy)``: the test reads through ``direct_url``; the daemon
+        connects through ``proxied_url`` only.
+    """
+    direct = pg_databases()
+    upgrade(direct)
+    url = make_url(direct)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        yield direct, proxied, proxy
+    finally:
+        proxy.close()
+
+
+def daemon_config(tmp_path: Path, sims: Sims, store_url: str, port: int) -> Path:
+    """
+    The example configuration for a ``damsync run`` against ``sims`` and ``store_url``.
+
+    Debug logs carry ``store.batch_committed``, which the tests use to cut the database
+    between two batches of one pass.
+
+    Returns:
+        The path of the written TOML file.
+    """
+    path = write_config(
+        tmp_path / "damsync.toml",
+        sims,  # type: ignore[arg-type]  # the reliability Sims has the same pim/dam .url
+        store_url=store_url,
+        server_port=port,
+        interval=INTERVAL,
+        batch_size=50,
+    )
+    text = path.read_text(encoding="utf-8").replace('log_level = "info"', 'log_level = "debug"')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start(
+    start_daemon: Callable[..., Daemon], tmp_path: Path, sims: Sims, store_url: str
+) -> Daemon:
+    """
+    Start ``damsync run`` on a free port and wait until ``/healthz`` answers.
+
+    Returns:
+        The running daemon (killed by the ``start_daemon`` fixture at teardown).
+    """
+    port = free_port()
+    daemon: Daemon = start_daemon(daemon_config(tmp_path, sims, store_url, port), port)
+    wait_until(lambda: 200 == healthz_status(daemon), 20, "/healthz of the daemon")
+    return daemon
