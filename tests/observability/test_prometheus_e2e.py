@@ -46,7 +46,8 @@ async def query(client: httpx.AsyncClient, expr: str) -> list[dict[str, Any]]:
 async def until(client: httpx.AsyncClient, expr: str, deadline: float) -> list[dict[str, Any]]:
     """Poll ``expr`` until it returns a series or the deadline passes."""
     while True:
-        with contextlib.suppress(httpx.TransportError):
+        # Prometheus answers 503 until its storage is ready.
+        with contextlib.suppress(httpx.TransportError, httpx.HTTPStatusError):
             if result := await query(client, expr):
                 return result
         if time.monotonic() > deadline:
