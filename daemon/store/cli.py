@@ -7,6 +7,7 @@ daemon itself only checks that the schema is at head and refuses to start otherw
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,16 +22,41 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _database_url(func: F) -> F:
+    func = click.option(
+        "--config",
+        "config_path",
+        envvar="DAMSYNC_CONFIG",
+        type=click.Path(dir_okay=False),
+        help="Take the URL from this configuration's store.url (env DAMSYNC_CONFIG).",
+    )(func)
     return click.option(
         "--database-url",
         envvar="DAMSYNC_DATABASE_URL",
-        default=DEFAULT_DATABASE_URL,
-        show_default=True,
-        help="SQLAlchemy URL of the state store (env DAMSYNC_DATABASE_URL).",
+        default=None,
+        help="SQLAlchemy URL of the state store (env DAMSYNC_DATABASE_URL); wins over "
+        f"DAMSYNC_STORE__URL and --config. Default: {DEFAULT_DATABASE_URL}.",
     )(func)
 
 
-def _open(url: str) -> Store:
+def resolve_url(database_url: str | None, config_path: str | None) -> str:
+    """``--database-url``, else ``DAMSYNC_STORE__URL``, else the config's ``store.url``."""
+    if database_url:
+        return database_url
+    if os.environ.get("DAMSYNC_STORE__URL"):
+        return os.environ["DAMSYNC_STORE__URL"]
+    if config_path:
+        # Imported here: the store sits below the settings in the dependency order.
+        from daemon.settings import load_settings
+
+        try:
+            return load_settings(config_path, dict(os.environ)).store.url
+        except SyncError as exc:
+            raise click.ClickException(str(exc)) from exc
+    return DEFAULT_DATABASE_URL
+
+
+def _open(url: str | None, config_path: str | None = None) -> Store:
+    url = resolve_url(url, config_path)
     try:
         return Store.from_url(url)
     except SyncError as exc:
@@ -51,9 +77,9 @@ def db() -> None:
     show_default=True,
     help="Seconds to wait for another upgrade's lock (PostgreSQL).",
 )
-def upgrade(database_url: str, lock_timeout: float) -> None:
+def upgrade(database_url: str | None, config_path: str | None, lock_timeout: float) -> None:
     """Apply every pending migration up to head."""
-    store = _open(database_url)
+    store = _open(database_url, config_path)
     try:
         before = store.current_revision()
         after = store.upgrade(lock_timeout=lock_timeout)
@@ -70,9 +96,9 @@ def upgrade(database_url: str, lock_timeout: float) -> None:
 
 @db.command()
 @_database_url
-def current(database_url: str) -> None:
+def current(database_url: str | None, config_path: str | None) -> None:
     """Print the database's schema revision (``none`` when never migrated)."""
-    store = _open(database_url)
+    store = _open(database_url, config_path)
     try:
         click.echo(store.current_revision() or "none")
     except SyncError as exc:
@@ -83,9 +109,9 @@ def current(database_url: str) -> None:
 
 @db.command()
 @_database_url
-def check(database_url: str) -> None:
+def check(database_url: str | None, config_path: str | None) -> None:
     """Exit 0 when the schema is at head, 1 (with the fix) when it is not."""
-    store = _open(database_url)
+    store = _open(database_url, config_path)
     try:
         store.check_at_head()
         click.echo(f"database schema at head {store.current_revision()}")

@@ -169,3 +169,17 @@ def test_unreachable_database_is_a_transient_error_without_the_password(tmp_path
         assert isinstance(caught.value, TransientError)
         assert "ping" == caught.value.operation
         assert "s3cret" not in str(caught.value)
+
+
+def test_cli_takes_the_url_from_the_config_or_the_store_variable(tmp_path, monkeypatch):
+    """`db upgrade --config` uses store.url; DAMSYNC_STORE__URL wins over the file."""
+    config = tmp_path / "c.toml"
+    from_file = f"sqlite:///{tmp_path / 'file.db'}"
+    config.write_text(f'[pim]\nbase_url = "http://x"\ntoken = "t"\n[store]\nurl = "{from_file}"\n')
+    result = CliRunner().invoke(db, ["upgrade", "--config", str(config)])
+    assert 0 == result.exit_code, result.output
+    assert (tmp_path / "file.db").exists()
+    monkeypatch.setenv("DAMSYNC_STORE__URL", f"sqlite:///{tmp_path / 'env.db'}")
+    result = CliRunner().invoke(db, ["upgrade", "--config", str(config)])
+    assert 0 == result.exit_code, result.output
+    assert (tmp_path / "env.db").exists()
