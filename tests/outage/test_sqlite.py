@@ -1,0 +1,70 @@
+"""
+SQLite locked under a running ``damsync run``: another connection holds the write lock.
+
+A SQLite file cannot "go away" the way a server does (the daemon keeps its file descriptors,
+and root ignores file modes), and in WAL mode no other connection can block readers. What does
+happen in production is a second process (a backup, an operator's ``sqlite3`` shell) holding
+the write lock longer than the daemon's ``busy_timeout`` (10 s): every write then fails with
+``database is locked``. That is the outage tested here; docs/reliability.md says why readiness
+stays green meanwhile.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from daemon.store import Store
+from daemon.store.engine import SQLITE_BUSY_TIMEOUT_MS, upgrade
+from tests.outage.conftest import checkpoint_violations, healthz_status, start, wait_until
+from tests.reliability.conftest import differences
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.mark.parametrize("sims", [{"assets": 200}], indirect=True)
+def test_pass_blocked_by_a_held_write_lock_fails_cleanly_and_the_next_completes(
+    sims, start_daemon, tmp_path
+):
+    """A pass whose writes meet another connection's lock held past busy_timeout fails and is
+    recorded as failed without crashing the daemon or losing an asset, /healthz keeps answering,
+    and the next pass after the release brings the PIM to the DAM's exact state."""
+    db = tmp_path / "state.db"
+    url = f"sqlite:///{db}"
+    upgrade(url)
+    sims.dam_options(latency=0.05)  # every page and binary is slow: the pass takes seconds
+    store = Store.from_url(url)
+    locker = sqlite3.connect(db, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        daemon = start(start_daemon, tmp_path, sims, url)
+        daemon.wait_event("store.batch_committed", timeout=60)
+        locker.execute("BEGIN EXCLUSIVE")
+        locked_at = time.monotonic()
+        assert [] == daemon.events("sync.pass_finished")  # locked during the first pass
+
+        failed = daemon.wait_event("sync.pass_failed", timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 + 20)
+        assert "StoreUnavailableError" in failed[0]["error"], failed[0]
+        assert "database is locked" in failed[0]["error"], failed[0]
+        assert time.monotonic() - locked_at >= SQLITE_BUSY_TIMEOUT_MS / 1000 - 1
+        assert 200 == healthz_status(daemon)  # no database call blocks the event loop
+        assert [] == checkpoint_violations(sims, store)  # WAL: readers see the committed state
+        locker.execute("ROLLBACK")
+
+        # Released within busy_timeout of the failure: the failed run itself is recorded.
+        (finished,) = daemon.wait_event("sync.pass_finished", timeout=30)
+        assert "failed" == finished["status"]
+        assert finished["written"] < len(sims.dam_assets())  # the pass was really cut short
+        wait_until(
+            lambda: any(e["status"] == "succeeded" for e in daemon.events("sync.pass_finished")),
+            90,
+            "a successful pass after the release",
+        )
+        assert None is daemon.process.poll()
+        assert [] == checkpoint_violations(sims, store)
+        assert [] == differences(sims)
+        assert [] == store.list_failures("demo")
+    finally:
+        locker.close()
+        store.dispose()
