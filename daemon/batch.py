@@ -281,6 +281,15 @@ class BatchProcessor:
         resolved: list[str] = []
         for asset in assets:
             state = states.get(asset.id)
+            if (
+                state is not None
+                and state.dam_updated_at is not None
+                and asset.updated_at < state.dam_updated_at
+            ):
+                # An older copy than the one already written (an unsorted DAM repeating an
+                # asset across pages): writing it would put stale data over fresh.
+                report.unchanged += 1
+                continue
             if asset.deleted:
                 if state is not None and not state.deleted and self.delete_policy == "delete":
                     deletions.append((asset, state))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import math
+from datetime import timedelta
 
 from daemon import logs
 from daemon.mapping import sanitise_code
+from daemon.models import DamAsset
 
 BULK = "PATCH /api/rest/v1/asset-families/{family}/assets"
 UPLOAD = "POST /api/rest/v1/asset-media-files"
@@ -153,3 +155,24 @@ async def test_log_lines_carry_source_run_and_batch(world):
     assert failed[0]["run_id"]
     finished = next(e for e in lines if e["event"] == "sync.pass_finished")
     assert "batch_id" not in finished
+
+
+async def test_an_older_copy_never_overwrites_a_newer_write(world):
+    """A stale version of an asset (older updated_at than the one written) is not sent."""
+    await world.runner.run_once()
+    dam = await world.dam_assets()
+    item = next(a for a in dam if a["type"] == "image" and not a["deleted"])
+    state = world.services.store.asset_states("demo", [item["id"]])[item["id"]]
+    stale = DamAsset(
+        id=item["id"],
+        updated_at=state.dam_updated_at - timedelta(seconds=5),
+        metadata=dict(item["metadata"], sku="STALE"),
+    )
+    processor = world.runner.processor
+    lease = world.services.store.acquire_lease("demo", "t", 60)
+    report = await processor.process(
+        [stale], [], lease=lease, run_id=None, cursor=None, window=None
+    )
+    assert (0, 1) == (report.written, report.unchanged)
+    packshot = (await world.pim_assets("packshots"))[sanitise_code(item["id"])]
+    assert "STALE" != packshot["values"]["product_ref"][0]["data"]
