@@ -142,13 +142,26 @@ def estimate_size(asset: DamAsset) -> int:
     return 256 + _size(asset.metadata)
 
 
+_SCALARS = (int, float, bool, type(None))
+
+
 def _size(value: object) -> int:
-    if isinstance(value, str):
+    # Exact types first (parsed JSON); leaves are counted inline, without a call per value.
+    if type(value) is str or isinstance(value, str):
         return len(value) + 2
     if isinstance(value, dict):
-        return sum(len(str(k)) + 4 + _size(v) for k, v in value.items()) + 2
+        total = 2
+        for k, v in value.items():
+            kind = type(v)
+            total += len(k if type(k) is str else str(k)) + 4
+            total += len(v) + 2 if kind is str else 8 if kind in _SCALARS else _size(v)
+        return total
     if isinstance(value, list | tuple):
-        return sum(_size(v) + 1 for v in value) + 2
+        total = 2
+        for v in value:
+            kind = type(v)
+            total += (len(v) + 2 if kind is str else 8 if kind in _SCALARS else _size(v)) + 1
+        return total
     return 8
 
 
