@@ -94,6 +94,8 @@ class BatchStore(Protocol):
 
     def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]: ...
 
+    def record_intents(self, source: str, intents: Sequence[tuple[str, str, str]]) -> None: ...
+
     def commit_batch(
         self,
         lease: Any,
@@ -317,6 +319,14 @@ class BatchProcessor:
             report.written, report.deleted = len(items), len(deletions)
             return BatchWrite(report, [], [], failures, resolved, [])
 
+        # Before anything reaches the PIM: where new assets will live (see record_intents).
+        intents = [
+            (i.asset.id, i.mapped.asset.family, i.mapped.asset.code)
+            for i in items
+            if states.get(i.asset.id) is None or states[i.asset.id].deleted
+        ]
+        if intents:
+            await asyncio.to_thread(self.store.record_intents, self.source, intents)
         items = await self._create_options(items, failures)
         items = await self._transfer_media(items, failures, report)
         written = await self._upsert(items, failures, run_id)

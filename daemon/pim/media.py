@@ -50,7 +50,9 @@ def _envelope(boundary: str, filename: str, mime_type: str) -> tuple[bytes, byte
 
 
 async def _file_chunks(file_path: Path, size: int) -> AsyncIterator[bytes]:
-    handle: BinaryIO = await asyncio.to_thread(file_path.open, "rb")
+    # Opened in the loop, not in a thread: a task cancelled while a thread opens the file
+    # would leak the handle. Opening a local spool file does not block for long.
+    handle: BinaryIO = file_path.open("rb")
     try:
         sent = 0
         while chunk := await asyncio.to_thread(handle.read, CHUNK):
@@ -102,9 +104,16 @@ async def upload_media_file(
 
     async def body() -> AsyncIterator[bytes]:
         yield head
-        async for chunk in factory():
-            if chunk:
-                yield bytes(chunk)
+        # A cancelled or failed upload closes the source (and its file) at once.
+        chunks = factory()
+        try:
+            async for chunk in chunks:
+                if chunk:
+                    yield bytes(chunk)
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
         yield tail
 
     headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}

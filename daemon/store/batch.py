@@ -165,6 +165,48 @@ def _fence(session: Session, lease: Lease, now: datetime) -> Cursor | None:
     return Cursor(row.cursor_updated_at, row.cursor_id)
 
 
+def record_intents(
+    session: Session, source: str, intents: Sequence[tuple[str, str, str]], now: datetime
+) -> None:
+    """
+    Note where assets are about to be written (``dam_id, family, code``), before the PIM write.
+
+    A crash between the PIM's acknowledgement and the batch commit would otherwise leave an
+    asset in the PIM that the store has never heard of: if the DAM then deleted it, its
+    tombstone (no metadata, so no family) could not be applied, and no sweep would know it.
+    An intent row has an empty content hash, so it never makes a later write look unchanged;
+    a known asset's row is left alone, a deleted one is revived as an intent.
+    """
+    rows = [
+        {
+            "source": source,
+            "dam_id": dam_id,
+            "family": family,
+            "code": code,
+            "content_hash": "",
+            "deleted": False,
+            "last_synced_at": now,
+        }
+        for dam_id, (family, code) in {i[0]: (i[1], i[2]) for i in intents}.items()
+    ]
+    if not rows:
+        return
+    stmt = upsert(session, asset_states)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[asset_states.c.source, asset_states.c.dam_id],
+            set_={
+                "family": stmt.excluded.family,
+                "code": stmt.excluded.code,
+                "content_hash": "",
+                "deleted": False,
+            },
+            where=asset_states.c.deleted.is_(True),
+        ),
+        rows,
+    )
+
+
 def _write_assets(
     session: Session, source: str, run_id: int | None, written: Sequence[AssetWrite], now: datetime
 ) -> None:
@@ -260,4 +302,4 @@ def _record_failures(
     return tuple(dead), tuple(scheduled)
 
 
-__all__ = ["CHUNK", "BatchResult", "chunks", "commit_batch", "upsert"]
+__all__ = ["CHUNK", "BatchResult", "chunks", "commit_batch", "record_intents", "upsert"]

@@ -24,7 +24,7 @@ from daemon.models import Cursor, Window
 from daemon.store import engine as engines
 from daemon.store import failures as queries
 from daemon.store import leases
-from daemon.store.batch import BatchResult, chunks, commit_batch
+from daemon.store.batch import BatchResult, chunks, commit_batch, record_intents
 from daemon.store.records import (
     AssetState,
     AssetWrite,
@@ -299,6 +299,11 @@ class Store:
         return result
 
     # --- asset state ------------------------------------------------------------------------
+
+    def record_intents(self, source: str, intents: Sequence[tuple[str, str, str]]) -> None:
+        """Note ``(dam_id, family, code)`` of assets about to be written (see batch module)."""
+        with self._write("record_intents") as session:
+            record_intents(session, source, intents, self._clock())
 
     def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]:
         """The known state of ``dam_ids`` (bulk read for one batch); unknown ids are absent."""

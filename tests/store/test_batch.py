@@ -144,3 +144,40 @@ def test_naive_datetimes_are_refused(store, lease, run):
     """A naive datetime never reaches the database."""
     with pytest.raises(ValueError, match="naive"):
         AssetWrite("d", "f", "c", "h", dam_updated_at=datetime(2025, 1, 1))
+
+
+def test_intents_note_new_assets_without_touching_known_ones(store, lease, run):
+    """An intent row is created for an unknown asset, revives a deleted one, and leaves a
+    written one alone; its empty hash never matches a real one."""
+    store.commit_batch(
+        lease,
+        run,
+        cursor=None,
+        written=[
+            AssetWrite("known", "fam", "known", "h1"),
+            AssetWrite("gone", "fam", "gone", "h2"),
+        ],
+        deleted=["gone"],
+    )
+    store.record_intents(
+        "dam", [("new", "fam", "new_code"), ("known", "x", "y"), ("gone", "f", "g")]
+    )
+    states = store.asset_states("dam", ["new", "known", "gone"])
+    assert ("fam", "new_code", "", False) == (
+        states["new"].family,
+        states["new"].code,
+        states["new"].content_hash,
+        states["new"].deleted,
+    )
+    assert ("fam", "known", "h1") == (
+        states["known"].family,
+        states["known"].code,
+        states["known"].content_hash,
+    )
+    assert ("f", "g", "", False) == (
+        states["gone"].family,
+        states["gone"].code,
+        states["gone"].content_hash,
+        states["gone"].deleted,
+    )
+    assert {"new", "known", "gone"} == set(store.known_ids("dam"))
