@@ -27,10 +27,10 @@ import structlog
 
 from daemon import logs
 from daemon.batch import BatchProcessor, BatchReport, BatchWrite
-from daemon.errors import SourceAssetError
+from daemon.errors import CheckpointError, SourceAssetError
 from daemon.models import Cursor, DamAsset, Window
 from daemon.planning import FamilyBatcher, advance, dedupe_page, plan_window
-from daemon.store import Checkpoint, Lease, RunCounts, RunStatus
+from daemon.store import Checkpoint, Lease, RunCounts, RunStatus, StoreUnavailableError
 
 log = structlog.get_logger(__name__)
 
@@ -177,36 +177,31 @@ async def run_pass(
     set, the pass ends after the batch in flight is committed (status ``stopped``).
     """
     started = clock()
-    run_id = await asyncio.to_thread(store.start_run, source.name)
-    result = PassResult(source=source.name, run_id=run_id, dry_run=processor.dry_run)
+    result = PassResult(source=source.name, run_id=None, dry_run=processor.dry_run)
     holder = holder or f"damsync-{uuid.uuid4().hex[:12]}"
-    lease = await acquire_lease(store, source.name, holder, options.lease_ttl, dead_holder)
-    if lease is None:
-        result.status = "skipped"
-        result.error = "another process holds this source's lease"
-        log.warning("sync.lease_busy", source=source.name)
-        await _finish(store, result, started, clock, observer)
-        return result
+    lease: Lease | None = None
     try:
-        await _read_window(source, processor, store, options, lease, result, observer, stop)
+        result.run_id = await asyncio.to_thread(store.start_run, source.name)
+        lease = await acquire_lease(store, source.name, holder, options.lease_ttl, dead_holder)
+        if lease is None:
+            result.status = "skipped"
+            result.error = "another process holds this source's lease"
+            log.warning("sync.lease_busy", source=source.name)
+        else:
+            await _read_window(source, processor, store, options, lease, result, observer, stop)
+            if result.failed and result.status == "succeeded":
+                result.status = "partial"
     except asyncio.CancelledError:
         # Shutdown past its grace: what was committed stays; record the run, then unwind.
         result.status = "failed"
         result.error = "cancelled during shutdown"
-        await asyncio.shield(_finish(store, result, started, clock, observer))
-        await asyncio.shield(asyncio.to_thread(store.release_lease, lease))
+        await asyncio.shield(_finish(store, result, started, clock, observer, lease))
         raise
     except Exception as exc:  # every failure ends the pass, recorded; committed batches stay
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
         log.error("sync.pass_failed", source=source.name, error=result.error)
-        await _finish(store, result, started, clock, observer)
-        await asyncio.to_thread(store.release_lease, lease)
-        return result
-    if result.failed and result.status == "succeeded":
-        result.status = "partial"
-    await _finish(store, result, started, clock, observer)
-    await asyncio.to_thread(store.release_lease, lease)
+    await _finish(store, result, started, clock, observer, lease)
     return result
 
 
@@ -382,13 +377,27 @@ async def _finish(
     started: float,
     clock: Callable[[], float],
     observer: PassObserver | None,
+    lease: Lease | None = None,
 ) -> None:
+    """
+    Record the run, release the lease, log the summary line, tell the observer.
+
+    The summary line and the observer always run, even when the database is the reason the
+    pass failed: an outage must show in the metrics and the logs, not only as staleness.
+    """
     result.duration = clock() - started
-    if result.run_id is not None:
-        # A dry run wrote nothing: it must not count as a success (readiness, metrics).
-        status = "aborted" if result.dry_run else RUN_STATUS[result.status]
-        error = "dry run: nothing was written" if result.dry_run else result.error
-        await asyncio.to_thread(store.finish_run, result.run_id, status, result.run_counts(), error)
+    try:
+        if result.run_id is not None:
+            # A dry run wrote nothing: it must not count as a success (readiness, metrics).
+            status = "aborted" if result.dry_run else RUN_STATUS[result.status]
+            error = "dry run: nothing was written" if result.dry_run else result.error
+            await asyncio.to_thread(
+                store.finish_run, result.run_id, status, result.run_counts(), error
+            )
+        if lease is not None:
+            await asyncio.to_thread(store.release_lease, lease)
+    except (StoreUnavailableError, CheckpointError) as exc:
+        log.error("sync.run_not_recorded", source=result.source, error=str(exc))
     log.info(
         "sync.pass_finished",
         source=result.source,

@@ -93,13 +93,6 @@ def metric(daemon, name: str, source: str = "demo") -> float:
     return 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon/sync.py run_pass: start_run() and, in the except branch, _finish() "
-    "(finish_run) raise StoreUnavailableError while the database is down, so observer.pass_done "
-    "is never called: no damsync_sync_pass_failures_total, no sync.pass_finished line; the "
-    "error escapes to APScheduler as a job traceback",
-)
 @pytest.mark.parametrize("sims", [{"assets": 40}], indirect=True)
 def test_passes_failed_by_a_database_outage_are_counted(sims, pg_proxy, start_daemon, tmp_path):
     """Scheduled passes that fail because the database is gone count in
