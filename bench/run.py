@@ -60,6 +60,29 @@ def mapping_bench() -> dict[str, Any]:
     return {"line": out, "load": load_average()}
 
 
+def engine_settings(config: Path) -> dict[str, Any]:
+    """
+    Args:
+        config: A workload's daemon configuration.
+
+    Returns:
+        The engine settings the daemon runs with, and whether each equals the engine's default
+        (``EngineSettings``), so the figures can be read against the defaults.
+    """
+    from daemon.settings import EngineSettings, load_settings
+
+    settings = load_settings(config, {})
+    entry = settings.sources[0]
+    defaults = EngineSettings()
+    keys = ("pipeline_depth", "media_concurrency", "batch_size", "batch_bytes")
+    out: dict[str, Any] = {
+        key: {"value": getattr(entry.sync, key), "default": getattr(defaults, key)} for key in keys
+    }
+    out["pim_max_in_flight"] = settings.pim.http.max_in_flight
+    out["dam_max_in_flight"] = entry.http.max_in_flight
+    return out
+
+
 def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, Any]:
     """
     Args:
@@ -78,6 +101,8 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
             work, assets=size, pim_latency=args.latency, dam_latency=args.dam_latency
         ) as sims:
             config = write_config(work / "damsync.toml", sims, mode=mode, database_url=url)
+            engine = engine_settings(config)
+            print(json.dumps({"engine": engine}), flush=True)
             daemon = run_daemon(config, sims, mode=mode, assets=size, workdir=work)
             print(json.dumps(as_dict(daemon)), flush=True)
             if daemon.exit_code != 0:
@@ -96,6 +121,7 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
         else None
     )
     return {
+        "engine": engine,
         "daemon": as_dict(daemon),
         "idle": as_dict(idle),
         "naive": as_dict(naive) if naive is not None else None,
