@@ -302,6 +302,7 @@ class SyncApp:
                 functools.partial(services.store.media_code, entry.name),
                 concurrency=entry.sync.media_concurrency,
                 spool_dir=spool,
+                remember=functools.partial(services.store.record_media, entry.name),
             )
             processor = BatchProcessor(
                 entry.name,

@@ -57,6 +57,7 @@ class MediaTransfer:
         known_code: ``checksum -> media code`` lookup in the store (called off the event loop).
         concurrency: Transfers at once.
         spool_dir: Where spool files go (default: the system temp dir).
+        remember: Records ``checksum -> media code`` right after an upload.
     """
 
     def __init__(
@@ -67,12 +68,14 @@ class MediaTransfer:
         *,
         concurrency: int = 4,
         spool_dir: Path | None = None,
+        remember: Callable[[str, str], None] | None = None,
     ) -> None:
         self._source = source
         self._pim = pim
         self._known_code = known_code
         self._slots = asyncio.Semaphore(concurrency)
         self._spool_dir = spool_dir
+        self._remember = remember
         self.uploaded_bytes = 0
 
     async def transfer(self, asset: DamAsset) -> Transferred:
@@ -117,6 +120,9 @@ class MediaTransfer:
                 )
                 self.uploaded_bytes += size
                 log.debug("media.uploaded", asset=asset.id, bytes=size)
+                if self._remember is not None:
+                    # At once, not with the batch: a crash must not cost a second upload.
+                    await asyncio.to_thread(self._remember, key, code)
                 return Transferred(key, code, uploaded=True, size=size)
             finally:
                 with contextlib.suppress(FileNotFoundError):

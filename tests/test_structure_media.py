@@ -150,3 +150,17 @@ async def test_asset_without_binary_is_a_specific_error(tmp_path):
 def test_signed_urls_stay_out_of_reprs():
     """A signed binary URL never shows in a repr."""
     assert "secret" not in repr(dam_asset())
+
+
+async def test_an_upload_is_remembered_at_once(tmp_path):
+    """The media code of a fresh upload is recorded right away, before any batch commits."""
+    remembered: list[tuple[str, str]] = []
+    transfer = MediaTransfer(
+        Dam(b"bytes"),
+        Pim(),
+        lambda checksum: None,
+        spool_dir=tmp_path,
+        remember=lambda checksum, code: remembered.append((checksum, code)),
+    )
+    done = await transfer.transfer(dam_asset())
+    assert [(done.checksum, done.media_code)] == remembered

@@ -123,21 +123,7 @@ def commit_batch(
 
     codes = {w.binary_checksum: w.media_code for w in written if w.binary_checksum and w.media_code}
     codes.update(dict(media))
-    if codes:
-        stmt = upsert(session, media_files)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[media_files.c.source, media_files.c.checksum],
-                set_={
-                    "media_code": stmt.excluded.media_code,
-                    "recorded_at": stmt.excluded.recorded_at,
-                },
-            ),
-            [
-                {"source": source, "checksum": c, "media_code": m, "recorded_at": now}
-                for c, m in sorted(codes.items())
-            ],
-        )
+    record_media(session, source, codes, now)
 
     dead, scheduled = _record_failures(session, source, run_id, failed_by_id, now, backoff)
     _write_assets(session, source, run_id, written, now)
@@ -163,6 +149,26 @@ def _fence(session: Session, lease: Lease, now: datetime) -> Cursor | None:
     if row.cursor_updated_at is None:
         return None
     return Cursor(row.cursor_updated_at, row.cursor_id)
+
+
+def record_media(session: Session, source: str, codes: Mapping[str, str], now: datetime) -> None:
+    """Remember ``checksum -> media file code`` pairs (an uploaded binary is never sent again)."""
+    if not codes:
+        return
+    stmt = upsert(session, media_files)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[media_files.c.source, media_files.c.checksum],
+            set_={
+                "media_code": stmt.excluded.media_code,
+                "recorded_at": stmt.excluded.recorded_at,
+            },
+        ),
+        [
+            {"source": source, "checksum": c, "media_code": m, "recorded_at": now}
+            for c, m in sorted(codes.items())
+        ],
+    )
 
 
 def record_intents(
@@ -302,4 +308,12 @@ def _record_failures(
     return tuple(dead), tuple(scheduled)
 
 
-__all__ = ["CHUNK", "BatchResult", "chunks", "commit_batch", "record_intents", "upsert"]
+__all__ = [
+    "CHUNK",
+    "BatchResult",
+    "chunks",
+    "commit_batch",
+    "record_intents",
+    "record_media",
+    "upsert",
+]

@@ -24,7 +24,13 @@ from daemon.models import Cursor, Window
 from daemon.store import engine as engines
 from daemon.store import failures as queries
 from daemon.store import leases
-from daemon.store.batch import BatchResult, chunks, commit_batch, record_intents
+from daemon.store.batch import (
+    BatchResult,
+    chunks,
+    commit_batch,
+    record_intents,
+    record_media,
+)
 from daemon.store.records import (
     AssetState,
     AssetWrite,
@@ -299,6 +305,14 @@ class Store:
         return result
 
     # --- asset state ------------------------------------------------------------------------
+
+    def record_media(self, source: str, checksum: str, media_code: str) -> None:
+        """
+        Remember an upload at once, outside any batch: the binary exists in the PIM from now
+        on, whatever happens to its batch, so a crash never makes us upload it again.
+        """
+        with self._write("record_media") as session:
+            record_media(session, source, {checksum: media_code}, self._clock())
 
     def record_intents(self, source: str, intents: Sequence[tuple[str, str, str]]) -> None:
         """Note ``(dam_id, family, code)`` of assets about to be written (see batch module)."""
