@@ -371,6 +371,7 @@ class SyncApp:
         results: list[Check] = []
         try:
             await asyncio.to_thread(store.ping)
+            await asyncio.to_thread(store.check_writable)
             results.append(Check("database", True, "reachable"))
         except Exception as exc:  # any failure means not ready; the reason is shown
             results.append(Check("database", False, f"{type(exc).__name__}: {exc}"))

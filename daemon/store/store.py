@@ -9,6 +9,7 @@ errors are translated here, at the store's single boundary: connection trouble b
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -145,6 +146,38 @@ class Store:
         """Round-trip to the database; raises :class:`StoreUnavailableError` when down."""
         with self._translated("ping"), self._engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    def check_writable(self, timeout: float = 1.0) -> None:
+        """
+        SQLite only: fail when another process holds the write lock longer than ``timeout``.
+
+        ``SELECT 1`` still succeeds under another writer's lock (WAL readers are never
+        blocked), so readiness would stay green while every batch commit fails.
+
+        Raises:
+            StoreUnavailableError: The database is locked for writing.
+        """
+        if self._dialect != "sqlite":
+            return
+        with self._translated("check_writable"):
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+                    try:
+                        cursor.execute("BEGIN IMMEDIATE")
+                        cursor.execute("ROLLBACK")
+                    except sqlite3.OperationalError as exc:
+                        raise StoreUnavailableError(
+                            operation="check_writable", reason=f"database is locked ({exc})"
+                        ) from exc
+                    finally:
+                        cursor.execute(f"PRAGMA busy_timeout = {engines.SQLITE_BUSY_TIMEOUT_MS}")
+                finally:
+                    cursor.close()
+            finally:
+                raw.close()
 
     def dispose(self) -> None:
         """Close every pooled connection (idempotent)."""

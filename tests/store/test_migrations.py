@@ -183,3 +183,25 @@ def test_cli_takes_the_url_from_the_config_or_the_store_variable(tmp_path, monke
     result = CliRunner().invoke(db, ["upgrade", "--config", str(config)])
     assert 0 == result.exit_code, result.output
     assert (tmp_path / "env.db").exists()
+
+
+def test_check_writable_fails_while_another_process_holds_the_write_lock(tmp_path):
+    """SQLite readiness sees a write lock that SELECT 1 cannot see."""
+    import sqlite3
+
+    from daemon.store import Store, StoreUnavailableError
+
+    store = Store.from_url(f"sqlite:///{tmp_path / 'w.db'}")
+    store.upgrade()
+    store.check_writable(timeout=0.1)
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        store.ping()
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            store.check_writable(timeout=0.1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.check_writable(timeout=0.1)
+    store.dispose()
