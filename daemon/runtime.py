@@ -54,7 +54,17 @@ class Schedule:
 
     def trigger(self) -> IntervalTrigger | CronTrigger:
         if self.cron:
-            return CronTrigger.from_crontab(self.cron, timezone="UTC", jitter=self.jitter or None)
+            # CronTrigger.from_crontab takes no jitter: build the same trigger field by field.
+            minute, hour, day, month, day_of_week = self.cron.split()
+            return CronTrigger(
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=day_of_week,
+                timezone="UTC",
+                jitter=self.jitter or None,
+            )
         assert self.interval is not None
         return IntervalTrigger(seconds=self.interval, jitter=self.jitter or None)
 
