@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -357,7 +358,22 @@ class SyncApp:
                 last_success=last,
                 checkpoint=cursor.updated_at if cursor is not None else None,
             )
+            await self._judge_again_if_mapping_changed(runner)
             await runner.refresh_backlog()
+
+    async def _judge_again_if_mapping_changed(self, runner: Runner) -> None:
+        """
+        Permanent failures are kept "until the data or the config changes": when this source's
+        mapping differs from the one its failures were judged against, they are all due again.
+        """
+        entry = self.settings.source(runner.name)
+        digest = hashlib.sha256(
+            entry.mapping.model_dump_json(by_alias=True).encode("utf-8")
+        ).hexdigest()
+        store = self.services.store
+        if await asyncio.to_thread(store.mapping_changed, runner.name, digest):
+            retried = await asyncio.to_thread(store.retry_failure, "all", source=runner.name)
+            log.info("config.mapping_changed", source=runner.name, failures_retried=retried)
 
     def scheduler_event(self, kind: str, job: str = "") -> None:
         if kind == "missed":

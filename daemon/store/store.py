@@ -31,6 +31,7 @@ from daemon.store.batch import (
     commit_batch,
     record_intents,
     record_media,
+    upsert,
 )
 from daemon.store.records import (
     AssetState,
@@ -46,7 +47,7 @@ from daemon.store.records import (
     RunSummary,
     StoreUnavailableError,
 )
-from daemon.store.tables import asset_states, media_files
+from daemon.store.tables import asset_states, media_files, source_configs
 
 log = structlog.get_logger(__name__)
 
@@ -338,6 +339,30 @@ class Store:
         return result
 
     # --- asset state ------------------------------------------------------------------------
+
+    def mapping_changed(self, source: str, mapping_hash: str) -> bool:
+        """
+        Store ``mapping_hash`` as the mapping ``source`` now runs with.
+
+        Returns:
+            True when a different mapping was stored before (not on the first call).
+        """
+        with self._write("mapping_changed") as session:
+            before = session.execute(
+                select(source_configs.c.mapping_hash).where(source_configs.c.source == source)
+            ).scalar()
+            if before == mapping_hash:
+                return False
+            stmt = upsert(session, source_configs)
+            row = {"source": source, "mapping_hash": mapping_hash, "updated_at": self._clock()}
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[source_configs.c.source],
+                    set_={"mapping_hash": mapping_hash, "updated_at": row["updated_at"]},
+                ),
+                [row],
+            )
+        return before is not None
 
     def record_media(self, source: str, checksum: str, media_code: str) -> None:
         """

@@ -96,6 +96,19 @@ checkpoints = Table(
     CheckConstraint("(cursor_updated_at IS NULL) = (cursor_id IS NULL)", name="cursor_complete"),
 )
 
+source_configs = Table(
+    "source_configs",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column(
+        "mapping_hash",
+        String(64),
+        nullable=False,
+        comment="SHA-256 of the mapping rules the failures were judged against",
+    ),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 runs = Table(
     "sync_runs",
     metadata,

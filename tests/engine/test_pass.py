@@ -176,3 +176,29 @@ async def test_an_older_copy_never_overwrites_a_newer_write(world):
     assert (0, 1) == (report.written, report.unchanged)
     packshot = (await world.pim_assets("packshots"))[sanitise_code(item["id"])]
     assert "STALE" != packshot["values"]["product_ref"][0]["data"]
+
+
+async def test_a_changed_mapping_gives_permanent_failures_a_new_chance(world):
+    """Dead-lettered validation failures become due again when the mapping changes."""
+    dam = await world.dam_assets()
+    bad = next(a for a in dam if a["type"] == "image" and not a["deleted"])
+    await world.dam.post(
+        "/_sim/mutate", json={"id": bad["id"], "metadata": dict(bad["metadata"], width="x")}
+    )
+    world.clock.advance(60)
+    await world.runner.run_once()
+    store = world.services.store
+    assert [True] == [f.dead_lettered for f in store.list_failures("demo")]
+    await world.app.start()  # same mapping: nothing changes
+    assert [True] == [f.dead_lettered for f in store.list_failures("demo")]
+    mapping = world.settings.sources[0].mapping
+    families = list(mapping.families)
+    attributes = dict(families[0].attributes)
+    del attributes["width"]
+    families[0] = families[0].model_copy(update={"attributes": attributes})
+    entry = world.settings.sources[0].model_copy(
+        update={"mapping": mapping.model_copy(update={"families": families})}
+    )
+    world.app.settings = world.settings.model_copy(update={"sources": [entry]})
+    await world.app.start()
+    assert [False] == [f.dead_lettered for f in store.list_failures("demo")]
