@@ -49,7 +49,8 @@ def tables(results: dict[str, Any]) -> str:
             f"| {d['minimum_requests']:,} | {d['requests_per_asset']:.3f} "
             f"| {d['ratio_to_minimum']:.3f} | {d['upload_bytes'] / 1024:.0f} "
             f"| {d['peak_rss_mb']:.0f} "
-            f"| {naive['assets_per_s'] if naive else '-'} | {w['speedup'] or '-'}x "
+            f"| {naive['assets_per_s'] if naive else '-'} "
+            f"| {str(w['speedup']) + 'x' if w['speedup'] else '-'} "
             f"| {idle['pim_requests']}/{idle['dam_requests']} "
             f"| {d['load_before']}->{d['load_after']} |"
         )
@@ -77,8 +78,10 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> Path:
         runs = [w for w in results["workloads"] if w["mode"] == mode]
         sizes = [w["size"] for w in runs]
         left.plot(sizes, [w["daemon"]["assets_per_s"] for w in runs], "o-", label=f"{mode}")
-        naive = [w["naive"]["assets_per_s"] if w["naive"] else None for w in runs]
-        left.plot(sizes, naive, "x--", label=f"{mode} naive baseline")
+        naive = [(w["size"], w["naive"]["assets_per_s"]) for w in runs if w["naive"]]
+        left.plot(
+            [n for n, _ in naive], [r for _, r in naive], "x--", label=f"{mode} naive baseline"
+        )
         right.plot(sizes, [w["daemon"]["peak_rss_mb"] for w in runs], "o-", label=mode)
     latency = results["latency"]
     left.set(xscale="log", yscale="log", xlabel="changed assets N", ylabel="assets/s")
@@ -115,6 +118,7 @@ def main() -> int:
     results = json.loads(paths[0].read_text(encoding="utf-8"))
     for extra in paths[1:]:  # more runs (e.g. media mode run apart): their workloads are added
         results["workloads"] += json.loads(extra.read_text(encoding="utf-8"))["workloads"]
+    results["workloads"].sort(key=lambda w: (w["mode"], w["size"]))
     write_report(results)
     return 0
 
