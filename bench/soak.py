@@ -109,24 +109,35 @@ def _slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return slope, statistics.pstdev(residuals)
 
 
-def analyse(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
+def analyse(
+    samples: list[dict[str, Any]], warmup: float, warmup_seconds: float = 0.0
+) -> dict[str, Any]:
     """
     Fit RSS and traced memory against time after the warm-up share of the samples.
 
     Args:
         samples: The worker's samples, in order.
         warmup: Share of the samples (by count) left out at the start.
+        warmup_seconds: When positive, leave out the samples of the first this many seconds
+            instead, counted from the first sample (the end of the first, full pass). Use
+            at least the source's ``lookback``: until then, every pass re-reads more of the
+            ticking DAM's history, so the workload itself still grows.
 
     Returns:
         Slopes (bytes per minute), residual noise, the drift over the measured span against
         that noise, and the ranges of threads, file descriptors and database connections.
     """
-    steady = samples[int(len(samples) * warmup) :]
+    if warmup_seconds > 0:
+        start = samples[0]["t"] + warmup_seconds
+        steady = [s for s in samples if s["t"] >= start] or samples[-2:]
+    else:
+        steady = samples[int(len(samples) * warmup) :]
     t0 = steady[0]["t"]
     minutes = [(s["t"] - t0) / 60 for s in steady]
     span = minutes[-1] - minutes[0]
     out: dict[str, Any] = {
         "passes": len(samples),
+        "warmup": f"{warmup_seconds:g} s" if warmup_seconds > 0 else f"{warmup:g} of samples",
         "measured_passes": len(steady),
         "measured_minutes": round(span, 2),
     }
@@ -165,12 +176,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("link", "media"), default="media")
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     parser.add_argument("--warmup", type=float, default=0.25, help="share of samples skipped")
+    parser.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=0.0,
+        help="leave out the first seconds instead of a share (use >= the lookback, 300)",
+    )
+    parser.add_argument(
+        "--analyse", type=Path, help="only re-analyse the samples of this result JSON"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         config, url, seconds, out = args.worker
         asyncio.run(_work(Path(config), url, float(seconds), args.pause, Path(out)))
+        return 0
+    if args.analyse:
+        stored = json.loads(args.analyse.read_text(encoding="utf-8"))
+        print(json.dumps(analyse(stored["samples"], args.warmup, args.warmup_seconds), indent=2))
         return 0
     with tempfile.TemporaryDirectory(prefix="damsync-soak-") as tmp:
         work = Path(tmp)
@@ -195,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             dam_ticks = sim_stats(sims.dam_url).get("ticks")
             lines = samples_path.read_text(encoding="utf-8").splitlines()
             samples = [json.loads(line) for line in lines]
-    analysis = analyse(samples, args.warmup)
+    analysis = analyse(samples, args.warmup, args.warmup_seconds)
     result = {
         "command": "python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:]),
         "options": {k: str(v) for k, v in vars(args).items() if k != "worker"},
