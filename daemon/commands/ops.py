@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import UTC, datetime
+from typing import Literal
 
 import click
 from prometheus_client import CollectorRegistry
@@ -119,7 +120,7 @@ def failures_show(config_path: str, failure_id: int) -> None:
         store.dispose()
 
 
-def _target(failure_id: str) -> int | str:
+def _target(failure_id: str) -> int | Literal["all"]:
     if failure_id == "all":
         return "all"
     try:
@@ -128,19 +129,27 @@ def _target(failure_id: str) -> int | str:
         raise click.BadParameter("a failure id or 'all'") from exc
 
 
+def _act_on_failures(
+    config_path: str, failure_id: str, source: str | None, action: str, done: str
+) -> None:
+    """Run ``Store.<action>`` on one failure or 'all' and print how many it touched."""
+    store = _store(load(config_path, configure_logs=False))
+    try:
+        count = getattr(store, action)(_target(failure_id), source=source)
+        click.echo(f"{count} failure(s) {done}")
+    finally:
+        store.dispose()
+
+
 @failures.command("retry")
 @config_option
 @click.argument("failure_id")
 @click.option("--source", help="With 'all': only this source.")
 def failures_retry(config_path: str, failure_id: str, source: str | None) -> None:
     """Make a failure (or 'all') due now, dead letters included."""
-    settings = load(config_path, configure_logs=False)
-    store = _store(settings)
-    try:
-        count = store.retry_failure(_target(failure_id), source=source)  # type: ignore[arg-type]
-        click.echo(f"{count} failure(s) scheduled for the next retry run")
-    finally:
-        store.dispose()
+    _act_on_failures(
+        config_path, failure_id, source, "retry_failure", "scheduled for the next retry run"
+    )
 
 
 @failures.command("forget")
@@ -149,13 +158,7 @@ def failures_retry(config_path: str, failure_id: str, source: str | None) -> Non
 @click.option("--source", help="With 'all': only this source.")
 def failures_forget(config_path: str, failure_id: str, source: str | None) -> None:
     """Delete a failure (or 'all'): the asset comes back only when it changes in the DAM."""
-    settings = load(config_path, configure_logs=False)
-    store = _store(settings)
-    try:
-        count = store.forget_failure(_target(failure_id), source=source)  # type: ignore[arg-type]
-        click.echo(f"{count} failure(s) forgotten")
-    finally:
-        store.dispose()
+    _act_on_failures(config_path, failure_id, source, "forget_failure", "forgotten")
 
 
 @click.group()
