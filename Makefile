@@ -17,6 +17,7 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check daemon tests migrations bench
 	$(BIN)/ruff format --check daemon tests migrations bench
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

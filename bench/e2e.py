@@ -21,16 +21,16 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from bench.harness import DAMSYNC, Sims, delta, load_average, request_counts, sim_stats
-from daemon.app import Services, SyncApp
-from daemon.batch import MapperCache
-from daemon.errors import SyncError
+from daemon.core.errors import SyncError
+from daemon.core.records import Window
+from daemon.engine.mapper_cache import MapperCache
+from daemon.engine.media_transfer import MediaTransfer
+from daemon.engine.structure_cache import StructureCache
 from daemon.mapping import MappedAsset, MediaRequest, fill_media
-from daemon.media import MediaTransfer
-from daemon.models import Window
 from daemon.pim import PimClient
-from daemon.settings import load_settings
+from daemon.service.wiring import Services, SyncApp
+from daemon.settings.root import load_settings
 from daemon.sources import build_source
-from daemon.structure import StructureCache
 
 ASSET_PATCH = "PATCH /api/rest/v1/asset-families/{family}/assets"
 ONE_ASSET_PATCH = "PATCH /api/rest/v1/asset-families/{family}/assets/{code}"

@@ -18,8 +18,8 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from daemon.core.records import AssetAttribute, AssetFamily, BinaryRef, Channel, DamAsset
 from daemon.mapping import MappedAsset, Mapper, load_mapping
-from daemon.models import AssetAttribute, AssetFamily, BinaryRef, Channel, DamAsset
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -69,7 +69,7 @@ def engine_settings(config: Path) -> dict[str, Any]:
         The engine settings the daemon runs with, and whether each equals the engine's default
         (``EngineSettings``), so the figures can be read against the defaults.
     """
-    from daemon.settings import EngineSettings, load_settings
+    from daemon.settings.root import EngineSettings, load_settings
 
     settings = load_settings(config, {})
     entry = settings.sources[0]

@@ -56,8 +56,8 @@ def _db_connections(proc: psutil.Process, database_url: str) -> int:
 
 
 async def _work(config: Path, database_url: str, seconds: float, pause: float, out: Path) -> None:
-    from daemon.app import Services, SyncApp
-    from daemon.settings import load_settings
+    from daemon.service.wiring import Services, SyncApp
+    from daemon.settings.root import load_settings
 
     settings = load_settings(config, {})
     services = Services.create(settings, registry=CollectorRegistry())

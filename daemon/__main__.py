@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from daemon.cli import main
+from daemon.cli.main import main
 
 main()

@@ -17,7 +17,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-from daemon.store.engine import make_engine
+from daemon.store.database import make_engine
 from daemon.store.tables import UtcDateTime, metadata
 
 config = context.config

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from daemon.app import dead_local_holder
+from daemon.engine.leasing import dead_local_holder
 
 
 def test_dead_local_holder():

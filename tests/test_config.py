@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ConfigError
-from daemon.settings import load_settings
+from daemon.core.errors import ConfigError
+from daemon.settings.root import load_settings
 
 BASE = """
 [pim]

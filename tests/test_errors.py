@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.errors import (
+from daemon.core.errors import (
     ConfigError,
     FieldError,
     MappingError,

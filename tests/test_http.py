@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from daemon.errors import (
+from daemon.core.errors import (
     PimAuthError,
     PimError,
     PimProtocolError,
@@ -18,15 +18,9 @@ from daemon.errors import (
     PimUnavailable,
     TransientError,
 )
-from daemon.http import (
-    ErrorKinds,
-    RequestSpec,
-    RetryPolicy,
-    Upstream,
-    UpstreamLimiter,
-    parse_retry_after,
-    read_json,
-)
+from daemon.upstream.policy import ErrorKinds, RequestSpec, RetryPolicy
+from daemon.upstream.session import Upstream, read_json
+from daemon.upstream.throttle import UpstreamLimiter, parse_retry_after
 
 KINDS = ErrorKinds(
     unavailable=PimUnavailable, throttled=PimThrottled, auth=PimAuthError, protocol=PimProtocolError

@@ -1,4 +1,4 @@
-"""Tests for daemon.logs: JSON on non-terminals, context ids, stdlib routing and redaction."""
+"""daemon.telemetry.logs: JSON on non-terminals, context ids, stdlib routing and redaction."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from daemon import logs
+from daemon.telemetry import logs
 
 
 class Terminal(io.StringIO):

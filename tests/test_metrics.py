@@ -1,4 +1,4 @@
-"""Tests for daemon.metrics: names, labels, the RequestObserver mapping and label bounds."""
+"""daemon.telemetry.metrics: names, labels, the RequestObserver mapping and label bounds."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from daemon import __version__
-from daemon.errors import PimAuthError, PimProtocolError, PimThrottled, PimUnavailable
-from daemon.http import ErrorKinds, RequestObserver, RequestSpec, RetryPolicy, Upstream
-from daemon.metrics import MAX_LABEL_VALUES, Metrics, endpoint_label, make_metrics, status_class
+from daemon.core.errors import PimAuthError, PimProtocolError, PimThrottled, PimUnavailable
+from daemon.telemetry.labels import MAX_LABEL_VALUES, endpoint_label, status_class
+from daemon.telemetry.metrics import Metrics, make_metrics
+from daemon.upstream.policy import ErrorKinds, RequestObserver, RequestSpec, RetryPolicy
+from daemon.upstream.session import Upstream
 
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

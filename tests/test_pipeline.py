@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon.batch import BatchReport, BatchWrite
-from daemon.models import Cursor, Window
-from daemon.sync import PassResult, _Pipeline
+from daemon.core.records import Cursor, Window
+from daemon.engine.outcomes import BatchReport, BatchWrite, PassResult
+from daemon.engine.pipeline import WritePipeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -46,10 +46,10 @@ def cursor(i: int) -> Cursor:
     return Cursor(T0 + timedelta(seconds=i), f"a{i}")
 
 
-def pipeline(processor, depth: int) -> _Pipeline:
+def pipeline(processor, depth: int) -> WritePipeline:
     window = Window(None, T0 + timedelta(days=1))
     result = PassResult(source="s", run_id=1)
-    return _Pipeline(processor, None, result, window, None, depth)  # type: ignore[arg-type]
+    return WritePipeline(processor, None, result, window, None, depth)  # type: ignore[arg-type]
 
 
 async def test_writes_overlap_and_commits_keep_batch_order():

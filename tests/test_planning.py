@@ -8,14 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.models import Cursor, DamAsset
-from daemon.planning import (
-    Batcher,
-    FamilyBatcher,
-    advance,
-    dedupe_page,
-    plan_window,
-)
+from daemon.core.records import Cursor, DamAsset
+from daemon.engine.batcher import Batcher, FamilyBatcher, Routed
+from daemon.engine.checkpoint import advance, dedupe_page, plan_window
+from daemon.mapping import AssetKey
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -60,15 +56,19 @@ def test_advance_never_goes_back_or_past_the_window():
     assert Cursor(T0, "b") == advance(Cursor(T0, "a"), Cursor(T0, "b"), until)
 
 
+def routed(item: DamAsset, family: str) -> Routed:
+    return Routed(item, AssetKey(family, item.id))
+
+
 def test_batcher_bounds_count_and_bytes():
     """A batch never holds more than max_items assets nor (beyond one) more than max_bytes."""
     batcher = Batcher(max_items=3, max_bytes=10_000)
-    out = [b for i in range(7) if (b := batcher.add(asset(i)))]
+    out = [b for i in range(7) if (b := batcher.add(Routed(asset(i))))]
     assert [3, 3] == [len(b) for b in out]
     assert 1 == len(batcher.flush())
     big = Batcher(max_items=100, max_bytes=2_000)
     fat = [asset(i, metadata={"text": "x" * 1_500}) for i in range(3)]
-    out = [b for a in fat if (b := big.add(a))]
+    out = [b for a in fat if (b := big.add(Routed(a)))]
     assert [1, 1] == [len(b) for b in out]
 
 
@@ -87,9 +87,9 @@ def test_family_batcher_fills_each_family_and_holds_the_cursor():
     families = ["a", "b", "a", "b", "b", "a"]
     flushed = []
     for item, family in zip(assets, families, strict=True):
-        full = batcher.add(item, family)
+        full = batcher.add(routed(item, family))
         if full:
-            flushed.append(([a.id for a in full], batcher.safe_cursor()))
+            flushed.append(([r.asset.id for r in full], batcher.safe_cursor()))
     # a0000,a0002 flushed when a0005 arrives... b0001,b0003 when a0004 arrives
     assert ["a0001", "a0003"] == flushed[0][0]
     # a0000 and a0002 still wait in family "a": nothing before a0000 is safe
@@ -98,7 +98,7 @@ def test_family_batcher_fills_each_family_and_holds_the_cursor():
     # a0004 waits in "b" (read after a0003), a0005 in "a" (read after a0004)
     assert assets[3].cursor == flushed[1][1]
     rest = batcher.drain()
-    assert [["a0004"], ["a0005"]] == sorted([a.id for a in b] for b in rest)
+    assert [["a0004"], ["a0005"]] == sorted([r.asset.id for r in b] for b in rest)
     assert assets[5].cursor == batcher.safe_cursor()
 
 
@@ -114,13 +114,13 @@ def test_family_batcher_safe_cursor_never_passes_a_waiting_asset(families, size)
     for i, family in enumerate(families):
         item = asset(i, i)
         read.append(item)
-        full = batcher.add(item, family)
+        full = batcher.add(routed(item, family))
         if full:
-            flushed.update(a.id for a in full)
+            flushed.update(r.asset.id for r in full)
             safe = batcher.safe_cursor()
             if safe is not None:
                 assert all(a.id in flushed for a in read if a.cursor <= safe)
     for batch in batcher.drain():
-        flushed.update(a.id for a in batch)
+        flushed.update(r.asset.id for r in batch)
     assert {a.id for a in read} == flushed
     assert read[-1].cursor == batcher.safe_cursor()

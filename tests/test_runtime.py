@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from daemon.runtime import Runtime, Schedule
+from daemon.service.runtime import Runtime, Schedule
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Tests for daemon.server: /healthz, /readyz, /metrics and serving in the daemon's loop."""
+"""daemon.service.endpoints: /healthz, /readyz, /metrics and serving in the daemon's loop."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from daemon.metrics import make_metrics
-from daemon.server import Check, bind_socket, build_app, freshness_check, serve
+from daemon.service.endpoints import bind_socket, build_app, serve
+from daemon.service.readiness import Check, freshness_check
+from daemon.telemetry.metrics import make_metrics
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import SourceAssetError
-from daemon.media import MediaTransfer
-from daemon.models import AssetFamily, BinaryRef, Channel, DamAsset
-from daemon.structure import StructureCache
+from daemon.core.errors import SourceAssetError
+from daemon.core.records import AssetFamily, BinaryRef, Channel, DamAsset
+from daemon.engine.media_transfer import MediaTransfer
+from daemon.engine.structure_cache import StructureCache
 
 
 class Reader:

@@ -18,9 +18,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from daemon.core.records import AssetAttribute, AssetFamily
 from daemon.mapping.codes import option_code
 from daemon.mapping.paths import ValueProblem, text_of
-from daemon.models import AssetAttribute, AssetFamily
 
 MissingSink = list[tuple[str, str]]
 Converter = Callable[[Any, MissingSink], Any]

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from daemon.core.records import BinaryRef, PimValue
 from daemon.mapping.paths import Transform, ValueProblem
 from daemon.mapping.plan import CompiledValue
 from daemon.mapping.results import MediaRequest
 from daemon.mapping.values import Run, map_value
-from daemon.models import BinaryRef, PimValue
 
 Step = Callable[[Run], None]
 

@@ -4,7 +4,7 @@ Map one DAM asset to one PIM asset: the mapper the sync engine calls per asset.
 :meth:`Mapper.map_asset` returns exactly one of three records: :class:`MappedAsset` (ready to
 write once the engine has uploaded its media), :class:`Unmatched` (no family rule applies and the
 source skips such assets: counted, not an error) or :class:`MappingFailed` (every problem of the
-asset, each a :class:`~daemon.errors.MappingError` naming asset, field and reason). It never
+asset, each a :class:`~daemon.core.errors.MappingError` naming asset, field and reason). It never
 raises for bad input and one asset never affects another. No I/O, no clock, no settings.
 """
 
@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from daemon.errors import MappingError
+from daemon.core.errors import MappingError
+from daemon.core.records import AssetFamily, BinaryRef, Channel, DamAsset, PimAsset, PimValue
 from daemon.mapping.codes import sanitise_code
 from daemon.mapping.fast import Step, compile_step
 from daemon.mapping.paths import ValueProblem
@@ -31,7 +32,6 @@ from daemon.mapping.results import (
 )
 from daemon.mapping.rules import SourceMapping
 from daemon.mapping.values import Run, field_name, map_value
-from daemon.models import AssetFamily, BinaryRef, Channel, DamAsset, PimAsset, PimValue
 
 
 def _binary_identity(binary: BinaryRef, asset: DamAsset) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class Mapper:
 
     Args:
         rules: The source's mapping rules.
-        families: The cached family structure by code (``daemon.models.AssetFamily``).
+        families: The cached family structure by code (``daemon.core.records.AssetFamily``).
         channels: The PIM channels with their active locales.
         fast: Map with the specialised steps of :mod:`daemon.mapping.fast` (the default);
             ``False`` runs the reference :func:`~daemon.mapping.values.map_value` for every
@@ -78,13 +78,13 @@ class Mapper:
             for rule in self._plan
         }
 
-    def _rule(self, asset: DamAsset) -> CompiledFamily | Unmatched | MappingFailed:
-        for rule in self._plan:
+    def _rule(self, asset: DamAsset) -> tuple[int, CompiledFamily] | Unmatched | MappingFailed:
+        for index, rule in enumerate(self._plan):
             for predicate in rule.predicates:
                 if not predicate(asset):
                     break
             else:
-                return rule
+                return index, rule
         if self.rules.unmatched == "skip":
             return Unmatched(asset.id)
         error = MappingError(asset_id=asset.id, field="family", reason="no family rule matched")
@@ -111,32 +111,44 @@ class Mapper:
         Returns:
             Its key, or why it has none.
         """
-        rule = self._rule(asset)
-        if not isinstance(rule, CompiledFamily):
-            return rule
+        found = self._rule(asset)
+        if not isinstance(found, tuple):
+            return found
+        index, rule = found
         run = Run(asset, rule.family)
         code = self._code(run, rule)
         if run.errors:
             return MappingFailed(asset.id, rule.family, tuple(run.errors))
-        return AssetKey(rule.family, code)
+        return AssetKey(rule.family, code, index)
 
-    def map_asset(self, asset: DamAsset) -> MappingResult:
+    def map_asset(self, asset: DamAsset, key: AssetKey | None = None) -> MappingResult:
         """
         Map one asset, collecting every problem it has.
 
         Args:
             asset: The DAM asset.
+            key: Its key from :meth:`identify`, when it was routed already: the rule and code
+                found then are used as they are (rules are configuration, so a structure
+                refresh in between cannot change them).
 
         Returns:
             A :class:`MappedAsset`, :class:`Unmatched` or :class:`MappingFailed`.
         """
-        rule = self._rule(asset)
-        if not isinstance(rule, CompiledFamily):
-            return rule
-        run = Run(asset, rule.family)
+        if key is not None and 0 <= key.rule < len(self._plan):
+            rule = self._plan[key.rule]
+            run = Run(asset, rule.family)
+            code: str | None = key.code
+        else:
+            found = self._rule(asset)
+            if not isinstance(found, tuple):
+                return found
+            rule = found[1]
+            run = Run(asset, rule.family)
+            code = None
         for field, problem in rule.problems:
             run.fail(field, f"configuration problem at {problem.path}: {problem.message}")
-        code = self._code(run, rule)
+        if code is None:
+            code = self._code(run, rule)
         for step in self._steps[id(rule)]:
             step(run)
         if run.errors:

@@ -1,8 +1,9 @@
 """
 Dotted paths, templates and transforms, compiled once and applied to each asset.
 
-A path names a value of a :class:`~daemon.models.DamAsset`: ``id``, ``updated_at``, ``deleted``,
-``binary.<url|path|filename|mime_type|size|checksum>`` or ``metadata.<key>[.<key>|.<index>]...``.
+A path names a value of a :class:`~daemon.core.records.DamAsset`: ``id``, ``updated_at``,
+``deleted``, ``binary.<url|path|filename|mime_type|size|checksum>`` or
+``metadata.<key>[.<key>|.<index>]...``.
 A template is text with ``{path}`` fields (``"{metadata.sku}_{id}"``; ``{{``/``}}`` escape braces).
 A missing value reads as ``None``: a template with a missing field renders as ``None`` too.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.models import DamAsset
+from daemon.core.records import DamAsset
 
 Getter = Callable[[DamAsset], Any]
 Transform = Callable[[Any], Any]

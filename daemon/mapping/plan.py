@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from daemon.core.records import AssetAttribute, AssetFamily, Channel, DamAsset
 from daemon.mapping.codes import option_code
 from daemon.mapping.convert import SUPPORTED_TYPES, Converter, build_converter
 from daemon.mapping.paths import (
@@ -35,7 +36,6 @@ from daemon.mapping.rules import (
     SourceMapping,
     ValueSource,
 )
-from daemon.models import AssetAttribute, AssetFamily, Channel, DamAsset
 
 Predicate = Callable[[DamAsset], bool]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, ClassVar, Literal
 
-from daemon.errors import MappingError
-from daemon.models import BinaryRef, PimAsset
+from daemon.core.errors import MappingError
+from daemon.core.records import BinaryRef, PimAsset
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +82,16 @@ class MappingFailed:
 
 @dataclass(frozen=True, slots=True)
 class AssetKey:
-    """Where an asset lives in the PIM: its family and code."""
+    """
+    Where an asset lives in the PIM: its family and code, and the rule that placed it there.
+
+    ``rule`` is the index of the family rule in the source's mapping: the key found when an
+    asset is routed travels with it, so mapping never matches the rules a second time.
+    """
 
     family: str
     code: str
+    rule: int = field(default=-1, compare=False)
 
 
 MappingResult = MappedAsset | Unmatched | MappingFailed

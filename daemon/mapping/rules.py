@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
-from daemon.config import Model
-from daemon.errors import ConfigError
+from daemon.core.config_model import Model
+from daemon.core.errors import ConfigError
 from daemon.mapping.paths import parse_path, parse_template
 
 Scalar = str | bool | int | float

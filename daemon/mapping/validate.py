@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from daemon.core.records import AssetFamily, Channel
 from daemon.mapping.plan import ConfigProblem, compile_mapping
 from daemon.mapping.rules import SourceMapping
-from daemon.models import AssetFamily, Channel
 
 
 def validate_rules(

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from daemon.errors import MappingError
+from daemon.core.errors import MappingError
+from daemon.core.records import BinaryRef, DamAsset, PimValue
 from daemon.mapping.convert import show
 from daemon.mapping.paths import ValueProblem
 from daemon.mapping.plan import CompiledValue
 from daemon.mapping.results import MediaRequest
-from daemon.models import BinaryRef, DamAsset, PimValue
 
 
 def field_name(attribute: str, locale: str | None, channel: str | None) -> str:

@@ -6,7 +6,6 @@ See ``docs/pim-client.md`` for authentication, retries, the limiter and the erro
 
 from __future__ import annotations
 
-from daemon.pim.auth import AppTokenAuth, PasswordAuth
 from daemon.pim.client import PimClient
 from daemon.pim.media import MediaDownload
 from daemon.pim.models import (
@@ -20,6 +19,7 @@ from daemon.pim.models import (
     UpsertStatus,
 )
 from daemon.pim.reads import UpdatedFilter
+from daemon.pim.tokens import AppTokenAuth, PasswordAuth
 
 __all__ = [
     "AppTokenAuth",

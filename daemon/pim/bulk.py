@@ -18,12 +18,13 @@ from typing import Any
 
 import httpx
 
-from daemon.errors import FieldError, PimError
-from daemon.http import RequestSpec, Upstream
-from daemon.models import PimAsset
+from daemon.core.errors import FieldError, PimError
+from daemon.core.records import PimAsset
 from daemon.pim.models import AssetUpsertResult, LineKey, LineResult, Outcome
 from daemon.pim.responses import error_for, field_errors, parse_json, protocol_error
 from daemon.pim.urls import ASSETS, path
+from daemon.upstream.policy import RequestSpec
+from daemon.upstream.session import Upstream
 
 MAX_ITEMS = 100
 MAX_LINE_CHARS = 1_000_000

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from daemon.http import Upstream
-from daemon.models import Channel
+from daemon.core.records import Channel
 from daemon.pim import bulk, parse, urls
 from daemon.pim.models import LineResult, ProductAttribute
 from daemon.pim.reads import PAGE_LIMIT, get_one, pages
+from daemon.upstream.session import Upstream
 
 
 class CatalogMethods:

@@ -3,9 +3,9 @@
 
 The transport discipline (retries with backoff and ``Retry-After``, the in-flight limiter and
 the shared 429 pause, the 401 refresh, the metrics observer) comes from
-:class:`daemon.http.Upstream`; this class only knows Akeneo: endpoint templates, pagination,
-bulk splitting and the typed answers. Status mapping lives in :mod:`daemon.pim.responses`,
-JSON-to-record parsing in :mod:`daemon.pim.parse`.
+:class:`daemon.upstream.session.Upstream`; this class only knows Akeneo: endpoint templates,
+pagination, bulk splitting and the typed answers. Status mapping lives in
+:mod:`daemon.pim.responses`, JSON-to-record parsing in :mod:`daemon.pim.parse`.
 
 Lifecycle follows httpx's ``ClientState``: usable until :meth:`aclose` (idempotent), unusable
 after it; ``async with PimClient(...)`` closes it on exit.
@@ -21,20 +21,9 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from daemon.config import PimSettings
-from daemon.errors import PimAuthError, PimProtocolError, PimThrottled, PimUnavailable
-from daemon.http import (
-    ErrorKinds,
-    HttpTimeouts,
-    RequestObserver,
-    RequestSpec,
-    RetryPolicy,
-    Upstream,
-    UpstreamLimiter,
-)
-from daemon.models import AssetAttribute, AssetFamily, PimAsset
+from daemon.core.errors import PimAuthError, PimProtocolError, PimThrottled, PimUnavailable
+from daemon.core.records import AssetAttribute, AssetFamily, PimAsset
 from daemon.pim import bulk, media, parse, urls
-from daemon.pim.auth import AppTokenAuth, PasswordAuth
 from daemon.pim.catalog import CatalogMethods
 from daemon.pim.models import (
     AssetFamilyInfo,
@@ -52,6 +41,17 @@ from daemon.pim.reads import (
     pages,
 )
 from daemon.pim.responses import handle_delete, handle_upsert
+from daemon.pim.tokens import AppTokenAuth, PasswordAuth
+from daemon.settings.connections import PimSettings
+from daemon.upstream.policy import (
+    ErrorKinds,
+    HttpTimeouts,
+    RequestObserver,
+    RequestSpec,
+    RetryPolicy,
+)
+from daemon.upstream.session import Upstream
+from daemon.upstream.throttle import UpstreamLimiter
 
 T = TypeVar("T")
 
@@ -152,8 +152,8 @@ class PimClient(CatalogMethods):
         return cls(
             str(settings.base_url),
             auth=auth,
-            timeouts=http.timeouts.build(),
-            retry=http.retry.build(),
+            timeouts=HttpTimeouts.from_settings(http.timeouts),
+            retry=RetryPolicy.from_settings(http.retry),
             max_in_flight=http.max_in_flight,
             rate_limit=http.rate_limit,
             observer=observer,

@@ -21,10 +21,11 @@ from typing import BinaryIO
 
 import httpx
 
-from daemon.errors import PimUnavailable
-from daemon.http import RequestSpec, Upstream
+from daemon.core.errors import PimUnavailable
 from daemon.pim.responses import error_for, handle_media_upload
 from daemon.pim.urls import MEDIA_FILE, MEDIA_FILES, path
+from daemon.upstream.policy import RequestSpec
+from daemon.upstream.session import Upstream
 
 CHUNK = 256 * 1024
 

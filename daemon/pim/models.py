@@ -2,7 +2,7 @@
 The PIM client's own result records: what the Akeneo API answered, typed.
 
 The shared records (``AssetFamily``, ``AssetAttribute``, ``Channel``, ``PimAsset``) live in
-``daemon.models``; these are the answers only this client produces (per-item bulk outcomes,
+``daemon.core.records``; these are the answers only this client produces (per-item bulk outcomes,
 listed families and assets, options, product attributes). Nothing here does I/O.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from daemon.errors import FieldError, PimError
-from daemon.models import PimValue
+from daemon.core.errors import FieldError, PimError
+from daemon.core.records import PimValue
 
 #: How one item of a bulk write ended. ``failed`` means the whole request carrying the item
 #: failed (network, 5xx after retries, 413, unreadable answer): ``error`` says why.

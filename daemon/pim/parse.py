@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
-from daemon.http import RequestSpec
-from daemon.models import AssetAttribute, Channel, PimValue
+from daemon.core.records import AssetAttribute, Channel, PimValue
 from daemon.pim.models import AssetFamilyInfo, AttributeOption, ProductAttribute, RemoteAsset
 from daemon.pim.responses import expect, protocol_error
+from daemon.upstream.policy import RequestSpec
 
 
 class Reader:

@@ -22,10 +22,11 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from daemon.http import RequestSpec, Upstream
-from daemon.models import require_utc
+from daemon.core.records import require_utc
 from daemon.pim.parse import Reader
 from daemon.pim.responses import parse_json, protocol_error, require_status
+from daemon.upstream.policy import RequestSpec
+from daemon.upstream.session import Upstream
 
 T = TypeVar("T")
 

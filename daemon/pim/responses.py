@@ -2,7 +2,7 @@
 Every Akeneo answer is judged here: status mapping to ``PimError`` classes and defensive reads.
 
 One ``handle_*`` function per kind of answer (JSON document, upsert 201/204, bulk array, NDJSON,
-media upload) is passed to :meth:`daemon.http.Upstream.request`, which hands it every
+media upload) is passed to :meth:`daemon.upstream.session.Upstream.request`, which hands it every
 non-transient response. Transient statuses (408/429/5xx) and 401 never reach these functions:
 the upstream retries or refreshes them first.
 
@@ -28,8 +28,8 @@ from typing import Any, NoReturn, TypeVar
 
 import httpx
 
-from daemon.errors import FieldError, PimError, PimNotFound, PimProtocolError, PimRejected
-from daemon.http import RequestSpec
+from daemon.core.errors import FieldError, PimError, PimNotFound, PimProtocolError, PimRejected
+from daemon.upstream.policy import RequestSpec
 
 T = TypeVar("T")
 

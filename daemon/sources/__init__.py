@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
+from daemon.settings.dam_sources import SourceSettings, load_source_settings
 from daemon.sources.base import DamSource, build_source
-from daemon.sources.config import SourceSettings, load_source_settings
 
 __all__ = ["DamSource", "SourceSettings", "build_source", "load_source_settings"]

@@ -10,10 +10,10 @@ The engine owns this Protocol; sources implement it. What a source guarantees:
 - With ``sorted_by_cursor`` the pages are also in ascending order across the window, so the
   engine may checkpoint after every acked page. Without it, the order only holds inside a page
   and the engine must advance its checkpoint at the end of the window only.
-- A record that cannot be read becomes a :class:`~daemon.errors.SourceAssetError` in
+- A record that cannot be read becomes a :class:`~daemon.core.errors.SourceAssetError` in
   ``SourcePage.errors``; a page that cannot be read raises
-  :class:`~daemon.errors.SourceProtocolError`; transient failures raise
-  :class:`~daemon.errors.SourceUnavailable` after the shared retry policy gave up.
+  :class:`~daemon.core.errors.SourceProtocolError`; transient failures raise
+  :class:`~daemon.core.errors.SourceUnavailable` after the shared retry policy gave up.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
-from daemon.http import RequestObserver
-from daemon.models import DamAsset, SourcePage, Window
-from daemon.sources.config import SourceSettings
+from daemon.core.records import DamAsset, SourcePage, Window
+from daemon.settings.dam_sources import SourceSettings
+from daemon.upstream.policy import RequestObserver
 
 
 @runtime_checkable
@@ -84,7 +84,7 @@ def build_source(
         A ready source; the caller closes it with ``aclose()``.
     """
     # Imported here: the implementations import this module for the Protocol.
-    from daemon.sources.config import load_source_settings
+    from daemon.settings.dam_sources import load_source_settings
     from daemon.sources.folder import FolderSource
     from daemon.sources.rest import RestSource
 

@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from daemon.errors import SourceAssetError, SourceProtocolError
-from daemon.models import BinaryRef, DamAsset, SourcePage, Window
-from daemon.sources.binary import verified
-from daemon.sources.config import FolderSettings
+from daemon.core.errors import SourceAssetError, SourceProtocolError
+from daemon.core.records import BinaryRef, DamAsset, SourcePage, Window
+from daemon.settings.dam_sources import FolderSettings
+from daemon.sources.checksums import verified
 from daemon.sources.window import future_error
 
 SIDECAR = ".json"

@@ -1,9 +1,9 @@
 """
 A REST DAM read through configuration alone (``kind = "rest"``).
 
-Requests go through the shared :class:`daemon.http.Upstream` (retries, limiter, auth, observer)
-with the ``Source*`` error kinds; answers are read by :mod:`daemon.sources.rest_items` and
-paged by :mod:`daemon.sources.rest_paging`. Endpoint names in errors and metrics are the
+Requests go through the shared :class:`daemon.upstream.session.Upstream` (retries, limiter,
+auth, observer) with the ``Source*`` error kinds; answers are read by
+:mod:`daemon.sources.rest_items` and paged by :mod:`daemon.sources.rest_paging`. Endpoint names in errors and metrics are the
 configured path templates, never URLs with query strings (which may hold an API key).
 """
 
@@ -19,25 +19,17 @@ from typing import Any
 import httpx
 import structlog
 
-from daemon.config import HttpSettings
-from daemon.errors import (
+from daemon.core.errors import (
     SourceAssetError,
     SourceAuthError,
     SourceProtocolError,
     SourceUnavailable,
 )
-from daemon.http import (
-    ErrorKinds,
-    RequestObserver,
-    RequestSpec,
-    Upstream,
-    UpstreamLimiter,
-    read_json,
-)
-from daemon.models import DamAsset, SourcePage, Window
-from daemon.sources.auth import OAuth2ClientCredentials, build_auth, query_credentials
-from daemon.sources.binary import verified
-from daemon.sources.config import RestSettings
+from daemon.core.records import DamAsset, SourcePage, Window
+from daemon.settings.connections import HttpSettings
+from daemon.settings.dam_sources import RestSettings
+from daemon.sources.checksums import verified
+from daemon.sources.credentials import OAuth2ClientCredentials, build_auth, query_credentials
 from daemon.sources.fields import (
     PathMissingError,
     dig,
@@ -56,6 +48,15 @@ from daemon.sources.rest_paging import (
     token_pages,
 )
 from daemon.sources.window import future_error, place
+from daemon.upstream.policy import (
+    ErrorKinds,
+    HttpTimeouts,
+    RequestObserver,
+    RequestSpec,
+    RetryPolicy,
+)
+from daemon.upstream.session import Upstream, read_json
+from daemon.upstream.throttle import UpstreamLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -114,7 +115,7 @@ class RestSource:
         limits = httpx.Limits(max_connections=http.max_in_flight * 2)
         client = httpx.AsyncClient(
             base_url=settings.base_url,
-            timeout=http.timeouts.build().to_httpx(),
+            timeout=HttpTimeouts.from_settings(http.timeouts).to_httpx(),
             verify=http.verify_tls,
             limits=limits,
             transport=transport,
@@ -125,7 +126,7 @@ class RestSource:
             client,
             KINDS,
             limiter=UpstreamLimiter(http.max_in_flight, http.rate_limit),
-            retry=http.retry.build(),
+            retry=RetryPolicy.from_settings(http.retry),
             observer=observer,
             auth=auth,
         )

@@ -1,7 +1,7 @@
 """
-Reading one REST DAM item into a :class:`~daemon.models.DamAsset`, or into a precise error.
+Reading one REST DAM item into a :class:`~daemon.core.records.DamAsset`, or into a precise error.
 
-Pure: no I/O. Every refusal is a :class:`~daemon.errors.SourceAssetError` naming the asset id
+Pure: no I/O. Every refusal is a :class:`~daemon.core.errors.SourceAssetError` naming the asset id
 (when readable), our field name and the dotted path in the DAM's record.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from daemon.errors import SourceAssetError
-from daemon.models import BinaryRef, DamAsset
-from daemon.sources.config import FieldPaths
+from daemon.core.errors import SourceAssetError
+from daemon.core.records import BinaryRef, DamAsset
+from daemon.settings.dam_sources import FieldPaths
 from daemon.sources.fields import PathMissingError, dig, dig_optional, parse_datetime
 
 

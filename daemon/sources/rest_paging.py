@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from daemon.errors import SourceAssetError, SourceProtocolError
-from daemon.models import DamAsset
+from daemon.core.errors import SourceAssetError, SourceProtocolError
+from daemon.core.records import DamAsset
 
 #: Re-reads of an anchor before paging is declared hopeless (a DAM ignoring our bounds).
 MAX_RESTARTS = 1000

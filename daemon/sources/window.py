@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from daemon.errors import SourceAssetError
-from daemon.models import Window
+from daemon.core.errors import SourceAssetError
+from daemon.core.records import Window
 
 #: ``window``: yield it; ``later``: it belongs to a later window (at or after ``until`` but not
 #: beyond the tolerance); ``future``: a per-asset error; ``earlier``: before ``since`` (rounding).

@@ -6,9 +6,9 @@ Import the facade from here: ``from daemon.store import Store``.
 
 from __future__ import annotations
 
-from daemon.store.batch import BatchResult
-from daemon.store.engine import DEFAULT_DATABASE_URL, make_engine
-from daemon.store.records import (
+from daemon.store.batch_commit import BatchResult
+from daemon.store.database import DEFAULT_DATABASE_URL, make_engine
+from daemon.store.rows import (
     SUCCESS_STATUSES,
     AssetState,
     AssetWrite,
@@ -25,7 +25,7 @@ from daemon.store.records import (
     SchemaNotAtHeadError,
     StoreUnavailableError,
 )
-from daemon.store.store import Store
+from daemon.store.state_store import Store
 
 __all__ = [
     "DEFAULT_DATABASE_URL",

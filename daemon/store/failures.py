@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from daemon.store.records import (
+from daemon.store.rows import (
     SUCCESS_STATUSES,
     Failure,
     FailureCounts,

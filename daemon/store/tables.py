@@ -40,7 +40,7 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-#: Closed set of run statuses (see :data:`daemon.store.records.RunStatus`).
+#: Closed set of run statuses (see :data:`daemon.store.rows.RunStatus`).
 RUN_STATUSES = ("running", "success", "partial", "failed", "aborted")
 
 

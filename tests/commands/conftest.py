@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from daemon.sim.dam import DamSimOptions, create_dam_app
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
 from daemon.store import Store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from daemon.cli import main
+from daemon.cli.main import main
 
 
 def invoke(*args: str):

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from daemon.settings import ServerSettings, load_settings
+from daemon.settings.root import ServerSettings, load_settings
 from tests.container.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]

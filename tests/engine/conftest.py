@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from daemon.app import Services, SyncApp
-from daemon.settings import Settings, load_settings
-from daemon.sim.dam import DamSimOptions, create_dam_app
+from daemon.service.wiring import Services, SyncApp
+from daemon.settings.root import Settings, load_settings
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
 
 ROOT = Path(__file__).resolve().parents[2]

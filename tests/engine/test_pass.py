@@ -7,9 +7,9 @@ import json
 import math
 from datetime import timedelta
 
-from daemon import logs
+from daemon.core.records import DamAsset
 from daemon.mapping import sanitise_code
-from daemon.models import DamAsset
+from daemon.telemetry import logs
 
 BULK = "PATCH /api/rest/v1/asset-families/{family}/assets"
 UPLOAD = "POST /api/rest/v1/asset-media-files"

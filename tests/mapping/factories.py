@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from daemon.core.records import AssetAttribute, AssetFamily, BinaryRef, Channel, DamAsset
 from daemon.mapping import Mapper, load_mapping
-from daemon.models import AssetAttribute, AssetFamily, BinaryRef, Channel, DamAsset
 
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
+from daemon.core.records import BinaryRef, PimAsset, PimValue
 from daemon.mapping import MediaRequest, content_hash
-from daemon.models import BinaryRef, PimAsset, PimValue
 
 PACKAGE = Path(__file__).resolve().parents[2] / "daemon" / "mapping"
-ALLOWED = ("daemon.models", "daemon.errors", "daemon.config", "daemon.mapping", "pydantic")
+ALLOWED = ("daemon.core", "daemon.mapping", "pydantic")
+IO_LIBRARIES = ("httpx", "httpcore", "tenacity", "aiolimiter", "sqlalchemy", "structlog")
 STDLIB = {
     "__future__", "ast", "collections", "dataclasses", "datetime", "decimal", "fnmatch",
     "hashlib", "json", "math", "operator", "re", "typing", "unicodedata", "urllib",
@@ -28,6 +31,16 @@ def test_mapping_imports_only_the_standard_library_pydantic_models_errors_and_co
                 found.update(alias.name for alias in node.names)
     bad = {m for m in found if m.split(".")[0] not in STDLIB and not m.startswith(ALLOWED)}
     assert set() == bad
+
+
+def test_importing_mapping_loads_no_io_library_even_indirectly():
+    """A chain of imports (mapping -> base types -> ...) pulls no I/O library into the process."""
+    code = (
+        "import sys, daemon.mapping; "
+        f"print(','.join(m for m in {IO_LIBRARIES!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "" == out.stdout.strip()
 
 
 def test_content_hash_format_is_pinned():

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from daemon.core.records import AssetAttribute, AssetFamily
 from daemon.mapping.convert import build_converter, compile_pcre, show
 from daemon.mapping.paths import ValueProblem
-from daemon.models import AssetAttribute, AssetFamily
 
 OPTIONS = {"colour": frozenset({"red", "Dark_Blue"}), "tags": frozenset({"summer", "sale"})}
 

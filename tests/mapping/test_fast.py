@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.core.records import BinaryRef, DamAsset, PimAsset, PimValue
 from daemon.mapping import Mapper, MappingFailed, MediaRequest, content_hash, load_mapping
-from daemon.models import BinaryRef, DamAsset, PimAsset, PimValue
 from tests.mapping.factories import CHANNELS, FAMILIES, WHEN, attribute, family
 
 _ENCODER = json.JSONEncoder(

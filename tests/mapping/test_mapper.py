@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from daemon.errors import MappingError
+from daemon.core.errors import MappingError
+from daemon.core.records import DamAsset, PimValue
 from daemon.mapping import (
     AssetKey,
     MappedAsset,
@@ -20,7 +21,6 @@ from daemon.mapping import (
     load_mapping,
 )
 from daemon.mapping.codes import code_hash
-from daemon.models import DamAsset, PimValue
 from tests.mapping.factories import (
     CHANNELS,
     FAMILIES,

@@ -1,4 +1,4 @@
-"""daemon.planning.estimate_size (kept by the mapping owner): same value as the plain recursion."""
+"""daemon.engine.batcher.estimate_size: the same value as the plain recursion."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.models import DamAsset
-from daemon.planning import estimate_size
+from daemon.core.records import DamAsset
+from daemon.engine.batcher import estimate_size
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from daemon.errors import ConfigError
+from daemon.core.errors import ConfigError
 from daemon.mapping import ConfigProblem, MappedAsset, Mapper, load_mapping, validate_rules
 from daemon.mapping.paths import ValueProblem, compile_template, parse_path
 from tests.mapping.factories import CHANNELS, FAMILIES, image

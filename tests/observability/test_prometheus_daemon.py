@@ -12,9 +12,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from daemon.commands.run import run_daemon
-from daemon.runtime import Runtime
-from daemon.sim.dam import DamSimOptions, create_dam_app
+from daemon.cli.run import run_daemon
+from daemon.service.runtime import Runtime
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
 from tests.engine.conftest import EXAMPLE, ROOT, build_world_settings
 from tests.observability.promql import ALERTS, require_binary

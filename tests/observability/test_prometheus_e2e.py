@@ -16,8 +16,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from daemon.metrics import make_metrics
-from daemon.server import Check, build_app, serve
+from daemon.service.endpoints import build_app, serve
+from daemon.service.readiness import Check
+from daemon.telemetry.metrics import make_metrics
 from tests.observability.promql import ALERTS, require_binary
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]

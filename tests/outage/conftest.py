@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from daemon.store import Store
-from daemon.store.engine import upgrade
+from daemon.store.database import upgrade
 from tests.outage.proxy import TcpProxy
 from tests.reliability.conftest import Sims, _sims, mismatch, pim_code
 from tests.runtime.conftest import Daemon, _start_daemon, free_port, write_config

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from daemon.store import Store
-from daemon.store.engine import SQLITE_BUSY_TIMEOUT_MS, upgrade
+from daemon.store.database import SQLITE_BUSY_TIMEOUT_MS, upgrade
 from tests.outage.conftest import checkpoint_violations, healthz_status, start, wait_until
 from tests.reliability.conftest import differences
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from daemon.http import RetryPolicy
 from daemon.pim import PasswordAuth, PimClient
+from daemon.upstream.policy import RetryPolicy
 
 SECRET = "s3cr3t-client-secret"
 PASSWORD = "p4ssw0rd-of-api-user"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from daemon.errors import PimAuthError, PimProtocolError
+from daemon.core.errors import PimAuthError, PimProtocolError
 from daemon.pim import AppTokenAuth
 
 from .helpers import PASSWORD, SECRET, make_client, password_auth, token_answer

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from daemon.errors import PimError, PimNotFound, PimProtocolError, PimRejected, TransientError
-from daemon.models import PimAsset
+from daemon.core.errors import PimError, PimNotFound, PimProtocolError, PimRejected, TransientError
+from daemon.core.records import PimAsset
 
 from .helpers import Recorder, json_answer, make_client
 

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from daemon.config import PimSettings
-from daemon.errors import PimProtocolError, PimUnavailable, TransientError
-from daemon.models import PimAsset
+from daemon.core.errors import PimProtocolError, PimUnavailable, TransientError
+from daemon.core.records import PimAsset
 from daemon.pim import AppTokenAuth, ClientState, PasswordAuth, PimClient, UpdatedFilter
 from daemon.pim.urls import PRODUCT_ATTRIBUTE, path
+from daemon.settings.connections import PimSettings
 
 from .helpers import Recorder, json_answer, make_client
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.errors import FieldError, PimRejected
-from daemon.models import PimAsset, PimValue
+from daemon.core.errors import FieldError, PimRejected
+from daemon.core.records import PimAsset, PimValue
 from daemon.pim import UpsertStatus
 
 from .helpers import ACCESS, PASSWORD, SECRET, Recorder, json_answer, make_client

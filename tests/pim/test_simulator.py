@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.errors import PimNotFound
-from daemon.http import RetryPolicy
-from daemon.models import PimAsset, PimValue
+from daemon.core.errors import PimNotFound
+from daemon.core.records import PimAsset, PimValue
 from daemon.pim import PasswordAuth, PimClient, UpsertStatus
+from daemon.upstream.policy import RetryPolicy
 
 sim = pytest.importorskip("daemon.sim.pim")
 

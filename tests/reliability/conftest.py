@@ -23,8 +23,9 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.mapping import sanitise_code
-from daemon.sim.dam import DamSimOptions, create_dam_app
-from daemon.sim.pim import PimSimOptions, create_pim_app, load_seed
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
+from daemon.sim.pim import create_pim_app, load_seed
+from daemon.sim.pim.options import PimSimOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "damsync.example.toml"
@@ -339,8 +340,8 @@ async def _engine_factory(tmp_path: Path) -> Any:
     """Builds engines for a ``Sims`` (optionally another DB URL or config edits); closes them."""
     from prometheus_client import CollectorRegistry
 
-    from daemon.app import Services, SyncApp
-    from daemon.settings import load_settings
+    from daemon.service.wiring import Services, SyncApp
+    from daemon.settings.root import load_settings
 
     built: list[Engine] = []
 

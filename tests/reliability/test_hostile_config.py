@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ConfigError
-from daemon.settings import load_settings
+from daemon.core.errors import ConfigError
+from daemon.settings.root import load_settings
 from tests.reliability.conftest import config_text
 
 BASE = config_text("http://127.0.0.1:1", "http://127.0.0.1:2", "sqlite:///x.db")

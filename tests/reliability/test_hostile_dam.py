@@ -21,9 +21,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from daemon.app import Services, SyncApp
 from daemon.mapping import sanitise_code
 from daemon.mapping.codes import CODE_RE, MAX_CODE_LENGTH
+from daemon.service.wiring import Services, SyncApp
 from daemon.sim.pim import create_pim_app, load_seed
 from tests.engine.conftest import ROOT, build_world_settings
 

@@ -25,8 +25,9 @@ import httpx
 import pytest
 import uvicorn
 
-from daemon.sim.dam import DamSimOptions, create_dam_app
-from daemon.sim.pim import PimSimOptions, create_pim_app, load_seed
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
+from daemon.sim.pim import create_pim_app, load_seed
+from daemon.sim.pim.options import PimSimOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "damsync.example.toml"

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from daemon.sim.dam_binaries import PNG_SIGNATURE, render_binary
+from daemon.sim.dam.binaries import PNG_SIGNATURE, render_binary
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.errors import ConfigError
-from daemon.sim.dam_data import NUM_MASK, DamSimOptions, DamStore, key_of, to_us
-from daemon.sim.dam_meta import LOCALES, generate_metadata
+from daemon.core.errors import ConfigError
+from daemon.sim.dam.dataset import NUM_MASK, DamSimOptions, DamStore, key_of, to_us
+from daemon.sim.dam.metadata import LOCALES, generate_metadata
 from tests.sim.test_dam_helpers import START
 
 NOW = to_us(START)

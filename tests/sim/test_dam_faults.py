@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from daemon.sim.dam import DamSimOptions, dam_command
+from daemon.sim.dam.dam_app import DamSimOptions, dam_command
 from tests.sim.test_dam_helpers import BEARER, make_client
 
 

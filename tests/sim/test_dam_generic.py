@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from daemon.sim.dam import DamSimOptions
+from daemon.sim.dam.dam_app import DamSimOptions
 from tests.sim.test_dam_helpers import BEARER, Clock, make_client, oracle
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from daemon.sim.dam import DamSimOptions, create_dam_app
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BEARER = {"Authorization": "Bearer demo-token"}

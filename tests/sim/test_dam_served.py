@@ -11,7 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
-from daemon.sim.dam import DamSimOptions, create_dam_app
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.sim.dam import DamSimOptions
+from daemon.sim.dam.dam_app import DamSimOptions
 from tests.sim.test_dam_helpers import BEARER, make_client, oracle
 
 BASIC = ("demo", "demo")

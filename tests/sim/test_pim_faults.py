@@ -7,7 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from daemon.sim.pim import PimSimOptions, create_pim_app
+from daemon.sim.pim.options import PimSimOptions
+from daemon.sim.pim.pim_app import create_pim_app
 from tests.sim.test_pim_support import API, sim
 
 FAIR_USE = {"code": 429, "message": "You have exceeded the limit of API requests per second."}
@@ -152,7 +153,7 @@ def test_pim_command_refuses_bad_options():
     """The CLI command reports an impossible fault rate as a bad parameter."""
     from click.testing import CliRunner
 
-    from daemon.sim.pim import pim_command
+    from daemon.sim.pim.pim_app import pim_command
 
     result = CliRunner().invoke(pim_command, ["--fault-rate", "2"])
     assert 2 == result.exit_code

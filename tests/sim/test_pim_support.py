@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from daemon.sim.pim import PimSimOptions, create_pim_app
+from daemon.sim.pim.options import PimSimOptions
+from daemon.sim.pim.pim_app import create_pim_app
 
 BASE = "http://localhost"
 API = "/api/rest/v1"

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.models import Window
-from daemon.sim.dam import DamSimOptions, create_dam_app
-from daemon.sim.dam_shapes import cloudinary_asset_id
+from daemon.core.records import Window
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
+from daemon.sim.dam.shapes import cloudinary_asset_id
 from daemon.sources import build_source, load_source_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from daemon.models import Window
+from daemon.core.records import Window
 from daemon.sources import build_source
 
 OLD = time.time() - 3600

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.models import Window
+from daemon.core.records import Window
 from daemon.sources import build_source, load_source_settings
 from daemon.sources.window import place
 from tests.sources.fakedam import BASE, FakeDam, rest_table

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.errors import SourceAssetError, SourceProtocolError
-from daemon.models import Window
+from daemon.core.errors import SourceAssetError, SourceProtocolError
+from daemon.core.records import Window
 from daemon.sources import build_source, load_source_settings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 
-from daemon.models import Window
+from daemon.core.records import Window
 from daemon.sources import build_source, load_source_settings
 from tests.sources.fakedam import BASE, FakeDam, rest_table
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from daemon.models import DamAsset, Window
+from daemon.core.records import DamAsset, Window
 from daemon.sources import build_source, load_source_settings
 from daemon.sources.rest import RestSource
 from daemon.sources.rest_paging import BoundaryDedupe

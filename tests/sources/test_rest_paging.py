@@ -9,7 +9,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.models import Window
+from daemon.core.records import Window
 from daemon.sources import build_source, load_source_settings
 from tests.sources.fakedam import BASE, FakeDam, rest_table
 

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
 from daemon.store import Store
-from daemon.store.engine import head_revisions, upgrade
+from daemon.store.database import head_revisions, upgrade
 from daemon.store.tables import leases, metadata
 
 BACKENDS = [

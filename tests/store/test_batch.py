@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from daemon.errors import CheckpointError
-from daemon.models import Cursor, Window
+from daemon.core.errors import CheckpointError
+from daemon.core.records import Cursor, Window
 from daemon.store import AssetWrite, FailureRecord
 
 T0 = datetime(2025, 1, 1, 8, 30, 15, 123456, tzinfo=UTC)

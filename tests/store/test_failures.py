@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from daemon.models import Cursor
+from daemon.core.records import Cursor
 from daemon.store import (
     AssetWrite,
     BackoffPolicy,

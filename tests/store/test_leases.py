@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daemon.models import Cursor
+from daemon.core.records import Cursor
 from daemon.store import AssetWrite, Lease, LeaseLostError, Store
 
 from .conftest import expire_lease

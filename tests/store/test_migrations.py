@@ -8,10 +8,10 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
-from daemon.errors import CheckpointError, TransientError
+from daemon.cli.db import db
+from daemon.core.errors import CheckpointError, TransientError
 from daemon.store import SchemaNotAtHeadError, Store, StoreUnavailableError
-from daemon.store.cli import db
-from daemon.store.engine import (
+from daemon.store.database import (
     MIGRATION_LOCK_KEY,
     downgrade,
     head_revisions,

@@ -1,0 +1,48 @@
+"""Shared bits of the commands: the ``--config`` option, loading settings, logging setup."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from daemon.core.errors import ConfigError
+from daemon.settings.root import Settings, load_settings
+from daemon.telemetry import logs
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    """``--config FILE`` (env ``DAMSYNC_CONFIG``)."""
+    return click.option(
+        "--config",
+        "config_path",
+        envvar="DAMSYNC_CONFIG",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="The TOML configuration file (env DAMSYNC_CONFIG).",
+    )(func)
+
+
+def load(config_path: str, *, configure_logs: bool = True) -> Settings:
+    """Load the settings (exit 2 naming every bad key) and configure logging."""
+    try:
+        settings = load_settings(config_path, dict(os.environ))
+    except ConfigError as exc:
+        click.echo(f"damsync: invalid configuration {config_path}:\n{exc}", err=True)
+        sys.exit(2)
+    if configure_logs:
+        setup_logs(settings)
+    return settings
+
+
+def setup_logs(settings: Settings, *, level: str | None = None) -> None:
+    json = {"auto": None, "json": True, "console": False}[settings.log_format]
+    logs.configure(level or settings.log_level, json=json)
+
+
+__all__ = ["config_option", "load", "setup_logs"]

@@ -1,0 +1,86 @@
+"""
+The ``damsync`` command line: a table of contents, each command imported only when it runs.
+
+``damsync --help`` and ``damsync --version`` load none of the commands: the table below carries
+each command's one-line help, and a command's module (and whatever heavy library it needs:
+SQLAlchemy, APScheduler, uvicorn, the simulators) is imported when that command is invoked.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from daemon import __version__
+
+#: name -> (module:attribute, one-line help shown by ``damsync --help``).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": (
+        "daemon.cli.run:run",
+        "Run the daemon: poll every source on its schedule until SIGTERM or Ctrl-C.",
+    ),
+    "reload": (
+        "daemon.cli.run:reload",
+        "Make a running daemon re-read its configuration (sends SIGHUP).",
+    ),
+    "sync": (
+        "daemon.cli.sync_once:sync",
+        "Run one pass of every source (or of --source NAME) and print a summary.",
+    ),
+    "demo": (
+        "daemon.cli.demo:demo",
+        "Run the daemon against the built-in DAM and PIM simulators (SQLite).",
+    ),
+    "status": (
+        "daemon.cli.operators:status",
+        "Per source: cursor, data lag, last run, pending failures, dead letters.",
+    ),
+    "failures": (
+        "daemon.cli.operators:failures",
+        "Inspect, retry or forget the assets that could not be written.",
+    ),
+    "checkpoint": ("daemon.cli.operators:checkpoint", "Show or rewind the sources' cursors."),
+    "validate-config": (
+        "daemon.cli.operators:validate_config",
+        "Parse the config, reach the DAM and the PIM, check every mapping rule.",
+    ),
+    "db": ("daemon.cli.db:db", "Manage the state store's schema (Alembic migrations)."),
+    "sim": (
+        "daemon.cli.simulators:sim",
+        "Run the built-in PIM and DAM simulators (for the demo, dry runs and tests).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (``damsync --help`` imports none)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, _, attribute = COMMANDS[cmd_name][0].partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{COMMANDS[cmd_name][0]} is not a click command")
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="damsync")
+def main() -> None:
+    """Keep the Akeneo PIM Asset Manager in sync with your DAM."""
+
+
+__all__ = ["COMMANDS", "main"]

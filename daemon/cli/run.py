@@ -1,0 +1,177 @@
+"""
+``damsync run``: the long-running daemon, and ``damsync reload`` to make it re-read its config.
+
+The HTTP endpoints are served in the same event loop as the scheduler. Start-up refuses a
+database whose schema is not at head (``damsync db upgrade`` fixes it, or ``--migrate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import click
+import httpx
+import structlog
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from daemon.cli.common import config_option, load
+from daemon.core.errors import CheckpointError, ConfigError, SyncError
+from daemon.service.endpoints import build_app, serve
+from daemon.service.readiness import Check
+from daemon.service.runtime import Runtime
+from daemon.service.wiring import Services, SyncApp
+from daemon.settings.root import Settings, load_settings
+
+log = structlog.get_logger(__name__)
+
+
+class Readiness:
+    """``/readyz``: asks whatever application the runtime currently runs."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def checks(self) -> Sequence[Check]:
+        app = self._runtime.app
+        if not isinstance(app, SyncApp):
+            return [Check("startup", False, "the daemon is starting")]
+        return await app.checks()
+
+
+async def run_daemon(
+    config_path: str | Path,
+    settings: Settings,
+    *,
+    migrate: bool = False,
+    registry: CollectorRegistry | None = None,
+    handle_signals: bool = True,
+    environ: Mapping[str, str] | None = None,
+    pim_transport: httpx.AsyncBaseTransport | None = None,
+    source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    runtime_ready: asyncio.Future[Runtime] | None = None,
+) -> int:
+    """
+    Run the daemon until stopped; returns the exit code.
+
+    Args:
+        config_path: Re-read on every reload.
+        settings: The configuration as first loaded.
+        migrate: Apply migrations before starting (single-instance convenience).
+        registry: Metrics registry (the default one in production).
+        handle_signals: Install the signal handlers (tests drive the runtime directly).
+        environ: Environment for reloads (defaults to ``os.environ``).
+        pim_transport: Injected PIM transport (tests).
+        source_transports: Injected DAM transports (tests).
+        runtime_ready: Resolved with the runtime once it exists (tests).
+    """
+    env = dict(environ if environ is not None else os.environ)
+    services = Services.create(settings, registry=registry or REGISTRY)
+    if migrate:
+        await asyncio.to_thread(services.store.upgrade)
+    current = {"settings": settings}
+
+    async def build() -> SyncApp:
+        fresh = current["settings"]
+        if runtime.app is not None:  # a reload: read the file again
+            fresh = await asyncio.to_thread(load_settings, config_path, env)
+            if fresh.store.url != settings.store.url:
+                log.warning("config.store_url_changed", note="takes effect after a restart")
+        app = SyncApp.build(
+            fresh,
+            services,
+            pim_transport=pim_transport,
+            source_transports=source_transports,
+        )
+        current["settings"] = fresh
+        return app
+
+    runtime = Runtime(build, handle_signals=handle_signals)
+    if runtime_ready is not None:
+        runtime_ready.set_result(runtime)
+    stop_server = asyncio.Event()
+    server_task: asyncio.Task[None] | None = None
+    if settings.server.enabled:
+        http = build_app(services.registry, Readiness(runtime))
+        server_task = asyncio.create_task(
+            serve(http, settings.server.host, settings.server.port, stop_server)
+        )
+    pid_file = Path(settings.runtime.pid_file) if settings.runtime.pid_file else None
+    if pid_file is not None:
+        pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    try:
+        return await runtime.run()
+    except (CheckpointError, ConfigError) as exc:
+        log.error("runtime.refused_to_start", error=str(exc))
+        click.echo(f"damsync: {exc}", err=True)
+        return 1
+    finally:
+        stop_server.set()
+        if server_task is not None:
+            with contextlib.suppress(Exception):
+                await server_task
+        await asyncio.to_thread(services.store.dispose)
+        if pid_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                pid_file.unlink()
+
+
+@click.command()
+@config_option
+@click.option(
+    "--migrate/--no-migrate",
+    default=False,
+    help="Apply pending migrations first (for a single instance; otherwise run "
+    "`damsync db upgrade` as its own step).",
+)
+def run(config_path: str, migrate: bool) -> None:
+    """Run the daemon: poll every source on its schedule until SIGTERM or Ctrl-C."""
+    settings = load(config_path)
+    try:
+        code = asyncio.run(run_daemon(config_path, settings, migrate=migrate))
+    except SyncError as exc:
+        click.echo(f"damsync: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code)
+
+
+@click.command()
+@click.option("--pid", type=int, help="The daemon's process id.")
+@click.option(
+    "--pid-file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="The daemon's pid file (runtime.pid_file).",
+)
+@click.option("--config", "config_path", envvar="DAMSYNC_CONFIG", type=click.Path(dir_okay=False))
+def reload(pid: int | None, pid_file: str | None, config_path: str | None) -> None:
+    """Make a running daemon re-read its configuration (sends SIGHUP).
+
+    The new configuration is validated first; the daemon keeps its running configuration
+    when the new one is invalid, and logs why.
+    """
+    if pid is None and pid_file is None and config_path:
+        settings = load(config_path, configure_logs=False)
+        pid_file = settings.runtime.pid_file
+    if pid is None:
+        if not pid_file:
+            raise click.UsageError("give --pid, --pid-file, or a --config with runtime.pid_file")
+        try:
+            pid = int(Path(pid_file).read_text(encoding="utf-8").strip())
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"cannot read pid file {pid_file}: {exc}") from exc
+    if config_path:
+        # Fail here, loudly, rather than in the daemon's log only.
+        load(config_path, configure_logs=False)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError as exc:
+        raise click.ClickException(f"no process {pid}") from exc
+    click.echo(f"reload requested from process {pid}")
+
+
+__all__ = ["Readiness", "reload", "run", "run_daemon"]

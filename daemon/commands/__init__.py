@@ -1,1 +1,0 @@
-"""The ``damsync`` sub-commands that drive the daemon (``run``, ``sync``, operators' tools)."""

@@ -1,0 +1,63 @@
+"""
+The base of every configuration model: strict pydantic models, secrets resolved
+from ``{env = ...}`` / ``{file = ...}``, and one-line validation messages.
+
+Pydantic only: no project import, so mapping rules and every settings section can build on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+)
+
+ENV_PREFIX = "DAMSYNC_"
+
+
+def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
+    """Turn ``{env = "X"}`` / ``{file = "p"}`` into the secret's text; leave strings alone."""
+    if isinstance(value, Mapping):
+        environ: Mapping[str, str] = (info.context or {}).get("environ", {})
+        if set(value) == {"env"}:
+            name = str(value["env"])
+            if name not in environ:
+                raise ValueError(f"environment variable {name} is not set")
+            return environ[name]
+        if set(value) == {"file"}:
+            path = Path(str(value["file"]))
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+        raise ValueError('a secret is a string, {env = "NAME"} or {file = "/path"}')
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+
+
+class Model(BaseModel):
+    """Base of every config section: frozen, unknown keys refused (typos are errors)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per problem, each naming its dotted config path."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "<root>"
+        lines.append(f"{path}: {item['msg']}")
+    return "\n".join(lines)
+
+
+__all__ = ["Model", "Secret", "format_validation_error"]

@@ -1,0 +1,231 @@
+"""
+The records that cross component boundaries: frozen, slotted, no I/O.
+
+- DAM side (made by ``sources/``, read by ``sync`` and ``mapping/``): :class:`DamAsset`,
+  :class:`BinaryRef`, :class:`Cursor`, :class:`Window`, :class:`SourcePage`.
+- PIM structure (made by ``pim/`` from the family endpoints, read by ``mapping/``):
+  :class:`AssetAttribute`, :class:`AssetFamily`, :class:`Channel`.
+- PIM writes (made by ``mapping/``, sent by ``pim/``): :class:`PimAsset`, :class:`PimValue`.
+
+Datetimes are always timezone-aware UTC; constructors refuse naive ones so that a cursor can
+never silently shift by the host's offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from daemon.core.errors import SourceAssetError
+
+
+def require_utc(value: datetime, what: str) -> datetime:
+    """Return ``value`` in UTC; a naive datetime is a programming error."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {value!r}")
+    return value.astimezone(UTC)
+
+
+# --- DAM side ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    """
+    The compound checkpoint ``(updated_at, id)``: both taken from source records, never a clock.
+
+    Ordering is lexicographic, so ``Cursor(t, "b") > Cursor(t, "a")`` breaks timestamp ties.
+    """
+
+    updated_at: datetime
+    id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "updated_at", require_utc(self.updated_at, "Cursor.updated_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """
+    A frozen half-open window ``[since, until)`` on the DAM's own clock.
+
+    ``since`` is ``None`` for a first full read.
+    """
+
+    since: datetime | None
+    until: datetime
+
+    def __post_init__(self) -> None:
+        if self.since is not None:
+            object.__setattr__(self, "since", require_utc(self.since, "Window.since"))
+        object.__setattr__(self, "until", require_utc(self.until, "Window.until"))
+        if self.since is not None and self.since > self.until:
+            raise ValueError(f"empty window: since {self.since} > until {self.until}")
+
+    def contains(self, when: datetime) -> bool:
+        return (self.since is None or when >= self.since) and when < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryRef:
+    """Where an asset's binary lives: a URL (REST DAMs) or a path (hot folders)."""
+
+    # Signed DAM URLs carry credentials in their query string: kept out of reprs.
+    url: str | None = field(default=None, repr=False)
+    path: str | None = None
+    filename: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    checksum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DamAsset:
+    """
+    One asset as the DAM describes it.
+
+    Args:
+        id: The DAM's stable id.
+        updated_at: Last modification on the DAM's clock, UTC.
+        deleted: The DAM reports it deleted (tombstone, archive, trash).
+        metadata: The DAM's metadata, as parsed JSON (nested mappings and lists).
+        binary: The original binary, if any.
+    """
+
+    id: str
+    updated_at: datetime
+    deleted: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    binary: BinaryRef | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "updated_at", require_utc(self.updated_at, "DamAsset.updated_at"))
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.updated_at, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePage:
+    """
+    One page of changes: the good assets in ``(updated_at, id)`` order plus the bad records.
+
+    A bad record never stops its page: it is reported in ``errors`` with the asset, field and
+    path, and the engine records it as a failure.
+    """
+
+    assets: Sequence[DamAsset]
+    errors: Sequence[SourceAssetError] = ()
+
+
+# --- PIM structure --------------------------------------------------------------------------
+
+AttributeType = Literal[
+    "text",
+    "media_link",
+    "number",
+    "media_file",
+    "single_option",
+    "multiple_options",
+    "boolean",
+    "date",
+    "record",
+    "auto_tagging",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetAttribute:
+    """An asset family attribute with the properties value conversion needs."""
+
+    code: str
+    type: str
+    value_per_locale: bool = False
+    value_per_channel: bool = False
+    is_required_for_completeness: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # text
+    max_characters: int | None = None
+    is_textarea: bool = False
+    validation_rule: str | None = None
+    validation_regexp: str | None = None
+    # number
+    decimals_allowed: bool = False
+    min_value: str | None = None
+    max_value: str | None = None
+    # media
+    media_type: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    allowed_extensions: tuple[str, ...] = ()
+    max_file_size: str | None = None
+    # record
+    reference_entity: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFamily:
+    """An asset family with its attributes and the option codes of its option attributes."""
+
+    code: str
+    attributes: Mapping[str, AssetAttribute]
+    options: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    attribute_as_main_media: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A PIM channel and its active locales."""
+
+    code: str
+    locales: tuple[str, ...]
+
+
+# --- PIM writes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PimValue:
+    """One asset value: all three keys are always sent, as the API requires."""
+
+    data: Any
+    locale: str | None = None
+    channel: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"locale": self.locale, "channel": self.channel, "data": self.data}
+
+
+@dataclass(frozen=True, slots=True)
+class PimAsset:
+    """An asset to upsert: its family, code and values by attribute code."""
+
+    family: str
+    code: str
+    values: Mapping[str, Sequence[PimValue]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "values": {attr: [v.to_json() for v in vals] for attr, vals in self.values.items()},
+        }
+
+
+__all__ = [
+    "AssetAttribute",
+    "AssetFamily",
+    "AttributeType",
+    "BinaryRef",
+    "Channel",
+    "Cursor",
+    "DamAsset",
+    "PimAsset",
+    "PimValue",
+    "SourcePage",
+    "Window",
+    "require_utc",
+]

@@ -1,0 +1,386 @@
+"""
+One bounded batch: map, skip unchanged, create missing options, transfer media, bulk-PATCH,
+delete, then record every per-item outcome and the cursor in one store transaction.
+
+Every asset of a batch ends in exactly one bucket: written, unchanged, skipped (no mapping rule,
+on purpose), deleted, or failed (recorded in the failures table with its stage and reason).
+Nothing is dropped silently (rule 6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from daemon.core.errors import (
+    PimNotFound,
+    PimRejected,
+    SourceAssetError,
+    SyncError,
+)
+from daemon.core.records import Cursor, DamAsset, PimAsset, Window
+from daemon.engine.batcher import BULK_LIMIT, Routed
+from daemon.engine.mapper_cache import MapperCache
+from daemon.engine.media_transfer import MediaTransfer
+from daemon.engine.outcomes import UPSTREAM_WIDE, BatchReport, BatchWrite, DeletePolicy, failure_of
+from daemon.engine.seams import BatchStore, PimWriter
+from daemon.engine.structure_cache import StructureCache
+from daemon.mapping import (
+    AssetKey,
+    MappedAsset,
+    MappingFailed,
+    MediaRequest,
+    MissingOption,
+    fill_media,
+)
+from daemon.store import AssetState, AssetWrite, FailureRecord, Lease
+
+log = structlog.get_logger(__name__)
+
+
+#: Akeneo messages of rejections caused by structure drift (our cached copy is out of date).
+STRUCTURE_HINTS = ("does not exist", "option")
+
+
+@dataclass(slots=True)
+class _Item:
+    asset: DamAsset
+    mapped: MappedAsset
+    ready: PimAsset | None = None
+    media_key: tuple[str, str] | None = None
+
+
+class BatchProcessor:
+    """
+    Processes the batches of one source.
+
+    Args:
+        source_name: The source's configured name.
+        pim: The PIM client.
+        store: The state store.
+        structure: The family structure cache.
+        mappers: Builds the mapper from the current structure.
+        media: Transfers binaries.
+        delete_policy: What a DAM deletion does in the PIM.
+        dry_run: Map and report, write nothing.
+    """
+
+    def __init__(
+        self,
+        source_name: str,
+        pim: PimWriter,
+        store: BatchStore,
+        structure: StructureCache,
+        mappers: MapperCache,
+        media: MediaTransfer,
+        *,
+        delete_policy: DeletePolicy = "delete",
+        dry_run: bool = False,
+    ) -> None:
+        self.source = source_name
+        self.pim = pim
+        self.store = store
+        self.structure = structure
+        self.mappers = mappers
+        self.media = media
+        self.delete_policy = delete_policy
+        self.dry_run = dry_run
+        self._batches = 0
+
+    async def router(self) -> Callable[[DamAsset], Routed]:
+        """
+        Where each asset goes, found once: its key (family, code, rule) travels with it to
+        mapping, so the batcher can fill every bulk PATCH and mapping never matches twice.
+        """
+        mapper = await self.mappers.get()
+
+        def route(asset: DamAsset) -> Routed:
+            if asset.deleted:
+                return Routed(asset)
+            key = mapper.identify(asset)
+            return Routed(asset, key if isinstance(key, AssetKey) else None)
+
+        return route
+
+    async def process(
+        self,
+        assets: Sequence[Routed | DamAsset],
+        source_errors: Sequence[SourceAssetError],
+        *,
+        lease: Lease,
+        run_id: int | None,
+        cursor: Cursor | None,
+        window: Window | None,
+    ) -> BatchReport:
+        """Write one batch to the PIM and commit it; see the module docstring."""
+        written = await self.write(assets, source_errors, run_id=run_id)
+        return await self.commit(written, lease=lease, run_id=run_id, cursor=cursor, window=window)
+
+    async def write(
+        self,
+        assets: Sequence[Routed | DamAsset],
+        source_errors: Sequence[SourceAssetError],
+        *,
+        run_id: int | None,
+    ) -> BatchWrite:
+        """
+        Everything up to the PIM's acknowledgement: map, skip, options, media, PATCH, delete.
+
+        Nothing is recorded yet: :meth:`commit` does that, in batch order, so several batches
+        can be written at once while the checkpoint still only moves past committed ones.
+        Assets not routed yet (a bare :class:`DamAsset`) are matched against the rules here.
+        """
+        self._batches += 1
+        routed = [a if isinstance(a, Routed) else Routed(a) for a in assets]
+        report = BatchReport(size=len(routed) + len(source_errors))
+        failures = [
+            failure_of(e.asset_id or f"?{e.path}", "source", e, None) for e in source_errors
+        ]
+        states = await asyncio.to_thread(
+            self.store.asset_states, self.source, [r.asset.id for r in routed]
+        )
+        mapper = await self.mappers.get()
+        items: list[_Item] = []
+        deletions: list[tuple[DamAsset, AssetState]] = []
+        resolved: list[str] = []
+        for entry in routed:
+            asset = entry.asset
+            state = states.get(asset.id)
+            if (
+                state is not None
+                and state.dam_updated_at is not None
+                and asset.updated_at < state.dam_updated_at
+            ):
+                # An older copy than the one already written (an unsorted DAM repeating an
+                # asset across pages): writing it would put stale data over fresh.
+                report.unchanged += 1
+                continue
+            if asset.deleted:
+                if state is not None and not state.deleted and self.delete_policy == "delete":
+                    deletions.append((asset, state))
+                else:
+                    report.unchanged += 1
+                continue
+            outcome = mapper.map_asset(asset, entry.key)
+            if isinstance(outcome, MappingFailed):
+                failures.extend(failure_of(asset.id, "mapping", e, asset) for e in outcome.errors)
+            elif not isinstance(outcome, MappedAsset):
+                report.skipped += 1
+                resolved.append(asset.id)
+            elif (
+                state is not None
+                and not state.deleted
+                and state.content_hash == outcome.content_hash
+            ):
+                report.unchanged += 1
+                resolved.append(asset.id)
+            else:
+                items.append(_Item(asset, outcome))
+
+        if self.dry_run:
+            report.dry_run_items.extend(_preview(i) for i in items)
+            report.written, report.deleted = len(items), len(deletions)
+            return BatchWrite(report, [], [], failures, resolved, [])
+
+        # Before anything reaches the PIM: where new assets will live (see record_intents).
+        intents = [
+            (i.asset.id, i.mapped.asset.family, i.mapped.asset.code)
+            for i in items
+            if states.get(i.asset.id) is None or states[i.asset.id].deleted
+        ]
+        if intents:
+            await asyncio.to_thread(self.store.record_intents, self.source, intents)
+        items = await self._create_options(items, failures)
+        items = await self._transfer_media(items, failures, report)
+        written = await self._upsert(items, failures, run_id)
+        deleted_ids = await self._delete(deletions, failures)
+        media_rows = [i.media_key for i in items if i.media_key is not None]
+        return BatchWrite(report, written, media_rows, failures, resolved, deleted_ids)
+
+    async def commit(
+        self,
+        batch: BatchWrite,
+        *,
+        lease: Lease,
+        run_id: int | None,
+        cursor: Cursor | None,
+        window: Window | None,
+    ) -> BatchReport:
+        """Record a written batch: outcomes, failures and cursor in ONE transaction (rule 5)."""
+        report = batch.report
+        report.failed = len({f.dam_id for f in batch.failures})
+        if self.dry_run:
+            return report
+        await asyncio.to_thread(
+            self.store.commit_batch,
+            lease,
+            run_id,
+            cursor=cursor,
+            window=window,
+            written=batch.written,
+            media=batch.media,
+            failures=batch.failures,
+            resolved=batch.resolved,
+            deleted=batch.deleted,
+        )
+        report.written = len(batch.written)
+        report.deleted = len(batch.deleted)
+        for f in batch.failures:
+            log.warning(
+                "sync.asset_failed",
+                source=self.source,
+                asset=f.dam_id,
+                stage=f.stage,
+                permanent=f.permanent,
+                error=f.detail,
+            )
+        return report
+
+    async def _create_options(
+        self, items: list[_Item], failures: list[FailureRecord]
+    ) -> list[_Item]:
+        needed: dict[tuple[str, str, str], MissingOption] = {}
+        for item in items:
+            for option in item.mapped.missing_options:
+                needed.setdefault((option.family, option.attribute, option.code), option)
+        broken: dict[tuple[str, str, str], SyncError] = {}
+        for key, option in needed.items():
+            try:
+                labels = {"en_US": option.label} if option.label else None
+                await self.pim.upsert_attribute_option(
+                    option.family, option.attribute, option.code, labels
+                )
+                self.structure.add_option(option.family, option.attribute, option.code)
+            except UPSTREAM_WIDE:
+                raise
+            except SyncError as exc:
+                broken[key] = exc
+        kept = []
+        for item in items:
+            keys = [(o.family, o.attribute, o.code) for o in item.mapped.missing_options]
+            bad = [broken[k] for k in keys if k in broken]
+            if bad:
+                failures.append(failure_of(item.asset.id, "options", bad[0], item.asset))
+            else:
+                kept.append(item)
+        return kept
+
+    async def _transfer_media(
+        self, items: list[_Item], failures: list[FailureRecord], report: BatchReport
+    ) -> list[_Item]:
+        async def one(item: _Item) -> SyncError | None:
+            codes: dict[MediaRequest, str] = {}
+            by_binary: dict[Any, str] = {}
+            try:
+                for request in item.mapped.media:
+                    known = by_binary.get(request.binary)
+                    if known is None:
+                        target = dataclasses.replace(item.asset, binary=request.binary)
+                        done = await self.media.transfer(target)
+                        known = by_binary[request.binary] = done.media_code
+                        item.media_key = (done.checksum, done.media_code)
+                        report.uploaded += int(done.uploaded)
+                    codes[request] = known
+                item.ready = fill_media(item.mapped, codes)
+            except UPSTREAM_WIDE:
+                raise  # the PIM or the store is down: fail the pass, not each asset
+            except SyncError as exc:
+                return exc
+            return None
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(i)) for i in items]
+        except* UPSTREAM_WIDE as exc:
+            # The other transfers were cancelled; the pass fails with the first cause.
+            raise exc.exceptions[0] from None
+        errors = [task.result() for task in tasks]
+        kept = []
+        for item, error in zip(items, errors, strict=True):
+            if error is None:
+                kept.append(item)
+            else:
+                # A truncated or failed download may succeed next time: retried with backoff.
+                failures.append(
+                    failure_of(item.asset.id, "media", error, item.asset, retryable=True)
+                )
+        return kept
+
+    async def _upsert(
+        self, items: list[_Item], failures: list[FailureRecord], run_id: int | None
+    ) -> list[AssetWrite]:
+        by_family: dict[str, list[_Item]] = defaultdict(list)
+        for item in items:
+            by_family[item.mapped.asset.family].append(item)
+        written: list[AssetWrite] = []
+        for family, group in by_family.items():
+            payload = [i.ready or i.mapped.asset for i in group]
+            results = await self.pim.upsert_assets(family, payload)
+            structural = False
+            for item, res in zip(group, results, strict=True):
+                if res.ok:
+                    written.append(
+                        AssetWrite(
+                            dam_id=item.asset.id,
+                            family=family,
+                            code=item.mapped.asset.code,
+                            content_hash=item.mapped.content_hash,
+                            request_id=f"{run_id}/{self._batches}/{family}/"
+                            f"{res.index // BULK_LIMIT}",
+                            binary_checksum=item.media_key[0] if item.media_key else None,
+                            media_code=item.media_key[1] if item.media_key else None,
+                            dam_updated_at=item.asset.updated_at,
+                        )
+                    )
+                    continue
+                if isinstance(res.error, UPSTREAM_WIDE):
+                    raise res.error  # the request failed, not the asset: fail the pass
+                error = res.error or PimRejected(
+                    res.message or "rejected", status_code=res.status_code
+                )
+                drift = isinstance(error, PimRejected) and any(
+                    hint in str(error).lower() for hint in STRUCTURE_HINTS
+                )
+                structural = structural or drift
+                failures.append(
+                    failure_of(item.asset.id, "pim", error, item.asset, retryable=drift)
+                )
+            if structural:
+                # Our cached structure may be stale: read it again before the next batch.
+                self.structure.invalidate(family)
+        return written
+
+    async def _delete(
+        self, deletions: list[tuple[DamAsset, AssetState]], failures: list[FailureRecord]
+    ) -> list[str]:
+        deleted: list[str] = []
+        for asset, state in deletions:
+            try:
+                await self.pim.delete_asset(state.family, state.code)
+            except PimNotFound:
+                pass  # already gone: the goal is reached
+            except SyncError as exc:
+                failures.append(failure_of(asset.id, "delete", exc, asset))
+                continue
+            deleted.append(asset.id)
+        return deleted
+
+
+def _preview(item: _Item) -> dict[str, Any]:
+    """What a dry run shows for one asset: its family, code, values and binaries to upload."""
+    body = item.mapped.asset.to_json()
+    for values in body["values"].values():
+        for value in values:
+            if isinstance(value["data"], MediaRequest):
+                binary = value["data"].binary
+                value["data"] = f"<upload {binary.filename or binary.url or binary.path}>"
+    return {"dam_id": item.asset.id, "family": item.mapped.asset.family, **body}
+
+
+__all__ = ["BatchProcessor"]

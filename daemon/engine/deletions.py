@@ -1,0 +1,62 @@
+"""
+Where deletions are decided: the reconcile sweep that finds hard deletes, and its brake.
+
+A DAM that deletes an asset outright often shows nothing in its change feed. The sweep lists
+every live id, compares it with the ids the store knows, and sends the missing ones through the
+normal batch path as tombstones (what a tombstone does in the PIM is the source's
+``delete_policy``, applied by :mod:`daemon.engine.batch_writer`). A sweep that would delete more
+than ``max_delete_fraction`` of the known assets is refused and logged: an empty or truncated id
+listing from a misconfigured DAM must never empty the PIM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+import structlog
+
+from daemon.core.records import DamAsset
+from daemon.engine.batch_writer import BatchProcessor
+from daemon.engine.routing import write_routed
+from daemon.engine.seams import JobSource, JobStore
+from daemon.store import Lease
+
+log = structlog.get_logger(__name__)
+
+
+async def find_gone(source: JobSource, store: JobStore) -> tuple[list[str], int, int]:
+    """
+    The ids the store knows for ``source`` that the DAM no longer lists.
+
+    Returns:
+        ``(gone, known, live)``: the missing ids, and how many ids each side has.
+    """
+    live: set[str] = set()
+    async for chunk in source.all_ids():
+        live.update(chunk)
+    known = await asyncio.to_thread(lambda: list(store.known_ids(source.name)))
+    return [dam_id for dam_id in known if dam_id not in live], len(known), len(live)
+
+
+def deletion_refused(gone: int, known: int, max_delete_fraction: float) -> bool:
+    """The mass-deletion brake: more than ``max_delete_fraction`` of the known assets."""
+    return gone > max_delete_fraction * known
+
+
+async def delete_gone(
+    gone: Sequence[str],
+    now: datetime,
+    processor: BatchProcessor,
+    lease: Lease,
+    *,
+    batch_size: int,
+) -> int:
+    """Send ``gone`` through the batch path as tombstones dated ``now``; returns how many."""
+    tombstones = [DamAsset(id=dam_id, updated_at=now, deleted=True) for dam_id in gone]
+    await write_routed(processor, tombstones, [], lease, batch_size=batch_size)
+    return len(gone)
+
+
+__all__ = ["deletion_refused", "delete_gone", "find_gone"]

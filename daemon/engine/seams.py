@@ -1,0 +1,171 @@
+"""
+The engine's seams: the Protocols it owns for the PIM, the store, the DAM and its observers.
+
+Adapters implement them (``daemon.pim.PimClient``, ``daemon.store.Store``, every
+``daemon.sources`` source, ``daemon.telemetry.Metrics``); tests pass fakes without patching.
+Nothing here is ``Any``: a seam says exactly what crosses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from daemon.core.errors import SyncError
+from daemon.core.records import Cursor, PimAsset, SourcePage, Window
+from daemon.store import (
+    AssetState,
+    AssetWrite,
+    Checkpoint,
+    Failure,
+    FailureCounts,
+    FailureRecord,
+    Lease,
+    RunCounts,
+    RunStatus,
+)
+
+if TYPE_CHECKING:
+    from daemon.engine.outcomes import BatchReport, PassResult
+
+
+class UpsertResult(Protocol):
+    """The PIM's answer for one asset of a bulk PATCH."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def error(self) -> SyncError | None: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def status_code(self) -> int | None: ...
+
+
+class PimWriter(Protocol):
+    """What a batch needs from the PIM client (``daemon.pim.PimClient`` implements it)."""
+
+    async def upsert_assets(
+        self, family: str, assets: Iterable[PimAsset]
+    ) -> Sequence[UpsertResult]: ...
+
+    async def upsert_attribute_option(
+        self, family: str, attribute: str, code: str, labels: Mapping[str, str] | None = None
+    ) -> object: ...
+
+    async def delete_asset(self, family: str, code: str) -> None: ...
+
+
+class LeaseStore(Protocol):
+    """The lease half of the state store (``daemon.store.Store`` implements it)."""
+
+    def acquire_lease(
+        self, source: str, holder: str, ttl_seconds: float, *, takeover: str | None = None
+    ) -> Lease | None: ...
+
+    def lease_holder(self, source: str) -> str | None: ...
+
+    def release_lease(self, lease: Lease) -> bool: ...
+
+
+class BatchStore(Protocol):
+    """What a batch needs from the store (``daemon.store.Store`` implements it)."""
+
+    def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]: ...
+
+    def record_intents(self, source: str, intents: Sequence[tuple[str, str, str]]) -> None: ...
+
+    def commit_batch(
+        self,
+        lease: Lease,
+        run_id: int | None,
+        *,
+        cursor: Cursor | None,
+        window: Window | None = None,
+        written: Sequence[AssetWrite] = (),
+        media: Sequence[tuple[str, str]] = (),
+        failures: Sequence[FailureRecord] = (),
+        resolved: Sequence[str] = (),
+        deleted: Sequence[str] = (),
+    ) -> object: ...
+
+
+class EngineStore(LeaseStore, Protocol):
+    """The part of the state store a pass uses (``daemon.store.Store`` implements it)."""
+
+    def load_checkpoint(self, source: str) -> Checkpoint | None: ...
+
+    def start_run(self, source: str) -> int: ...
+
+    def finish_run(
+        self, run_id: int, status: RunStatus, counts: RunCounts, error: str | None = None
+    ) -> bool: ...
+
+
+class JobStore(EngineStore, Protocol):
+    """What the retry and reconcile jobs add: due failures, known ids, backlog counts."""
+
+    def due_failures(self, source: str, now: datetime, limit: int) -> list[Failure]: ...
+
+    def known_ids(self, source: str) -> Iterator[str]: ...
+
+    def failure_counts(self) -> dict[str, FailureCounts]: ...
+
+
+class ChangeSource(Protocol):
+    """What a pass reads from a DAM: its clock and the changes of a window."""
+
+    name: str
+    sorted_by_cursor: bool
+
+    async def server_now(self) -> datetime: ...
+
+    def changes(self, window: Window) -> AsyncIterator[SourcePage]: ...
+
+
+class JobSource(ChangeSource, Protocol):
+    """What the retry and reconcile jobs add: assets by id, and every live id."""
+
+    async def fetch(self, ids: Sequence[str]) -> SourcePage: ...
+
+    def all_ids(self) -> AsyncIterator[Sequence[str]]: ...
+
+
+class PassObserver(Protocol):
+    """Progress and metrics hooks of a pass (the CLI's progress bar, the daemon's metrics)."""
+
+    def batch_done(self, source: str, report: BatchReport, duration: float) -> None: ...
+
+    def pass_done(self, result: PassResult) -> None: ...
+
+
+class BacklogObserver(Protocol):
+    """Where the failure backlog of a source is reported (the daemon's metrics)."""
+
+    def set_backlog(self, source: str, *, pending: int, dead_letters: int) -> None: ...
+
+
+class JobObserver(PassObserver, BacklogObserver, Protocol):
+    """Both observers in one (the daemon's metrics)."""
+
+
+__all__ = [
+    "BacklogObserver",
+    "BatchStore",
+    "ChangeSource",
+    "EngineStore",
+    "JobObserver",
+    "JobSource",
+    "JobStore",
+    "LeaseStore",
+    "PassObserver",
+    "PimWriter",
+    "UpsertResult",
+]

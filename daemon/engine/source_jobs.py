@@ -1,0 +1,138 @@
+"""
+The jobs of one source: a sync pass, the retry of due failures, and the reconcile sweep.
+
+Each job that writes holds the source's lease (:func:`~daemon.engine.leasing.leased`) and binds
+the source and a run id to every log line it makes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+import structlog
+
+from daemon.engine.batch_writer import BatchProcessor
+from daemon.engine.deletions import delete_gone, deletion_refused, find_gone
+from daemon.engine.leasing import dead_local_holder, leased
+from daemon.engine.outcomes import PassResult
+from daemon.engine.retries import due_failures, retry_failures
+from daemon.engine.seams import JobObserver, JobSource, JobStore, PassObserver
+from daemon.engine.sync_pass import SyncOptions, run_pass
+from daemon.store import Lease
+from daemon.telemetry import logs
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class SourceJobs:
+    """
+    One source wired to its engine parts: what the scheduler and ``sync --once`` run.
+
+    Args:
+        name: The source's configured name.
+        source: The DAM.
+        processor: Its batch writer.
+        options: Its engine options.
+        store: The state store.
+        metrics: Where passes, batches and the failure backlog are reported.
+        retry_batch: Due failures tried per retry job.
+        holder: This process's lease holder name.
+        reconcile_max_delete_fraction: The reconcile sweep's mass-deletion brake.
+        observer: Replaces ``metrics`` as the pass observer (the CLI's progress bar).
+    """
+
+    name: str
+    source: JobSource
+    processor: BatchProcessor
+    options: SyncOptions
+    store: JobStore
+    metrics: JobObserver
+    retry_batch: int
+    holder: str
+    reconcile_max_delete_fraction: float = 0.5
+    last_result: PassResult | None = None
+    observer: PassObserver | None = None
+
+    async def run_once(self, stop: asyncio.Event | None = None) -> PassResult:
+        """One pass of this source."""
+        with logs.bind_job(self.name, logs.new_run_id()):
+            result = await run_pass(
+                self.source,
+                self.processor,
+                self.store,
+                self.options,
+                holder=self.holder,
+                observer=self.observer or self.metrics,
+                stop=stop,
+                dead_holder=dead_local_holder,
+            )
+            await self.refresh_backlog()
+        self.last_result = result
+        return result
+
+    async def retry_due(self, stop: asyncio.Event | None = None) -> int:
+        """Try the due failures of this source again; returns how many were tried."""
+        due = await due_failures(self.store, self.name, self.retry_batch)
+        if not due or (stop is not None and stop.is_set()):
+            return 0
+        with logs.bind_job(self.name, logs.new_run_id()):
+            async with self._lease() as lease:
+                if lease is None:
+                    return 0
+                await retry_failures(
+                    due, self.source, self.processor, lease, batch_size=self.options.batch_size
+                )
+            await self.refresh_backlog()
+        return len(due)
+
+    async def reconcile(self, stop: asyncio.Event | None = None) -> int:
+        """
+        Find hard deletes (rule 9) and delete them per ``delete_policy``, unless the sweep
+        would delete more than ``reconcile_max_delete_fraction`` of the known assets.
+
+        Returns:
+            How many assets were found deleted.
+        """
+        with logs.bind_job(self.name, logs.new_run_id()):
+            gone, known, live = await find_gone(self.source, self.store)
+            if not gone or (stop is not None and stop.is_set()):
+                log.info("sync.reconciled", known=known, live=live, deleted=0)
+                return 0
+            if deletion_refused(len(gone), known, self.reconcile_max_delete_fraction):
+                log.error(
+                    "sync.reconcile_refused",
+                    known=known,
+                    live=live,
+                    would_delete=len(gone),
+                    limit=self.reconcile_max_delete_fraction,
+                )
+                return 0
+            now = await self.source.server_now()
+            async with self._lease() as lease:
+                if lease is None:
+                    return 0
+                await delete_gone(
+                    gone, now, self.processor, lease, batch_size=self.options.batch_size
+                )
+            log.info("sync.reconciled", known=known, live=live, deleted=len(gone))
+            await self.refresh_backlog()
+        return len(gone)
+
+    async def refresh_backlog(self) -> None:
+        """Report this source's pending failures and dead letters."""
+        counts = await asyncio.to_thread(self.store.failure_counts)
+        mine = counts.get(self.name)
+        self.metrics.set_backlog(
+            self.name,
+            pending=mine.pending if mine else 0,
+            dead_letters=mine.dead if mine else 0,
+        )
+
+    def _lease(self) -> AbstractAsyncContextManager[Lease | None]:
+        return leased(self.store, self.name, self.holder, self.options.lease_ttl)
+
+
+__all__ = ["SourceJobs"]

@@ -1,0 +1,217 @@
+"""
+Wiring: builds the components a configuration describes and connects them.
+
+:class:`Services` live as long as the process (state store, metrics); :class:`SyncApp` is
+what one configuration builds (PIM client, sources, mappers, runners) and is rebuilt on a
+reload. Transports can be injected so that tests mount the simulators in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import structlog
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from daemon.engine.batch_writer import BatchProcessor
+from daemon.engine.leasing import process_holder
+from daemon.engine.mapper_cache import MapperCache
+from daemon.engine.media_transfer import MediaTransfer
+from daemon.engine.source_jobs import SourceJobs
+from daemon.engine.structure_cache import StructureCache
+from daemon.pim import PimClient
+from daemon.service.options import backoff_policy, engine_options, schedule_of
+from daemon.service.readiness import Check, readiness_checks
+from daemon.service.runtime import Schedule
+from daemon.settings.root import Settings
+from daemon.sources import DamSource, build_source
+from daemon.store import Store
+from daemon.telemetry.metrics import Metrics, make_metrics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    """Process-wide components: kept across configuration reloads."""
+
+    store: Store
+    metrics: Metrics
+    registry: CollectorRegistry
+
+    @classmethod
+    def create(cls, settings: Settings, *, registry: CollectorRegistry | None = None) -> Services:
+        store = Store.from_url(settings.store.url, backoff=backoff_policy(settings.failures))
+        registry = registry if registry is not None else REGISTRY
+        metrics = make_metrics(
+            registry, sources=[(s.name, s.schedule.interval) for s in settings.sources]
+        )
+        return cls(store=store, metrics=metrics, registry=registry)
+
+
+@dataclass(slots=True)
+class Runner(SourceJobs):
+    """A source's engine jobs and their schedule: what the runtime drives."""
+
+    schedule: Schedule = field(default_factory=Schedule)
+
+
+@dataclass(slots=True)
+class SyncApp:
+    """
+    Everything one configuration builds. Implements the runtime's ``Application``.
+
+    Args:
+        settings: The validated configuration.
+        services: Process-wide store and metrics.
+        pim_transport: Injected PIM transport (tests, demo in-process).
+        source_transports: Injected DAM transports by source name.
+        source_clocks: Injected monotonic clocks by source name (tests moving a DAM's clock).
+        dry_run: Map and report, write nothing.
+    """
+
+    settings: Settings
+    services: Services
+    pim: PimClient
+    runners: list[Runner]
+    sources: list[DamSource]
+    structure: StructureCache
+    retry_interval: float
+    shutdown_grace: float
+    _closed: bool = field(default=False)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        services: Services,
+        *,
+        pim_transport: httpx.AsyncBaseTransport | None = None,
+        source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        dry_run: bool = False,
+        only: Sequence[str] | None = None,
+        source_clocks: Mapping[str, Callable[[], float]] | None = None,
+    ) -> SyncApp:
+        metrics = services.metrics
+        pim = PimClient.from_settings(settings.pim, observer=metrics, transport=pim_transport)
+        structure = StructureCache(pim, ttl=settings.runtime.structure_ttl, observer=metrics)
+        holder = process_holder()
+        spool = Path(settings.runtime.spool_dir) if settings.runtime.spool_dir else None
+        runners = []
+        sources: list[DamSource] = []
+        for entry in settings.sources:
+            if only and entry.name not in only:
+                continue
+            source = build_source(
+                entry.name,
+                entry,
+                observer=metrics,
+                transport=(source_transports or {}).get(entry.name),
+                monotonic=(source_clocks or {}).get(entry.name),
+            )
+            sources.append(source)
+            media = MediaTransfer(
+                source,
+                pim,
+                functools.partial(services.store.media_code, entry.name),
+                concurrency=entry.sync.media_concurrency,
+                spool_dir=spool,
+                remember=functools.partial(services.store.record_media, entry.name),
+            )
+            processor = BatchProcessor(
+                entry.name,
+                pim,
+                services.store,
+                structure,
+                MapperCache(entry.mapping, structure),
+                media,
+                delete_policy=entry.sync.delete_policy,
+                dry_run=dry_run,
+            )
+            runners.append(
+                Runner(
+                    name=entry.name,
+                    source=source,
+                    processor=processor,
+                    options=engine_options(entry, settings.store.lease_ttl),
+                    store=services.store,
+                    metrics=metrics,
+                    retry_batch=entry.sync.retry_batch,
+                    holder=holder,
+                    reconcile_max_delete_fraction=entry.sync.reconcile_max_delete_fraction,
+                    schedule=schedule_of(entry),
+                )
+            )
+            metrics.register_source(entry.name, interval_seconds=entry.schedule.interval)
+        return cls(
+            settings=settings,
+            services=services,
+            pim=pim,
+            runners=runners,
+            sources=sources,
+            structure=structure,
+            retry_interval=settings.runtime.retry_interval,
+            shutdown_grace=settings.runtime.shutdown_grace,
+        )
+
+    async def start(self) -> None:
+        """Refuse a schema that is not at head; seed the metrics from the database."""
+        store = self.services.store
+        await asyncio.to_thread(store.check_at_head)
+        for runner in self.runners:
+            last = await asyncio.to_thread(store.last_success, runner.name)
+            checkpoint = await asyncio.to_thread(store.load_checkpoint, runner.name)
+            cursor = checkpoint.cursor if checkpoint is not None else None
+            self.services.metrics.seed_from_store(
+                runner.name,
+                last_success=last,
+                checkpoint=cursor.updated_at if cursor is not None else None,
+            )
+            await self._judge_again_if_mapping_changed(runner)
+            await runner.refresh_backlog()
+
+    async def _judge_again_if_mapping_changed(self, runner: Runner) -> None:
+        """
+        Permanent failures are kept "until the data or the config changes": when this source's
+        mapping differs from the one its failures were judged against, they are all due again.
+        """
+        entry = self.settings.source(runner.name)
+        digest = hashlib.sha256(
+            entry.mapping.model_dump_json(by_alias=True).encode("utf-8")
+        ).hexdigest()
+        store = self.services.store
+        if await asyncio.to_thread(store.mapping_changed, runner.name, digest):
+            retried = await asyncio.to_thread(store.retry_failure, "all", source=runner.name)
+            log.info("config.mapping_changed", source=runner.name, failures_retried=retried)
+
+    def scheduler_event(self, kind: str, job: str = "") -> None:
+        if kind == "missed":
+            self.services.metrics.run_missed(job)
+        elif kind == "skipped":
+            self.services.metrics.run_skipped(job)
+
+    async def checks(self) -> list[Check]:
+        """Readiness: database reachable, schema at head, every source fresh enough."""
+        return await readiness_checks(
+            self.services.store,
+            [(r.name, r.schedule.interval) for r in self.runners],
+            multiple=self.settings.server.readiness_multiple,
+        )
+
+    async def aclose(self) -> None:
+        """Close sources and the PIM client (reverse order of creation); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for source in reversed(self.sources):
+            await source.aclose()
+        await self.pim.aclose()
+
+
+__all__ = ["Services", "SyncApp", "engine_options"]

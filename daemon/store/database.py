@@ -1,0 +1,280 @@
+"""
+Engines and migrations: how the store connects to SQLite or PostgreSQL and moves its schema.
+
+SQLite gets WAL, a busy timeout and ``foreign_keys=ON`` in a ``connect`` event, and SQLAlchemy
+(not the ``sqlite3`` driver's legacy mode) emits ``BEGIN``, following the SQLAlchemy 2 SQLite
+transactions recipe, so that reads are repeatable and DDL is transactional. Write transactions
+ask for ``BEGIN IMMEDIATE`` (execution option ``sqlite_begin``) so that two writers queue on the
+busy timeout instead of failing on a lock upgrade.
+
+Migrations run through Alembic with ``script_location`` set programmatically from this package's
+location, never from the working directory. On PostgreSQL, ``upgrade`` holds a session advisory
+lock on a dedicated connection, with a bounded wait, so that two replicas never migrate at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import ColumnElement, Connection, Engine, create_engine, event, func, literal, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.types import String
+
+from daemon.core.errors import CheckpointError
+from daemon.store.rows import SchemaNotAtHeadError
+
+log = structlog.get_logger(__name__)
+
+
+def _migrations_dir() -> Path:
+    """``migrations/`` in a wheel (packaged into ``daemon/store/``) or next to ``daemon/``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "migrations"
+    return packaged if (packaged / "env.py").is_file() else here.parent.parent / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
+
+#: Key of the PostgreSQL advisory lock that serialises ``damsync db upgrade`` ("damsync" in hex).
+MIGRATION_LOCK_KEY = 0x64616D73796E63
+
+DEFAULT_DATABASE_URL = "sqlite:///damsync.db"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str, *, foreign_keys: bool = True, echo: bool = False) -> Engine:
+    """
+    Build the engine for ``url`` with our SQLite discipline when it is SQLite.
+
+    Args:
+        url: A SQLAlchemy URL: ``sqlite:///path.db`` or ``postgresql+psycopg://...``.
+        foreign_keys: SQLite only; migrations turn it off because batch mode recreates tables.
+        echo: Log every statement (debugging only).
+
+    Returns:
+        The engine; the caller disposes of it.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, echo=echo)
+        _install_sqlite_hooks(engine, foreign_keys=foreign_keys)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise CheckpointError(
+            f"unsupported database backend {parsed.get_backend_name()!r}: "
+            "use sqlite:///path.db or postgresql+psycopg://..."
+        )
+    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def _install_sqlite_hooks(engine: Engine, *, foreign_keys: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver; our "begin" hook below emits it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+            if engine.url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def db_now(dialect: str, plus_seconds: float = 0.0) -> ColumnElement[Any]:
+    """
+    The database clock as a SQL expression, optionally shifted, comparable to stored times.
+
+    Args:
+        dialect: ``sqlite`` or ``postgresql``.
+        plus_seconds: Offset in seconds.
+
+    Returns:
+        On PostgreSQL ``now() + interval``; on SQLite a UTC text in the exact format
+        :class:`~daemon.store.tables.UtcDateTime` stores (``YYYY-MM-DD HH:MM:SS.ffffff``).
+    """
+    if dialect == "sqlite":
+        shifted = func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{plus_seconds:+.6f} seconds")
+        # %f yields milliseconds; pad to the six digits SQLAlchemy writes and reads.
+        return shifted.concat(literal("000", String))
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, literal(plus_seconds))
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """
+    An Alembic config for our migrations, independent of the working directory.
+
+    Args:
+        connection: The connection env.py must use (programmatic runs always pass one).
+
+    Returns:
+        The config, with ``script_location`` set from this package's location.
+    """
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        raise CheckpointError(f"migrations not found at {MIGRATIONS_DIR}: broken installation")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def head_revisions() -> tuple[str, ...]:
+    """
+    The head revision(s) of the shipped migrations.
+
+    Returns:
+        Usually one revision id.
+    """
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_revisions(engine: Engine) -> tuple[str, ...]:
+    """
+    The revision(s) the database is at.
+
+    Args:
+        engine: The store's engine.
+
+    Returns:
+        Empty for a database never migrated.
+    """
+    with engine.connect() as conn:
+        return tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def check_at_head(engine: Engine) -> None:
+    """
+    Refuse a database whose schema is not at the shipped head.
+
+    Args:
+        engine: The store's engine.
+
+    Raises:
+        SchemaNotAtHeadError: Naming the current and expected revisions and the fix.
+    """
+    current = current_revisions(engine)
+    head = head_revisions()
+    if set(current) == set(head):
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = any(rev not in known for rev in current)
+    raise SchemaNotAtHeadError(current=current, head=head, unknown=unknown)
+
+
+def upgrade(url: str, *, revision: str = "head", lock_timeout: float = 60.0) -> tuple[str, ...]:
+    """
+    Apply migrations up to ``revision``; on PostgreSQL under an advisory lock.
+
+    Args:
+        url: The database URL.
+        revision: Target revision (``head`` normally).
+        lock_timeout: Seconds to wait for another replica's upgrade to finish.
+
+    Returns:
+        The revision(s) the database is at afterwards.
+
+    Raises:
+        CheckpointError: The lock could not be taken within ``lock_timeout``.
+    """
+    engine = make_engine(url, foreign_keys=False)
+    try:
+        with engine.connect() as conn, _migration_lock(conn, lock_timeout):
+            command.upgrade(alembic_config(conn), revision)
+            conn.commit()
+            if conn.dialect.name == "sqlite":
+                _check_foreign_keys(conn)
+        return current_revisions(engine)
+    finally:
+        engine.dispose()
+
+
+def downgrade(url: str, *, revision: str, lock_timeout: float = 60.0) -> tuple[str, ...]:
+    """
+    Revert migrations down to ``revision`` (``base`` empties the schema): for operators and tests.
+
+    Args:
+        url: The database URL.
+        revision: Target revision.
+        lock_timeout: Seconds to wait for the migration lock.
+
+    Returns:
+        The revision(s) the database is at afterwards.
+    """
+    engine = make_engine(url, foreign_keys=False)
+    try:
+        with engine.connect() as conn, _migration_lock(conn, lock_timeout):
+            command.downgrade(alembic_config(conn), revision)
+            conn.commit()
+        return current_revisions(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _migration_lock(conn: Connection, timeout: float) -> Iterator[None]:
+    """Hold the PostgreSQL session advisory lock (no-op on SQLite, which is single-process)."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        taken = conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        conn.commit()
+        if taken:
+            break
+        if time.monotonic() >= deadline:
+            raise CheckpointError(
+                f"another `damsync db upgrade` holds the migration lock; gave up after {timeout}s"
+            )
+        log.info("store.migration_lock_wait", timeout=timeout)
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0.0)))
+    try:
+        yield
+    finally:
+        conn.rollback()
+        conn.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        conn.commit()
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    """Batch migrations ran with foreign keys off on SQLite: prove they left none broken."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    conn.commit()
+    if broken:
+        raise CheckpointError(f"migration left {len(broken)} broken foreign key reference(s)")
+
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "MIGRATIONS_DIR",
+    "MIGRATION_LOCK_KEY",
+    "alembic_config",
+    "check_at_head",
+    "current_revisions",
+    "db_now",
+    "downgrade",
+    "head_revisions",
+    "make_engine",
+    "upgrade",
+]

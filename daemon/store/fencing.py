@@ -1,0 +1,154 @@
+"""
+Lease and checkpoint statements: the fencing half of the store.
+
+A lease row per source names its holder and carries an ``epoch`` that increments on every change
+of holder; its expiry is computed on the database clock. The checkpoint row carries the epoch
+allowed to write it, updated in the same transaction that changes the lease. Functions take an
+open session inside the caller's write transaction; :class:`~daemon.store.Store` owns it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, or_, select, update
+from sqlalchemy.orm import Session
+
+from daemon.core.records import Cursor, Window
+from daemon.store.batch_commit import upsert
+from daemon.store.database import db_now
+from daemon.store.rows import Checkpoint, Lease
+from daemon.store.tables import checkpoints, leases
+
+
+def acquire(
+    session: Session,
+    source: str,
+    holder: str,
+    ttl_seconds: float,
+    now: datetime,
+    takeover: str | None = None,
+) -> Lease | None:
+    """
+    Insert, renew or take over the lease; ``None`` while another holder's is valid.
+
+    ``takeover`` names a holder known to be dead (a crashed process on this host): its lease is
+    taken over at once instead of after its expiry; the epoch still changes, so the dead
+    holder could never write again.
+    """
+    dialect = session.get_bind().dialect.name
+    db_clock = db_now(dialect)
+    stmt = upsert(session, leases).values(
+        source=source,
+        holder=holder,
+        epoch=1,
+        acquired_at=db_clock,
+        expires_at=db_now(dialect, ttl_seconds),
+    )
+    same = leases.c.holder == stmt.excluded.holder
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[leases.c.source],
+        set_={
+            "holder": stmt.excluded.holder,
+            "epoch": case((same, leases.c.epoch), else_=leases.c.epoch + 1),
+            "acquired_at": case((same, leases.c.acquired_at), else_=db_clock),
+            "expires_at": stmt.excluded.expires_at,
+        },
+        where=or_(
+            same,
+            leases.c.holder.is_(None),
+            leases.c.expires_at < db_clock,
+            leases.c.holder == (takeover if takeover is not None else holder),
+        ),
+    )
+    row = session.execute(stmt.returning(leases.c.epoch, leases.c.expires_at)).first()
+    if row is None:
+        return None
+    set_checkpoint_epoch(session, source, int(row.epoch), now)
+    return Lease(source=source, holder=holder, epoch=int(row.epoch), expires_at=row.expires_at)
+
+
+def holder(session: Session, source: str) -> str | None:
+    """Who holds ``source``'s lease now (``None``: nobody, or released)."""
+    return session.execute(select(leases.c.holder).where(leases.c.source == source)).scalar()
+
+
+def release(session: Session, lease: Lease, now: datetime) -> bool:
+    """Clear the holder and bump the epoch; ``False`` when the lease was already lost."""
+    result = session.execute(
+        update(leases)
+        .where(
+            leases.c.source == lease.source,
+            leases.c.holder == lease.holder,
+            leases.c.epoch == lease.epoch,
+        )
+        .values(
+            holder=None,
+            epoch=lease.epoch + 1,
+            expires_at=db_now(session.get_bind().dialect.name),
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    set_checkpoint_epoch(session, lease.source, lease.epoch + 1, now)
+    return True
+
+
+def set_checkpoint_epoch(session: Session, source: str, epoch: int, now: datetime) -> None:
+    """Create the checkpoint row if needed and make ``epoch`` the one allowed to write it."""
+    stmt = upsert(session, checkpoints).values(source=source, epoch=epoch, updated_at=now)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[checkpoints.c.source], set_={"epoch": stmt.excluded.epoch}
+        )
+    )
+
+
+def rewind(session: Session, source: str, cursor: Cursor | None, now: datetime) -> int:
+    """Reset the cursor, clear the window and fence out every current lease; returns the epoch."""
+    lease_epoch = session.execute(
+        select(leases.c.epoch).where(leases.c.source == source).with_for_update()
+    ).scalar_one_or_none()
+    ckpt_epoch = session.execute(
+        select(checkpoints.c.epoch).where(checkpoints.c.source == source).with_for_update()
+    ).scalar_one_or_none()
+    epoch = max(lease_epoch or 0, ckpt_epoch or 0) + 1
+    if lease_epoch is not None:
+        session.execute(
+            update(leases)
+            .where(leases.c.source == source)
+            .values(holder=None, epoch=epoch, expires_at=db_now(session.get_bind().dialect.name))
+        )
+    set_checkpoint_epoch(session, source, epoch, now)
+    session.execute(
+        update(checkpoints)
+        .where(checkpoints.c.source == source)
+        .values(
+            cursor_updated_at=cursor.updated_at if cursor else None,
+            cursor_id=cursor.id if cursor else None,
+            window_since=None,
+            window_until=None,
+            updated_at=now,
+        )
+    )
+    return epoch
+
+
+def load_checkpoint(session: Session, source: str) -> Checkpoint | None:
+    """The checkpoint row of ``source`` as a record."""
+    row: Any = session.execute(select(checkpoints).where(checkpoints.c.source == source)).first()
+    if row is None:
+        return None
+    cursor = None
+    if row.cursor_updated_at is not None:
+        cursor = Cursor(row.cursor_updated_at, row.cursor_id)
+    window = None
+    if row.window_until is not None:
+        window = Window(row.window_since, row.window_until)
+    return Checkpoint(
+        source=source, cursor=cursor, window=window, epoch=row.epoch, updated_at=row.updated_at
+    )
+
+
+__all__ = ["acquire", "load_checkpoint", "release", "rewind", "set_checkpoint_epoch"]

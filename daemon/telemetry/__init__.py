@@ -1,0 +1,3 @@
+"""
+What the daemon tells its operators: Prometheus metrics and structured logs.
+"""

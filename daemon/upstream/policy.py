@@ -1,0 +1,173 @@
+"""
+The terms of an upstream: timeouts, retry policy, error kinds, request specs, and the
+seams (:class:`RequestObserver`, :class:`UpstreamAuth`) an
+:class:`~daemon.upstream.session.Upstream` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+from daemon.core.errors import UpstreamError
+from daemon.settings.connections import RetrySettings, TimeoutSettings
+
+T = TypeVar("T")
+
+
+#: Statuses worth another attempt. Our writes set absolute values, so repeating one is safe.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class HttpTimeouts:
+    """Explicit timeouts in seconds; httpx's 5 s default is too short for bulk PATCHes."""
+
+    connect: float = 5.0
+    read: float = 60.0
+    write: float = 60.0
+    pool: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: TimeoutSettings) -> HttpTimeouts:
+        """The ``[*.http.timeouts]`` section as timeouts."""
+        return cls(settings.connect, settings.read, settings.write, settings.pool)
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """
+    How hard to try before giving up on one request.
+
+    Args:
+        attempts: Total attempts, the first included.
+        deadline: Seconds after the first attempt past which no new attempt starts.
+        wait_initial: Base of the exponential backoff, in seconds.
+        wait_max: Cap of one backoff wait.
+        retry_after_max: ``Retry-After`` values are clamped to this many seconds.
+        throttle_pause: How long a 429 without ``Retry-After`` pauses the whole upstream.
+    """
+
+    attempts: int = 6
+    deadline: float = 120.0
+    wait_initial: float = 0.5
+    wait_max: float = 30.0
+    retry_after_max: float = 60.0
+    throttle_pause: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: RetrySettings) -> RetryPolicy:
+        """The ``[*.http.retry]`` section as a policy."""
+        return cls(
+            attempts=settings.attempts,
+            deadline=settings.deadline,
+            wait_initial=settings.wait_initial,
+            wait_max=settings.wait_max,
+            retry_after_max=settings.retry_after_max,
+            throttle_pause=settings.throttle_pause,
+        )
+
+
+class RequestObserver(Protocol):
+    """What an upstream reports; metrics implement it, tests may record it."""
+
+    def request_finished(
+        self,
+        *,
+        upstream: str,
+        method: str,
+        endpoint: str,
+        status: int | None,
+        duration: float,
+        bytes_sent: int,
+        bytes_received: int,
+    ) -> None:
+        """One attempt ended: ``status`` is ``None`` when no answer came back."""
+
+    def request_retried(self, *, upstream: str, method: str, endpoint: str, reason: str) -> None:
+        """A failed attempt will be tried again after a backoff."""
+
+    def throttled(self, *, upstream: str, endpoint: str, retry_after: float | None) -> None:
+        """The upstream answered 429."""
+
+    def bytes_streamed(self, *, upstream: str, endpoint: str, received: int) -> None:
+        """A streamed body delivered this many bytes."""
+
+
+class NullObserver:
+    """Observes nothing."""
+
+    def request_finished(self, **_: Any) -> None:
+        return None
+
+    def request_retried(self, **_: Any) -> None:
+        return None
+
+    def throttled(self, **_: Any) -> None:
+        return None
+
+    def bytes_streamed(self, **_: Any) -> None:
+        return None
+
+
+class UpstreamAuth(Protocol):
+    """Credentials an upstream adds to every attempt."""
+
+    async def headers(self) -> Mapping[str, str]:
+        """The headers to send now (may fetch a token lazily)."""
+
+    async def refresh(self, rejected: Mapping[str, str]) -> bool:
+        """
+        The upstream answered 401 to ``rejected``; get fresh credentials.
+
+        Returns:
+            True when a retry with new credentials is worth it.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKinds:
+    """The adapter's error classes, so the shared code raises component errors."""
+
+    unavailable: type[UpstreamError]
+    throttled: type[UpstreamError]
+    auth: type[UpstreamError]
+    protocol: type[UpstreamError]
+
+
+@dataclass(slots=True)
+class RequestSpec:
+    """
+    What to send; ``content`` is a factory so that every attempt gets a fresh body.
+
+    Exactly one of ``json``, ``content``, ``files`` or ``data`` is normally set.
+    """
+
+    method: str
+    url: str
+    endpoint: str
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    content: Callable[[], bytes | AsyncIterator[bytes]] | None = None
+    files: Callable[[], Mapping[str, Any]] | None = None
+    data: Mapping[str, str] | None = None
+    authenticated: bool = True
+
+
+__all__ = [
+    "ErrorKinds",
+    "HttpTimeouts",
+    "NullObserver",
+    "RequestObserver",
+    "RequestSpec",
+    "RetryPolicy",
+    "TRANSIENT_STATUSES",
+    "UpstreamAuth",
+]

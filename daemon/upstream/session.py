@@ -1,0 +1,312 @@
+"""
+The HTTP discipline every upstream shares: the PIM client and every DAM source use it.
+
+One :class:`Upstream` per remote system owns
+
+- one long-lived ``httpx.AsyncClient`` with explicit connect/read/write/pool timeouts;
+- one :class:`UpstreamLimiter`: at most N requests in flight, an optional requests/second cap,
+  and a *pause* that a 429 sets for the whole upstream, not for the one task that saw it;
+- the retry policy: only transient failures (connect errors, timeouts, 408/429/5xx), exponential
+  backoff with full jitter (tenacity's ``wait_random_exponential``), a clamped ``Retry-After``,
+  an attempt cap and a total deadline; the request is rebuilt for every attempt, so a file body
+  is re-opened and a generator is never reused;
+- optional auth (:class:`UpstreamAuth`): credentials added per attempt, one refresh on a 401;
+- the observation hook (:class:`RequestObserver`): every attempt reported with its endpoint
+  *template*, never the raw URL, so that metrics have bounded labels and no secret leaks.
+
+Errors are made by the adapter's :class:`ErrorKinds`, so a PIM failure is a ``PimError`` and a
+DAM failure a ``SourceError``, each translated at this single boundary with ``from exc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from daemon.core.errors import TransientError, UpstreamError, UpstreamUnavailableMixin
+from daemon.upstream.policy import (
+    TRANSIENT_STATUSES,
+    ErrorKinds,
+    NullObserver,
+    RequestObserver,
+    RequestSpec,
+    RetryPolicy,
+    T,
+    UpstreamAuth,
+)
+from daemon.upstream.throttle import UpstreamLimiter, parse_retry_after
+
+log = structlog.get_logger(__name__)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class Upstream:
+    """
+    One remote system: its client, limiter, retries, auth and observer.
+
+    Args:
+        name: ``pim`` or the source name; used in metrics and logs.
+        client: The long-lived client (the caller owns its configuration).
+        errors: The adapter's error classes.
+        limiter: Shared limiter; a new one with 4 slots by default.
+        retry: Retry policy.
+        observer: Metrics hook.
+        auth: Credentials, or ``None`` for unauthenticated upstreams.
+        sleep: Injected for tests; defaults to ``asyncio.sleep``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        client: httpx.AsyncClient,
+        errors: ErrorKinds,
+        *,
+        limiter: UpstreamLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        observer: RequestObserver | None = None,
+        auth: UpstreamAuth | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.errors = errors
+        self.limiter = limiter or UpstreamLimiter()
+        self.retry = retry or RetryPolicy()
+        self.observer: RequestObserver = observer or NullObserver()
+        self.auth = auth
+        self._sleep = sleep or asyncio.sleep
+
+    def __repr__(self) -> str:
+        return f"Upstream(name={self.name!r}, base_url={str(self.client.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # -- retries --------------------------------------------------------------------------
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(min(retry_after, self.retry.retry_after_max))
+        backoff = wait_random_exponential(
+            multiplier=self.retry.wait_initial, max=self.retry.wait_max
+        )
+        return float(backoff(state))
+
+    def _before_sleep(self, spec: RequestSpec) -> Callable[[RetryCallState], None]:
+        def hook(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            reason = type(exc).__name__ if exc else "unknown"
+            self.observer.request_retried(
+                upstream=self.name, method=spec.method, endpoint=spec.endpoint, reason=reason
+            )
+            log.info(
+                "http.retry",
+                upstream=self.name,
+                method=spec.method,
+                endpoint=spec.endpoint,
+                attempt=state.attempt_number,
+                error=str(exc) if exc else None,
+                wait_s=round(state.upcoming_sleep, 3),
+            )
+
+        return hook
+
+    def _retrying(self, spec: RequestSpec) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.deadline),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._before_sleep(spec),
+            reraise=True,
+        )
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    async def _build(self, spec: RequestSpec) -> httpx.Request:
+        headers = dict(spec.headers)
+        if spec.authenticated and self.auth is not None:
+            headers.update(await self.auth.headers())
+        kwargs: dict[str, Any] = {"params": spec.params, "headers": headers}
+        if spec.json is not None:
+            kwargs["json"] = spec.json
+        if spec.content is not None:
+            kwargs["content"] = spec.content()
+        if spec.files is not None:
+            kwargs["files"] = spec.files()
+        if spec.data is not None:
+            kwargs["data"] = spec.data
+        return self.client.build_request(spec.method, spec.url, **kwargs)
+
+    def _transient(
+        self, spec: RequestSpec, message: str, *, status: int | None, body: str = ""
+    ) -> UpstreamError:
+        kind = self.errors.throttled if status == 429 else self.errors.unavailable
+        return kind(
+            message, endpoint=spec.endpoint, method=spec.method, status_code=status, body=body
+        )
+
+    async def _send_once(self, spec: RequestSpec, *, stream: bool) -> httpx.Response:
+        """Send one attempt; 401 gets one refresh. Transient failures raise; others return."""
+        refreshed = False
+        while True:
+            request = await self._build(spec)
+            sent = int(request.headers.get("content-length") or 0)
+            started = time.perf_counter()
+            status: int | None = None
+            received = 0
+            async with self.limiter.slot():
+                try:
+                    response = await self.client.send(request, stream=stream)
+                    status = response.status_code
+                    if not stream or status >= 400:
+                        await response.aread()
+                        received = len(response.content)
+                except httpx.TimeoutException as exc:
+                    raise self._transient(
+                        spec, f"timed out ({type(exc).__name__})", status=None
+                    ) from exc
+                except httpx.TransportError as exc:
+                    raise self._transient(
+                        spec, f"connection failed ({type(exc).__name__})", status=None
+                    ) from exc
+                finally:
+                    self.observer.request_finished(
+                        upstream=self.name,
+                        method=spec.method,
+                        endpoint=spec.endpoint,
+                        status=status,
+                        duration=time.perf_counter() - started,
+                        bytes_sent=sent,
+                        bytes_received=received,
+                    )
+            if status == 401 and spec.authenticated and self.auth is not None and not refreshed:
+                await response.aclose()
+                refreshed = True
+                if await self.auth.refresh(request.headers):
+                    continue
+            return response
+
+    async def _attempt(self, spec: RequestSpec, *, stream: bool) -> httpx.Response:
+        response = await self._send_once(spec, stream=stream)
+        status = response.status_code
+        if status in TRANSIENT_STATUSES:
+            body = "" if response.is_stream_consumed is False and stream else response.text
+            await response.aclose()
+            error = self._transient(
+                spec, f"transient HTTP {status}", status=status, body=_short(body)
+            )
+            if isinstance(error, UpstreamUnavailableMixin):
+                error.retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if status == 429:
+                self.observer.throttled(
+                    upstream=self.name, endpoint=spec.endpoint, retry_after=error_retry(error)
+                )
+                pause = error_retry(error)
+                self.limiter.pause(
+                    min(pause, self.retry.retry_after_max)
+                    if pause is not None
+                    else self.retry.throttle_pause
+                )
+            raise error
+        if status == 401 and spec.authenticated:
+            await response.aclose()
+            raise self.errors.auth(
+                "authentication refused",
+                endpoint=spec.endpoint,
+                method=spec.method,
+                status_code=status,
+                body=_short(response.text),
+            )
+        return response
+
+    # -- public API -----------------------------------------------------------------------
+
+    async def request(self, spec: RequestSpec, handle: Callable[[httpx.Response], T]) -> T:
+        """
+        Send ``spec`` with retries and return ``handle(response)``.
+
+        ``handle`` sees every non-transient answer (2xx and permanent 4xx) with its body read;
+        it turns it into a result or raises the adapter's permanent error.
+        """
+        async for attempt in self._retrying(spec):
+            with attempt:
+                response = await self._attempt(spec, stream=False)
+                return handle(response)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    @asynccontextmanager
+    async def stream(self, spec: RequestSpec) -> AsyncIterator[httpx.Response]:
+        """
+        Open a streamed response with retries on the opening; the body is read by the caller.
+
+        The limiter slot is held only while opening: a slow consumer must not block other
+        requests. A non-2xx answer has its body read, so the caller can inspect ``.text``.
+        """
+        response: httpx.Response | None = None
+        async for attempt in self._retrying(spec):
+            with attempt:
+                response = await self._attempt(spec, stream=True)
+        assert response is not None
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    def protocol_error(
+        self, spec: RequestSpec, response: httpx.Response, message: str
+    ) -> UpstreamError:
+        """An answer that breaks the upstream's API contract (HTML page, bad JSON, ...)."""
+        ctype = response.headers.get("content-type", "<none>")
+        text = "" if not response.is_stream_consumed else response.text
+        return self.errors.protocol(
+            f"{message} (content-type {ctype})",
+            endpoint=spec.endpoint,
+            method=spec.method,
+            status_code=response.status_code,
+            body=_short(text),
+        )
+
+
+def error_retry(error: Exception) -> float | None:
+    """The ``retry_after`` an error carries, if any."""
+    value = getattr(error, "retry_after", None)
+    return float(value) if value is not None else None
+
+
+def read_json(upstream: Upstream, spec: RequestSpec, response: httpx.Response) -> Any:
+    """
+    Parse a JSON body or raise the adapter's protocol error naming endpoint and status.
+
+    An HTML error page, an empty body or truncated JSON all end here.
+    """
+    ctype = response.headers.get("content-type", "")
+    if "json" not in ctype.lower():
+        raise upstream.protocol_error(spec, response, "expected a JSON answer")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise upstream.protocol_error(spec, response, f"unreadable JSON ({exc})") from exc
+
+
+__all__ = ["Upstream", "read_json"]

@@ -1,0 +1,92 @@
+"""
+The fair-use limiter of one upstream and the 429 pause it shares across every task.
+
+At most N requests in flight, an optional requests/second cap, and a *pause* that a 429 (with
+its ``Retry-After``) sets for the whole upstream, not for the one task that saw it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from aiolimiter import AsyncLimiter
+
+
+class UpstreamLimiter:
+    """
+    At most ``max_in_flight`` requests at once, at most ``rate`` per second, and a shared pause.
+
+    A 429 calls :meth:`pause`; every request waiting for or entering a slot then waits until the
+    pause is over, so one throttled task slows the whole upstream down, as the PIM asks.
+    """
+
+    def __init__(self, max_in_flight: int = 4, rate: float | None = None) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.max_in_flight = max_in_flight
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._rate = AsyncLimiter(rate, 1.0) if rate else None
+        self._paused_until = 0.0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every new request of this upstream for ``seconds``."""
+        self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - time.monotonic())
+
+    async def _wait_pause(self) -> None:
+        # The pause may be extended while we sleep, so look again after each wait.
+        while (delay := self.paused_for) > 0:  # noqa: ASYNC110 (a deadline, not an event)
+            await asyncio.sleep(delay)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self._wait_pause()
+        async with self._slots:
+            # A 429 may have arrived while we queued for the slot.
+            await self._wait_pause()
+            if self._rate is not None:
+                await self._rate.acquire()
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """
+    Read a ``Retry-After`` header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
+
+    Returns:
+        Seconds to wait (never negative), or ``None`` when absent or unreadable.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+__all__ = ["UpstreamLimiter", "parse_retry_after"]
