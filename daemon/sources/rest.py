@@ -3,8 +3,9 @@ A REST DAM read through configuration alone (``kind = "rest"``).
 
 Requests go through the shared :class:`daemon.upstream.session.Upstream` (retries, limiter,
 auth, observer) with the ``Source*`` error kinds; answers are read by
-:mod:`daemon.sources.rest_items` and paged by :mod:`daemon.sources.rest_paging`. Endpoint names in errors and metrics are the
-configured path templates, never URLs with query strings (which may hold an API key).
+:mod:`daemon.sources.rest_items` and paged by :mod:`daemon.sources.rest_paging`. Endpoint
+names in errors and metrics are the configured path templates, never URLs with query strings
+(which may hold an API key).
 """
 
 from __future__ import annotations
