@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck test test-fast demo bench soak clean lock
+.PHONY: install lint typecheck test test-deps test-fast demo bench soak clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ typecheck: install
 # The whole suite: lint, types, every test (slow and PostgreSQL included) with coverage.
 test: lint typecheck
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+# Non-Python tools the whole suite needs (promtool, Prometheus, a buildah base image); root.
+test-deps:
+	bash tools/test-deps.sh
 
 # Quick loop while developing.
 test-fast: install

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The shared tool that installs buildah and builds a local Debian base image.
-BASE_TOOL = ROOT.parent / "shared" / "tools" / "container-base.sh"
+#: The repository's tool that installs buildah and builds a local Debian base image.
+BASE_TOOL = ROOT / "tools" / "container-base.sh"
 IMAGE = "localhost/damsync:test"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 BUILD_TIMEOUT = 1200.0
@@ -66,10 +66,10 @@ def _base_image() -> str:
 
 def _image() -> str:
     if shutil.which("buildah") is None and BASE_TOOL.exists() and os.geteuid() == 0:
-        # The shared tool installs buildah (from Debian) before it builds the base image.
+        # The tool installs buildah (from Debian) before it builds the base image.
         subprocess.run(["bash", str(BASE_TOOL)], capture_output=True, timeout=BUILD_TIMEOUT)
     if shutil.which("buildah") is None:
-        unavailable("buildah is not installed (run ../shared/tools/container-base.sh)")
+        unavailable("buildah is not installed (run: sudo make test-deps)")
     base = _base_image()
     args = [
         "bud",
