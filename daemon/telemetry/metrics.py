@@ -15,8 +15,6 @@ handed to every :class:`daemon.upstream.session.Upstream` as its observer.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Protocol
 
 from prometheus_client import (
     REGISTRY,
@@ -30,15 +28,17 @@ from prometheus_client import (
 )
 
 from daemon import __version__
-from daemon.core.records import require_utc
-from daemon.telemetry.labels import (
-    _ENDPOINT,
-    _SOURCE,
-    STATUS_CLASSES,
-    _LabelCap,
-    endpoint_label,
-    status_class,
-)
+from daemon.telemetry.http_observer import HttpObserver
+from daemon.telemetry.labels import _ENDPOINT, _SOURCE, _LabelCap
+
+# The engine-facing protocols and pass statuses live with the methods that read them; the
+# redundant aliases keep them importable from here, where callers have always found them.
+from daemon.telemetry.sync_observer import NOT_A_PASS as NOT_A_PASS
+from daemon.telemetry.sync_observer import OK_STATUSES as OK_STATUSES
+from daemon.telemetry.sync_observer import BatchFacts as BatchFacts
+from daemon.telemetry.sync_observer import CursorFacts as CursorFacts
+from daemon.telemetry.sync_observer import PassFacts as PassFacts
+from daemon.telemetry.sync_observer import SyncObserver
 
 #: Pass durations range from milliseconds (nothing changed) to minutes (a large backfill page).
 PASS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -52,51 +52,14 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
 
 
-class BatchFacts(Protocol):
-    """What :meth:`Metrics.batch_done` reads from the engine's batch report."""
-
-    @property
-    def size(self) -> int: ...
-
-
-class CursorFacts(Protocol):
-    @property
-    def updated_at(self) -> datetime: ...
-
-
-class PassFacts(Protocol):
-    """What :meth:`Metrics.pass_done` reads from the engine's pass result."""
-
-    @property
-    def source(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def duration(self) -> float: ...
-    @property
-    def cursor(self) -> CursorFacts | None: ...
-
-    def counts(self) -> dict[str, int]: ...
-
-
-#: Pass statuses that count as a success (per-asset failures do not fail a pass).
-OK_STATUSES = frozenset({"succeeded", "partial"})
-
-
-#: Pass statuses that are not a pass at all: another holder had the lease, or shutdown came first.
-NOT_A_PASS = frozenset({"skipped", "stopped"})
-
-
-def _timestamp(when: datetime, what: str) -> float:
-    return require_utc(when, what).timestamp()
-
-
-class Metrics:
+class Metrics(SyncObserver, HttpObserver):
     """
     The daemon's metrics on one registry; also the HTTP :class:`RequestObserver`.
 
     Build it with :func:`make_metrics`. Methods take plain values so that the sync engine, the
-    scheduler and the HTTP layer never touch ``prometheus_client`` themselves.
+    scheduler and the HTTP layer never touch ``prometheus_client`` themselves. This class
+    defines every metric; the methods that update them come from :class:`SyncObserver` (the
+    engine, the scheduler, the structure cache) and :class:`HttpObserver` (HTTP attempts).
 
     Args:
         registry: Where every metric is registered.
@@ -189,233 +152,6 @@ class Metrics:
         self._sources = _LabelCap("source")
         self._upstreams = _LabelCap("upstream")
         self._endpoints = _LabelCap("endpoint")
-
-    # -- label hygiene --------------------------------------------------------------------
-
-    def _src(self, source: str) -> str:
-        return self._sources(source)
-
-    def _ep(self, upstream: str, endpoint: str) -> tuple[str, str]:
-        return self._upstreams(upstream), self._endpoints(endpoint_label(endpoint))
-
-    # -- registration: export 0 for series known to exist -----------------------------------
-
-    def register_source(self, source: str, *, interval_seconds: float | None = None) -> None:
-        """
-        Create every per-source series at 0, so that rates and alerts see them from the start.
-
-        Args:
-            source: The configured source name.
-            interval_seconds: Its polling interval, exported for the staleness alert.
-        """
-        s = self._src(source)
-        for counter in (
-            self.passes,
-            self.pass_failures,
-            self.assets_read,
-            self.assets_written,
-            self.assets_unchanged,
-            self.assets_failed,
-            self.assets_deleted,
-            self.assets_skipped,
-            self.scheduler_missed,
-            self.scheduler_skipped,
-        ):
-            counter.labels(s)
-        for gauge in (self.last_success, self.checkpoint, self.failures_pending, self.dead_letters):
-            gauge.labels(s)
-        for histogram in (self.pass_duration, self.batch_size, self.batch_duration):
-            histogram.labels(s)
-        if interval_seconds is not None:
-            self.interval.labels(s).set(interval_seconds)
-
-    def register_endpoint(self, upstream: str, method: str, endpoint: str) -> None:
-        """
-        Create the series of one known endpoint at 0 (every status class, retries, bytes).
-
-        Args:
-            upstream: ``pim`` or the source name.
-            method: HTTP method.
-            endpoint: The endpoint template.
-        """
-        up, ep = self._ep(upstream, endpoint)
-        for code in STATUS_CLASSES:
-            self.http_requests.labels(up, ep, method, code)
-        self.http_duration.labels(up, ep, method)
-        self.http_retries.labels(up, ep, method)
-        self.http_throttled.labels(up, ep)
-        self.http_sent.labels(up, ep)
-        self.http_received.labels(up, ep)
-
-    # -- sync engine --------------------------------------------------------------------------
-
-    def seed_from_store(
-        self, source: str, *, last_success: datetime | None, checkpoint: datetime | None
-    ) -> None:
-        """
-        Set the timestamps from the database at start, so a restart is not "never succeeded".
-
-        Args:
-            source: The source name.
-            last_success: When its last successful pass finished, if ever.
-            checkpoint: The ``updated_at`` of its stored checkpoint, if any.
-        """
-        s = self._src(source)
-        if last_success is not None:
-            self.last_success.labels(s).set(_timestamp(last_success, "last_success"))
-        if checkpoint is not None:
-            self.checkpoint.labels(s).set(_timestamp(checkpoint, "checkpoint"))
-
-    def pass_finished(
-        self, source: str, *, ok: bool, duration: float, finished_at: datetime
-    ) -> None:
-        """
-        Record one pass.
-
-        Args:
-            source: The source name.
-            ok: Whether the pass succeeded (per-asset failures do not make a pass fail).
-            duration: Seconds the pass took.
-            finished_at: When it finished (aware); becomes the last success when ``ok``.
-        """
-        s = self._src(source)
-        self.passes.labels(s).inc()
-        self.pass_duration.labels(s).observe(duration)
-        if ok:
-            self.last_success.labels(s).set(_timestamp(finished_at, "finished_at"))
-        else:
-            self.pass_failures.labels(s).inc()
-
-    def checkpoint_advanced(self, source: str, updated_at: datetime) -> None:
-        """The stored checkpoint of ``source`` now stands at ``updated_at``."""
-        self.checkpoint.labels(self._src(source)).set(_timestamp(updated_at, "updated_at"))
-
-    def batch_finished(self, source: str, *, size: int, duration: float) -> None:
-        """One batch of ``size`` assets took ``duration`` seconds."""
-        s = self._src(source)
-        self.batch_size.labels(s).observe(size)
-        self.batch_duration.labels(s).observe(duration)
-
-    def count_assets(
-        self,
-        source: str,
-        *,
-        read: int = 0,
-        written: int = 0,
-        unchanged: int = 0,
-        failed: int = 0,
-        skipped: int = 0,
-        deleted: int = 0,
-    ) -> None:
-        """Add asset outcomes."""
-        s = self._src(source)
-        for counter, amount in (
-            (self.assets_read, read),
-            (self.assets_written, written),
-            (self.assets_unchanged, unchanged),
-            (self.assets_failed, failed),
-            (self.assets_skipped, skipped),
-            (self.assets_deleted, deleted),
-        ):
-            if amount:
-                counter.labels(s).inc(amount)
-
-    def set_backlog(self, source: str, *, pending: int, dead_letters: int) -> None:
-        """Current number of failures waiting for a retry, and of dead letters."""
-        s = self._src(source)
-        self.failures_pending.labels(s).set(pending)
-        self.dead_letters.labels(s).set(dead_letters)
-
-    # -- the engine's PassObserver ----------------------------------------------------------
-
-    def batch_done(self, source: str, report: BatchFacts, duration: float) -> None:
-        """
-        One batch was committed: observe its size and duration.
-
-        Asset counts come from :meth:`pass_done`'s totals, so that an asset that failed
-        outside any batch (unreadable in the page) is counted too, and nothing twice.
-        """
-        self.batch_finished(source, size=report.size, duration=duration)
-
-    def pass_done(self, result: PassFacts) -> None:
-        """
-        A pass ended: count its assets, and count it as a pass unless it was skipped or stopped.
-
-        Args:
-            result: The engine's pass result.
-        """
-        counts = result.counts()
-        self.count_assets(
-            result.source,
-            read=counts.get("read", 0),
-            written=counts.get("written", 0),
-            unchanged=counts.get("unchanged", 0),
-            failed=counts.get("failed", 0),
-            skipped=counts.get("skipped", 0),
-            deleted=counts.get("deleted", 0),
-        )
-        if result.cursor is not None:
-            self.checkpoint_advanced(result.source, result.cursor.updated_at)
-        if result.status in NOT_A_PASS:
-            return
-        self.pass_finished(
-            result.source,
-            ok=result.status in OK_STATUSES,
-            duration=result.duration,
-            finished_at=datetime.now(UTC),
-        )
-
-    # -- structure cache and scheduler --------------------------------------------------------
-
-    def structure_cache(self, *, hit: bool) -> None:
-        """An asset-family structure lookup was served from the cache (``hit``) or fetched."""
-        (self.cache_hits if hit else self.cache_misses).inc()
-
-    def run_missed(self, source: str) -> None:
-        """The scheduler missed a run of ``source`` (APScheduler ``EVENT_JOB_MISSED``)."""
-        self.scheduler_missed.labels(self._src(source)).inc()
-
-    def run_skipped(self, source: str) -> None:
-        """A run of ``source`` would have overlapped (``EVENT_JOB_MAX_INSTANCES``)."""
-        self.scheduler_skipped.labels(self._src(source)).inc()
-
-    # -- RequestObserver ------------------------------------------------------------------
-
-    def request_finished(
-        self,
-        *,
-        upstream: str,
-        method: str,
-        endpoint: str,
-        status: int | None,
-        duration: float,
-        bytes_sent: int,
-        bytes_received: int,
-    ) -> None:
-        """One attempt ended: ``status`` is ``None`` when no answer came back."""
-        up, ep = self._ep(upstream, endpoint)
-        self.http_requests.labels(up, ep, method, status_class(status)).inc()
-        self.http_duration.labels(up, ep, method).observe(duration)
-        if bytes_sent > 0:
-            self.http_sent.labels(up, ep).inc(bytes_sent)
-        if bytes_received > 0:
-            self.http_received.labels(up, ep).inc(bytes_received)
-
-    def request_retried(self, *, upstream: str, method: str, endpoint: str, reason: str) -> None:
-        """A failed attempt will be tried again (``reason`` is not a label: it is unbounded)."""
-        up, ep = self._ep(upstream, endpoint)
-        self.http_retries.labels(up, ep, method).inc()
-
-    def throttled(self, *, upstream: str, endpoint: str, retry_after: float | None) -> None:
-        """The upstream answered 429."""
-        up, ep = self._ep(upstream, endpoint)
-        self.http_throttled.labels(up, ep).inc()
-
-    def bytes_streamed(self, *, upstream: str, endpoint: str, received: int) -> None:
-        """A streamed body delivered ``received`` bytes."""
-        if received > 0:
-            up, ep = self._ep(upstream, endpoint)
-            self.http_received.labels(up, ep).inc(received)
 
 
 def _register_process_collectors(registry: CollectorRegistry) -> None:
