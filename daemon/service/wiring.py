@@ -26,7 +26,7 @@ from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.source_jobs import SourceJobs
 from daemon.engine.structure_cache import StructureCache
 from daemon.pim import PimClient
-from daemon.service.options import backoff_policy, engine_options, schedule_of
+from daemon.service.part_options import backoff_policy, engine_options, schedule_of
 from daemon.service.readiness import Check, readiness_checks
 from daemon.service.runtime import Schedule
 from daemon.settings.root import Settings
