@@ -3,7 +3,10 @@ Credentials for the Akeneo API, as :class:`daemon.upstream.policy.UpstreamAuth` 
 
 - :class:`PasswordAuth`: a "Connection" (client id/secret plus API user). The token is fetched
   lazily with the password grant, refreshed with the refresh grant ``refresh_margin`` seconds
-  before ``expires_in`` runs out (monotonic clock) and once on a 401. A refresh answered 422
+  before ``expires_in`` runs out (monotonic clock) and once on a 401. The margin is capped at a
+  quarter of the token's lifetime, so a token granted for no longer than the margin (30 s
+  against 60 s) still serves most of its life instead of being renewed before every request;
+  the first capped token logs the warning ``pim.token_short_lived``. A refresh answered 422
   (refresh token expired or revoked) falls back to the password grant. One ``asyncio.Lock``
   makes concurrent requests share one refresh: a 401 whose rejected token is no longer the
   current one is simply retried with the current one.
@@ -45,6 +48,8 @@ class Token:
     access: str = field(repr=False)
     refresh: str | None = field(repr=False)
     expires_at: float | None
+    #: The granted ``expires_in`` in seconds; None when the answer gave none.
+    lifetime: float | None = None
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -64,7 +69,8 @@ class PasswordAuth:
         secret: The connection's secret.
         username: The API user.
         password: The API user's password.
-        refresh_margin: Refresh this many seconds before the token expires.
+        refresh_margin: Refresh this many seconds before the token expires, at most a quarter
+            of the token's lifetime.
         clock: Monotonic clock in seconds; injected by tests.
     """
 
@@ -87,6 +93,7 @@ class PasswordAuth:
         self._token: Token | None = None
         self._lock = asyncio.Lock()
         self._upstream: Upstream | None = None
+        self._warned_short_lived = False
         #: How many tokens were obtained, by grant; for logs and tests.
         self.grants: dict[str, int] = {"password": 0, "refresh_token": 0}
 
@@ -134,10 +141,29 @@ class PasswordAuth:
 
     # -- grants -----------------------------------------------------------------------------
 
+    def _margin(self, token: Token) -> float:
+        """The margin used for ``token``: ``refresh_margin``, at most a quarter of its lifetime."""
+        if token.lifetime is None:
+            return self.refresh_margin
+        return min(self.refresh_margin, max(token.lifetime, 0.0) / 4)
+
     def _expiring(self, token: Token) -> bool:
         if token.expires_at is None:
             return False
-        return self._clock() >= token.expires_at - self.refresh_margin
+        return self._clock() >= token.expires_at - self._margin(token)
+
+    def _warn_if_short_lived(self, token: Token) -> None:
+        """Log once per connection that tokens live too short for the configured margin."""
+        margin = self._margin(token)
+        if self._warned_short_lived or margin >= self.refresh_margin:
+            return
+        self._warned_short_lived = True
+        log.warning(
+            "pim.token_short_lived",
+            lifetime=token.lifetime,
+            refresh_margin=self.refresh_margin,
+            effective_margin=margin,
+        )
 
     async def _renew(self, token: Token, *, reason: str) -> Token:
         if token.refresh is None:
@@ -183,6 +209,7 @@ class PasswordAuth:
             reason=reason,
             expires_in=None if token.expires_at is None else round(token.expires_at - started),
         )
+        self._warn_if_short_lived(token)
         return token
 
 
@@ -223,6 +250,7 @@ def _read_token(spec: RequestSpec, response: httpx.Response, started: float) -> 
         access=access,
         refresh=refresh if isinstance(refresh, str) and refresh else None,
         expires_at=None if expires_in is None else started + float(expires_in),
+        lifetime=None if expires_in is None else float(expires_in),
     )
 
 

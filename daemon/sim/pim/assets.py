@@ -30,7 +30,14 @@ from daemon.sim.pim.http_errors import (
     require_content_type,
     upserted,
 )
-from daemon.sim.pim.state import MAX_ASSETS_PER_FAMILY, Asset, Family, PimState, iso
+from daemon.sim.pim.state import (
+    MAX_ASSETS_PER_FAMILY,
+    Asset,
+    Family,
+    PimState,
+    iso,
+    whole_second,
+)
 from daemon.sim.pim.validation import check_code, error, merge_values, validate_asset
 
 ASSET_PAGE_SIZE = 100
@@ -204,6 +211,13 @@ def _search(state: PimState, raw: str | None) -> Any:
 
 
 def _condition(state: PimState, field: str, condition: Any) -> Any:
+    """
+    One search condition as a predicate on assets.
+
+    ``updated`` conditions compare whole seconds on both sides: the listing shows stamps
+    without a fraction (``2021-05-31T09:23:34+00:00``), so a client that resumes with
+    ``updated > T`` from the highest stamp it saw must not get that second's assets again.
+    """
     if not isinstance(condition, dict) or "operator" not in condition:
         raise ValueError("A condition must be an object with an operator and a value")
     operator, value = condition["operator"], condition.get("value")
@@ -220,18 +234,18 @@ def _condition(state: PimState, field: str, condition: Any) -> Any:
     if operator == "SINCE LAST N DAYS":
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError("SINCE LAST N DAYS needs a non-negative integer value")
-        since = state.clock() - timedelta(days=value)
-        return lambda asset: asset.updated >= since
+        since = whole_second(state.clock() - timedelta(days=value))
+        return lambda asset: whole_second(asset.updated) >= since
     if operator in ("BETWEEN", "NOT BETWEEN"):
         if not isinstance(value, list) or len(value) != 2:
             raise ValueError(f"{operator} needs an array of two datetimes")
         low, high = _moment(value[0]), _moment(value[1])
         inside = operator == "BETWEEN"
-        return lambda asset: (low <= asset.updated <= high) is inside
+        return lambda asset: (low <= whole_second(asset.updated) <= high) is inside
     moment = _moment(value)
     if operator == ">":
-        return lambda asset: asset.updated > moment
-    return lambda asset: asset.updated < moment
+        return lambda asset: whole_second(asset.updated) > moment
+    return lambda asset: whole_second(asset.updated) < moment
 
 
 def _moment(value: Any) -> datetime:
@@ -241,9 +255,10 @@ def _moment(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f'The date "{value}" is not a valid ISO-8601 datetime') from exc
-    # SaaS interprets dates without offset as UTC; stamps are stored with whole seconds.
+    # SaaS interprets dates without offset as UTC. The documented formats carry whole
+    # seconds; a fraction is cut like the stamps it is compared with.
     parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return parsed
+    return whole_second(parsed)
 
 
 async def get_asset(request: Request) -> Response:

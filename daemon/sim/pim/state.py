@@ -38,6 +38,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def whole_second(moment: datetime) -> datetime:
+    """
+    Cut a stamp to the whole second, the precision the API shows and filters on.
+
+    Args:
+        moment: an aware datetime.
+
+    Returns:
+        The same instant in UTC without its fraction of a second.
+    """
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
 def iso(moment: datetime) -> str:
     """
     Format a stamp the way the PIM does (``2021-05-31T09:23:34+00:00``).
@@ -48,7 +61,7 @@ def iso(moment: datetime) -> str:
     Returns:
         ISO-8601 text with seconds precision and a ``+00:00`` offset.
     """
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+    return whole_second(moment).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
