@@ -40,9 +40,19 @@ def load(config_path: str, *, configure_logs: bool = True) -> Settings:
     return settings
 
 
+def known_source(settings: Settings, name: str | None) -> None:
+    """Refuse an unknown ``--source`` with one line naming the configured ones (exit 2)."""
+    if name is None:
+        return
+    try:
+        settings.source(name)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source") from None
+
+
 def setup_logs(settings: Settings, *, level: str | None = None) -> None:
     json = {"auto": None, "json": True, "console": False}[settings.log_format]
     logs.configure(level or settings.log_level, json=json)
 
 
-__all__ = ["config_option", "load", "setup_logs"]
+__all__ = ["config_option", "known_source", "load", "setup_logs"]

@@ -33,17 +33,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run the daemon against the built-in DAM and PIM simulators (SQLite).",
     ),
     "status": (
-        "daemon.cli.operators:status",
+        "daemon.cli.status:status",
         "Per source: cursor, data lag, last run, pending failures, dead letters.",
     ),
     "failures": (
-        "daemon.cli.operators:failures",
+        "daemon.cli.failure_commands:failures",
         "Inspect, retry or forget the assets that could not be written.",
     ),
-    "checkpoint": ("daemon.cli.operators:checkpoint", "Show or rewind the sources' cursors."),
+    "runs": (
+        "daemon.cli.status:runs",
+        "Past passes, newest first: start, end, status, counts and the error line.",
+    ),
+    "checkpoint": (
+        "daemon.cli.checkpoint_commands:checkpoint",
+        "Show or rewind the sources' cursors.",
+    ),
     "validate-config": (
-        "daemon.cli.operators:validate_config",
-        "Parse the config, reach the DAM and the PIM, check every mapping rule.",
+        "daemon.cli.config_check:validate_config",
+        "Check the config, the store, the PIM and each DAM; map a sample of assets.",
     ),
     "db": ("daemon.cli.db:db", "Manage the state store's schema (Alembic migrations)."),
     "sim": (

@@ -1,0 +1,149 @@
+"""
+``damsync failures``: inspect, retry or forget the assets that could not be written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from daemon.cli.common import config_option, known_source, load
+from daemon.cli.output import echo_json, format_option, iso, operator_store
+from daemon.store import Failure
+
+
+@click.group()
+def failures() -> None:
+    """Inspect, retry or forget the assets that could not be written."""
+
+
+@failures.command("list")
+@config_option
+@click.option("--source", help="Only this source.")
+@click.option("--dead/--pending", default=None, help="Only dead letters, or only pending.")
+@click.option("--stage", help="Only this stage (source, mapping, options, media, pim, delete).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@format_option
+def failures_list(
+    config_path: str,
+    source: str | None,
+    dead: bool | None,
+    stage: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """List failures: id, source, DAM id, stage, attempts, state and reason."""
+    settings = load(config_path, configure_logs=False)
+    known_source(settings, source)
+    with operator_store(settings) as store:
+        found = [f for f in store.list_failures(source, dead) if stage in (None, f.stage)]
+    shown = found[:limit]
+    if fmt == "json":
+        echo_json([_failure_json(f) for f in shown])
+        return
+    if not found:
+        click.echo("no failures" + (f" of source {source}" if source else ""))
+        return
+    table = Table("id", "source", "dam id", "stage", "tries", "state", "reason")
+    for f in shown:
+        state = "dead" if f.dead_lettered else f"due {iso(f.next_attempt_at)}"
+        table.add_row(
+            str(f.id), f.source, f.dam_id, f.stage, str(f.attempts), state, _short(f.detail)
+        )
+    Console(width=160).print(table)
+    if len(found) > len(shown):
+        click.echo(f"{len(found) - len(shown)} more; use --limit, filters or --format json")
+    click.echo("full reason: damsync failures show ID")
+
+
+@failures.command("show")
+@config_option
+@click.argument("failure_id", type=int)
+@format_option
+def failures_show(config_path: str, failure_id: int, fmt: str) -> None:
+    """Show one failure in full, with when its asset was last written."""
+    settings = load(config_path, configure_logs=False)
+    with operator_store(settings) as store:
+        failure = store.get_failure(failure_id)
+        if failure is None:
+            raise click.ClickException(f"no failure {failure_id}")
+        state = store.asset_states(failure.source, [failure.dam_id]).get(failure.dam_id)
+    shown = _failure_json(failure)
+    shown["last_written_dam_version"] = iso(state.dam_updated_at) if state else None
+    shown["pim_asset"] = f"{state.family}/{state.code}" if state else None
+    if fmt == "json":
+        echo_json(shown)
+        return
+    for key, value in shown.items():
+        click.echo(f"{key}: {'-' if value is None else value}")
+
+
+def _target(failure_id: str) -> int | Literal["all"]:
+    if failure_id == "all":
+        return "all"
+    try:
+        return int(failure_id)
+    except ValueError as exc:
+        raise click.BadParameter("a failure id or 'all'") from exc
+
+
+def _act_on_failures(
+    config_path: str, failure_id: str, source: str | None, action: str, done: str
+) -> None:
+    """Run ``Store.<action>`` on one failure or 'all' and print how many it touched."""
+    settings = load(config_path, configure_logs=False)
+    known_source(settings, source)
+    target = _target(failure_id)
+    with operator_store(settings) as store:
+        count = getattr(store, action)(target, source=source)
+    click.echo(f"{count} failure(s) {done}")
+
+
+@failures.command("retry")
+@config_option
+@click.argument("failure_id")
+@click.option("--source", help="With 'all': only this source.")
+def failures_retry(config_path: str, failure_id: str, source: str | None) -> None:
+    """Make a failure (or 'all') due now, dead letters included."""
+    _act_on_failures(
+        config_path, failure_id, source, "retry_failure", "scheduled for the next retry run"
+    )
+
+
+@failures.command("forget")
+@config_option
+@click.argument("failure_id")
+@click.option("--source", help="With 'all': only this source.")
+def failures_forget(config_path: str, failure_id: str, source: str | None) -> None:
+    """Delete a failure (or 'all'): the asset comes back only when it changes in the DAM."""
+    _act_on_failures(config_path, failure_id, source, "forget_failure", "forgotten")
+
+
+def _failure_json(f: Failure) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "source": f.source,
+        "dam_id": f.dam_id,
+        "stage": f.stage,
+        "error_type": f.error_type,
+        "attempts": f.attempts,
+        "permanent": f.permanent,
+        "dead_lettered": f.dead_lettered,
+        "first_failed_at": iso(f.first_failed_at),
+        "last_failed_at": iso(f.last_failed_at),
+        "next_attempt_at": iso(f.next_attempt_at),
+        "dam_updated_at": iso(f.dam_updated_at),
+        "run_id": f.run_id,
+        "reason": f.detail,
+    }
+
+
+def _short(text: str, width: int = 60) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+__all__ = ["failures"]
