@@ -264,7 +264,10 @@ class Runtime:
             EVENT_JOB_MAX_INSTANCES: "skipped",
             EVENT_JOB_ERROR: "error",
         }.get(event.code, "other")
-        log.warning("scheduler.job_event", job=event.job_id, kind=kind)
+        # A run skipped because the previous pass still runs is expected under load (and
+        # counted); a missed run or a job error is worth a warning.
+        level = log.info if kind == "skipped" else log.warning
+        level("scheduler.job_event", job=event.job_id, kind=kind)
         self.app.scheduler_event(kind, event.job_id)
 
     # -- reload -----------------------------------------------------------------------------

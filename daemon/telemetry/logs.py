@@ -20,6 +20,8 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, TextIO
 
 import structlog
@@ -77,6 +79,31 @@ STDLIB_LEVELS: Mapping[str, int | None] = {
 
 _HANDLER_NAME = "damsync"
 
+#: Libraries whose INFO lines are chatter to an operator ("Context impl SQLiteImpl.", "Added
+#: job", uvicorn's coloured start lines): they are logged at DEBUG, shown only at debug level.
+CHATTY = ("apscheduler", "alembic", "uvicorn")
+#: Library warnings our own events already report (``scheduler.job_event`` and its metric).
+RESTATED = ("maximum number of running instances reached",)
+
+
+class _DemoteChatter(logging.Filter):
+    """Lower chatty libraries' INFO lines (and restated warnings) to DEBUG, then filter."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".", 1)[0] in CHATTY and (
+            record.levelno == logging.INFO
+            or (
+                record.levelno == logging.WARNING
+                and any(text in record.getMessage() for text in RESTATED)
+            )
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno >= self.level
+
 
 def redact_text(text: str) -> str:
     """
@@ -122,12 +149,27 @@ def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     return event_dict
 
 
+def _readable_values(_: object, __: str, event_dict: EventDict) -> EventDict:
+    """Times as ISO 8601 UTC and enums by value, not Python reprs, in every renderer."""
+    for key, value in event_dict.items():
+        if isinstance(value, datetime):
+            event_dict[key] = (
+                value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                if value.tzinfo is not None
+                else value.isoformat()
+            )
+        elif isinstance(value, Enum):
+            event_dict[key] = value.value
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     """What our lines and foreign lines both go through before rendering."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _readable_values,
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
     ]
@@ -189,6 +231,7 @@ def _route_stdlib(level: int, stream: TextIO, renderer: Processor) -> None:
     handler = logging.StreamHandler(stream)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
+    handler.addFilter(_DemoteChatter(level))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)

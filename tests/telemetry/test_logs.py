@@ -129,11 +129,11 @@ def test_clear_drops_context(out):
 def test_stdlib_loggers_routed_as_json(out):
     """Third-party stdlib records come out as JSON with logger name, level and context."""
     with logs.bind_job("bynder", "run3"):
-        logging.getLogger("apscheduler.scheduler").info("Added job %r", "sync-bynder")
+        logging.getLogger("apscheduler.scheduler").warning("Run time of job %r", "sync-bynder")
     [line] = lines(out)
-    assert "Added job 'sync-bynder'" == line["event"]
+    assert "Run time of job 'sync-bynder'" == line["event"]
     assert "apscheduler.scheduler" == line["logger"]
-    assert "info" == line["level"]
+    assert "warning" == line["level"]
     assert "run3" == line["run_id"]
 
 
@@ -243,3 +243,36 @@ def test_new_run_id_is_short_and_unique():
     a, b = logs.new_run_id(), logs.new_run_id()
     assert 12 == len(a)
     assert a != b
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_library_chatter_shows_only_at_debug(level):
+    """Alembic's and APScheduler's INFO lines, and restated warnings, are debug lines."""
+    stream = io.StringIO()
+    logs.configure(level, json=True, stream=stream)
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("apscheduler.executors.default").warning(
+        "Execution of job skipped: maximum number of running instances reached (1)"
+    )
+    logging.getLogger("uvicorn.error").info("Uvicorn running on http://127.0.0.1:8080")
+    seen = [(line["level"], line["event"][:12]) for line in lines(stream)]
+    expected = (
+        [("debug", "Context impl"), ("debug", "Execution of"), ("debug", "Uvicorn runn")]
+        if level == "debug"
+        else []
+    )
+    assert expected == seen
+
+
+def test_times_are_logged_as_iso_utc_not_reprs():
+    """A datetime field is rendered as ISO 8601 UTC, in JSON and on a console alike."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    stream = io.StringIO()
+    logs.configure("info", json=True, stream=stream)
+    when = datetime(2026, 12, 7, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+    structlog.get_logger("t").info(
+        "sync.window", since=when, until=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    [line] = lines(stream)
+    assert ("2026-12-07T09:00:00Z", "2026-01-01T00:00:00Z") == (line["since"], line["until"])
