@@ -21,6 +21,7 @@ from daemon.core.errors import SyncError
 from daemon.service.part_options import backoff_policy
 from daemon.settings import Settings
 from daemon.store import Store
+from daemon.telemetry.logs import redact_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,8 +65,9 @@ def echo_json(value: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    """The first line of an error, with its kind: what an operator reads."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    """The first line of an error, with its kind, secrets masked: what an operator reads."""
+    raw = redact_text(str(exc)).strip()
+    text = raw.splitlines()[0] if raw else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from daemon.cli.common import config_option, load
 from daemon.core.errors import CheckpointError, ConfigError, SyncError
-from daemon.service.endpoints import build_app, serve
+from daemon.service.endpoints import ServerLimits, build_app, serve
 from daemon.service.readiness import Check
 from daemon.service.runtime import Runtime
 from daemon.service.wiring import Services, SyncApp
@@ -97,9 +97,17 @@ async def run_daemon(
     stop_server = asyncio.Event()
     server_task: asyncio.Task[None] | None = None
     if settings.server.enabled:
-        http = build_app(services.registry, Readiness(runtime))
+        http = build_app(
+            services.registry, Readiness(runtime), metrics_cache=settings.server.metrics_cache
+        )
         server_task = asyncio.create_task(
-            serve(http, settings.server.host, settings.server.port, stop_server)
+            serve(
+                http,
+                settings.server.host,
+                settings.server.port,
+                stop_server,
+                limits=ServerLimits.from_settings(settings.server),
+            )
         )
     pid_file = Path(settings.runtime.pid_file) if settings.runtime.pid_file else None
     if pid_file is not None:

@@ -2,7 +2,9 @@
 ``damsync sync --once``: one pass per source, with a progress bar and one summary line each.
 
 The exit code is 0 when every asset went through, 1 when some failed (they are in the failures
-table), 2 when a pass itself failed. ``--dry-run`` maps and prints what would be sent, per
+table), 2 when a pass itself failed, 3 when a pass was skipped because another process holds the
+source's lease (its summary line names the holder and the lease's expiry); when sources end
+differently, 2 wins over 3, and 3 over 1. ``--dry-run`` maps and prints what would be sent, per
 asset, and writes nothing (neither the PIM nor the checkpoint).
 """
 
@@ -22,6 +24,9 @@ from daemon.cli.common import config_option, load
 from daemon.engine.outcomes import BatchReport, PassResult
 from daemon.service.wiring import Services, SyncApp
 from daemon.settings.root import Settings
+
+#: ``sync --once`` exit code: a pass was skipped, another process holds its source's lease.
+EXIT_LEASE_HELD = 3
 
 
 class ProgressObserver:
@@ -117,8 +122,10 @@ def sync(config_path: str, once: bool, sources: tuple[str, ...], dry_run: bool) 
         click.echo(summary(result))
     if any(r.status == "failed" for r in results):
         sys.exit(2)
+    if any(r.status == "skipped" for r in results):  # nothing ran: a cron job must not look green
+        sys.exit(EXIT_LEASE_HELD)
     if any(r.failed for r in results):
         sys.exit(1)
 
 
-__all__ = ["ProgressObserver", "summary", "sync", "sync_once"]
+__all__ = ["EXIT_LEASE_HELD", "ProgressObserver", "summary", "sync", "sync_once"]

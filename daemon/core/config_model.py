@@ -20,6 +20,10 @@ from pydantic import (
     ValidationInfo,
 )
 
+#: The longest duration any key accepts, in seconds (366 days): beyond any useful value, and far
+#: inside what date arithmetic holds (``1e12`` or ``inf`` would crash a pass later).
+MAX_SECONDS = 366 * 86400
+
 ENV_PREFIX = "DAMSYNC_"
 
 
@@ -60,4 +64,4 @@ def format_validation_error(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Model", "Secret", "format_validation_error"]
+__all__ = ["MAX_SECONDS", "Model", "Secret", "format_validation_error"]

@@ -21,7 +21,8 @@ Retryability is not a branch of the tree but a marker base, so a caller can ask 
         │   ├── PimAuthError          permanent: credentials or token refused
         │   ├── PimProtocolError      permanent: unreadable answer (HTML page, bad JSON, ...)
         │   ├── PimNotFound           permanent: 404
-        │   └── PimRejected           permanent: 4xx validation failure (carries field errors)
+        │   ├── PimRejected           permanent: 4xx validation failure (carries field errors)
+        │   └── StructureDriftError   transient: refused because a family changed behind our copy
         ├── MappingError          one asset cannot be mapped (names asset, field, reason)
         └── CheckpointError       the state store refused a write (e.g. lease epoch lost)
 
@@ -146,6 +147,14 @@ class SourceAssetError(SourceError, PermanentError):
         super().__init__(f"{src}{who}, field {field!r} at {path!r}: {reason}")
 
 
+class UnusableBinaryError(SourceAssetError):
+    """
+    The asset's binary cannot be used as the DAM describes it, whatever the attempt: its announced
+    checksum cannot be read, its URL's scheme is not http(s). Unlike a truncated download (a
+    plain :class:`SourceAssetError`, worth a retry), only a change of the DAM's record helps.
+    """
+
+
 # --- Akeneo PIM -------------------------------------------------------------------------------
 
 
@@ -203,6 +212,34 @@ class PimRejected(PimError, PermanentError):
         super().__init__(full, endpoint=endpoint, method=method, status_code=status_code, body=body)
 
 
+class StructureDriftError(PimError, TransientError):
+    """
+    The PIM refused an asset because the family's structure is no longer what our cached copy
+    says (an attribute, an option or the family itself gone, an attribute's type changed).
+
+    Transient: the copy is read again before the next try, which then writes the asset or fails
+    it for good (usually as a mapping problem naming the configuration).
+
+    Args:
+        message: One line naming the asset, the field and why (the PIM's words included).
+        field: The attribute value (``title[locale=en_US]``) or ``family`` the answer names.
+        errors: Akeneo's per-field errors of the rejection.
+        status_code: The per-item (or request) status.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        errors: Sequence[FieldError] = (),
+        status_code: int | None = None,
+    ) -> None:
+        self.field = field
+        self.errors = tuple(errors)
+        super().__init__(message, status_code=status_code)
+
+
 # --- mapping and state ---------------------------------------------------------------------
 
 
@@ -250,10 +287,12 @@ __all__ = [
     "PimThrottled",
     "PimUnavailable",
     "SourceAssetError",
+    "UnusableBinaryError",
     "SourceAuthError",
     "SourceError",
     "SourceProtocolError",
     "SourceUnavailable",
+    "StructureDriftError",
     "SyncError",
     "TransientError",
     "UpstreamError",

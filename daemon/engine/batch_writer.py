@@ -18,19 +18,16 @@ from typing import Any
 
 import structlog
 
-from daemon.core.errors import (
-    PimNotFound,
-    PimRejected,
-    SourceAssetError,
-    SyncError,
-)
+from daemon.core.errors import PimNotFound, SourceAssetError, SyncError, UnusableBinaryError
 from daemon.core.records import Cursor, DamAsset, PimAsset, Window
 from daemon.engine.batcher import BULK_LIMIT, Routed
 from daemon.engine.mapper_cache import MapperCache
+from daemon.engine.media_spool import BinaryTooLargeError, SpoolUnavailableError
 from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.outcomes import UPSTREAM_WIDE, BatchReport, BatchWrite, DeletePolicy, failure_of
 from daemon.engine.seams import BatchStore, PimWriter
-from daemon.engine.structure_cache import StructureCache
+from daemon.engine.structure_cache import FamilyCopy, StructureCache
+from daemon.engine.structure_drift import judge_rejection
 from daemon.mapping import (
     AssetKey,
     MappedAsset,
@@ -43,9 +40,8 @@ from daemon.store import AssetState, AssetWrite, FailureRecord, Lease
 
 log = structlog.get_logger(__name__)
 
-
-#: Akeneo messages of rejections caused by structure drift (our cached copy is out of date).
-STRUCTURE_HINTS = ("does not exist", "option")
+#: Media failures of the whole pass: an upstream is down, or the spool can hold no binary.
+MEDIA_WIDE = (*UPSTREAM_WIDE, SpoolUnavailableError)
 
 
 @dataclass(slots=True)
@@ -146,6 +142,8 @@ class BatchProcessor:
             self.store.asset_states, self.source, [r.asset.id for r in routed]
         )
         mapper = await self.mappers.get()
+        # The copies the mapper was built from, to judge the PIM's refusals against.
+        copies = {r.family: self.structure.peek(r.family) for r in mapper.rules.families}
         items: list[_Item] = []
         deletions: list[tuple[DamAsset, AssetState]] = []
         resolved: list[str] = []
@@ -198,7 +196,7 @@ class BatchProcessor:
             await asyncio.to_thread(self.store.record_intents, self.source, intents)
         items = await self._create_options(items, failures)
         items = await self._transfer_media(items, failures, report)
-        written = await self._upsert(items, failures, run_id)
+        written = await self._upsert(items, failures, run_id, copies)
         deleted_ids = await self._delete(deletions, failures)
         media_rows = [i.media_key for i in items if i.media_key is not None]
         return BatchWrite(report, written, media_rows, failures, resolved, deleted_ids)
@@ -288,8 +286,8 @@ class BatchProcessor:
                         report.uploaded += int(done.uploaded)
                     codes[request] = known
                 item.ready = fill_media(item.mapped, codes)
-            except UPSTREAM_WIDE:
-                raise  # the PIM or the store is down: fail the pass, not each asset
+            except MEDIA_WIDE:
+                raise  # the PIM, the store or the spool is down: fail the pass, not each asset
             except SyncError as exc:
                 return exc
             return None
@@ -297,7 +295,7 @@ class BatchProcessor:
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(one(i)) for i in items]
-        except* UPSTREAM_WIDE as exc:
+        except* MEDIA_WIDE as exc:
             # The other transfers were cancelled; the pass fails with the first cause.
             raise exc.exceptions[0] from None
         errors = [task.result() for task in tasks]
@@ -306,14 +304,20 @@ class BatchProcessor:
             if error is None:
                 kept.append(item)
             else:
-                # A truncated or failed download may succeed next time: retried with backoff.
+                # A truncated or failed download may succeed next time: retried with backoff;
+                # a binary over the size cap stays too large until the DAM's file changes.
+                retryable = not isinstance(error, BinaryTooLargeError | UnusableBinaryError)
                 failures.append(
-                    failure_of(item.asset.id, "media", error, item.asset, retryable=True)
+                    failure_of(item.asset.id, "media", error, item.asset, retryable=retryable)
                 )
         return kept
 
     async def _upsert(
-        self, items: list[_Item], failures: list[FailureRecord], run_id: int | None
+        self,
+        items: list[_Item],
+        failures: list[FailureRecord],
+        run_id: int | None,
+        copies: dict[str, FamilyCopy | None],
     ) -> list[AssetWrite]:
         by_family: dict[str, list[_Item]] = defaultdict(list)
         for item in items:
@@ -322,8 +326,8 @@ class BatchProcessor:
         for family, group in by_family.items():
             payload = [i.ready or i.mapped.asset for i in group]
             results = await self.pim.upsert_assets(family, payload)
-            structural = False
-            for item, res in zip(group, results, strict=True):
+            drift = channels = False
+            for item, sent, res in zip(group, payload, results, strict=True):
                 if res.ok:
                     written.append(
                         AssetWrite(
@@ -341,19 +345,12 @@ class BatchProcessor:
                     continue
                 if isinstance(res.error, UPSTREAM_WIDE):
                     raise res.error  # the request failed, not the asset: fail the pass
-                error = res.error or PimRejected(
-                    res.message or "rejected", status_code=res.status_code
-                )
-                drift = isinstance(error, PimRejected) and any(
-                    hint in str(error).lower() for hint in STRUCTURE_HINTS
-                )
-                structural = structural or drift
-                failures.append(
-                    failure_of(item.asset.id, "pim", error, item.asset, retryable=drift)
-                )
-            if structural:
-                # Our cached structure may be stale: read it again before the next batch.
-                self.structure.invalidate(family)
+                verdict = judge_rejection(item.asset.id, sent, res, copies.get(family))
+                drift, channels = drift or verdict.drift, channels or verdict.channels
+                failures.append(failure_of(item.asset.id, "pim", verdict.error, item.asset))
+            if drift:
+                # Our cached structure is stale: read it again before the next batch.
+                self.structure.invalidate(family, drift=True, channels=channels)
         return written
 
     async def _delete(

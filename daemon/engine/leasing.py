@@ -4,6 +4,13 @@ The per-source lease: taken before any write, released after, taken over from a 
 Every job that writes (a pass, the retry of due failures, the reconcile sweep) runs inside
 :func:`leased`, so the acquire/release dance exists once. The lease's epoch fences every
 checkpoint and state write in the store: a holder that lost its lease can never write again.
+
+A holder is named ``host:pid:starttime``, the start time being the process's in clock ticks since
+boot (field 22 of ``/proc/<pid>/stat``): a pid the kernel has given to a newer process (or a
+container's pid 1 after a restart) is then not taken for the process that left the lease.
+Holders written by older versions (``host:pid``) are still read and judged by their pid alone,
+as those versions did. Only a store whose holders all run on this host (SQLite) takes a dead
+holder's lease over at once; elsewhere a lease is only taken over on expiry.
 """
 
 from __future__ import annotations
@@ -12,42 +19,104 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import structlog
 
 from daemon.engine.seams import LeaseStore
-from daemon.store import Lease
+from daemon.store import HeldLease, Lease
 
 log = structlog.get_logger(__name__)
 
+_HOLDER = re.compile(r"(?P<host>[^:]+):(?P<pid>[0-9]+)(?::(?P<started>[0-9]+))?")
+
+#: Process states of ``/proc/<pid>/stat`` that can never write again (zombie, dead).
+_GONE_STATES = frozenset({"Z", "X"})
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """
+    The state and start time (clock ticks since boot) of process ``pid``, from ``/proc``.
+
+    Returns:
+        ``None`` when ``/proc`` does not show the process (gone, hidden, or no ``/proc``).
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces and ")": split after it.
+    fields = text.rpartition(")")[2].split()
+    if len(fields) < 20 or not fields[19].isdecimal():
+        return None
+    return fields[0], int(fields[19])  # fields 3 (state) and 22 (starttime)
+
+
+def _pid_exists(pid: int) -> bool:
+    """Whether the kernel knows ``pid`` (any user's); an impossible pid counts as existing."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process; or no pid at all, which nobody should judge dead
+    return True
+
 
 def process_holder() -> str:
-    """This process's lease holder name: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's lease holder name: ``host:pid:starttime`` (``host:pid`` without /proc)."""
+    host, pid = socket.gethostname(), os.getpid()
+    stat = _proc_stat(pid)
+    if stat is None:
+        return f"{host}:{pid}"
+    return f"{host}:{pid}:{stat[1]}"
+
+
+def parse_holder(holder: str) -> tuple[str, int, int | None] | None:
+    """
+    Read a holder name: ``host:pid:starttime``, or ``host:pid`` as older versions wrote it.
+
+    Returns:
+        ``(host, pid, starttime)``, starttime ``None`` for the older format; ``None`` for
+        anything else (such a holder is never judged dead).
+    """
+    match = _HOLDER.fullmatch(holder)
+    if match is None:
+        return None
+    started = match["started"]
+    return match["host"], int(match["pid"]), int(started) if started is not None else None
 
 
 def dead_local_holder(holder: str) -> bool:
     """
-    Whether a lease holder (``host:pid``) is a process of this host that no longer runs.
+    Whether a lease holder is a process of this host that no longer runs.
 
     Only our own host can be checked; a holder elsewhere is never presumed dead (its lease
-    expires on the database clock instead).
+    expires on the database clock instead). A holder's pid running with another start time is
+    another process: the holder is dead. When nothing can tell (``/proc`` hides the pid but the
+    kernel knows it), the holder is presumed alive.
     """
-    host, _, pid_text = holder.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    parsed = parse_holder(holder)
+    if parsed is None or parsed[0] != socket.gethostname():
         return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, another user's
-    return False
+    _host, pid, started = parsed
+    if started is None:  # an older version's holder: judged as it judged it, by the pid alone
+        return pid != os.getpid() and not _pid_exists(pid)
+    stat = _proc_stat(pid)
+    if stat is None:
+        return not _pid_exists(pid)
+    state, running_since = stat
+    return state in _GONE_STATES or running_since != started
+
+
+def busy_reason(held: HeldLease | None) -> str:
+    """The one line a skipped job reports: who holds the lease, and until when (UTC)."""
+    if held is None:  # released between the refused acquisition and the read
+        return "another process held this source's lease (released since)"
+    return f"lease held by {held.holder} until {held.expires_at:%Y-%m-%dT%H:%M:%SZ}"
 
 
 async def acquire_lease(
@@ -61,17 +130,24 @@ async def acquire_lease(
     Take the source's lease; a lease left by a dead local process is taken over at once.
 
     Without the takeover, a daemon restarted after a crash would wait for its own previous
-    incarnation's lease to expire (``store.lease_ttl``).
+    incarnation's lease to expire (``store.lease_ttl``). Only a store whose holders all run on
+    this host is asked (:attr:`LeaseStore.single_host`): on a shared database, another host's
+    holder could carry our host name and a pid that is dead here.
     """
     lease = await asyncio.to_thread(store.acquire_lease, source, holder, ttl)
-    if lease is not None or dead_holder is None:
+    if lease is not None or dead_holder is None or not store.single_host:
         return lease
-    current = await asyncio.to_thread(store.lease_holder, source)
-    if current is None or not dead_holder(current):
+    current = await asyncio.to_thread(store.lease_held, source)
+    if current is None or not dead_holder(current.holder):
         return None
-    log.warning("sync.lease_taken_over", source=source, dead_holder=current)
+    log.warning(
+        "sync.lease_taken_over",
+        source=source,
+        dead_holder=current.holder,
+        expires_at=current.expires_at.isoformat(),
+    )
     return await asyncio.to_thread(
-        functools.partial(store.acquire_lease, source, holder, ttl, takeover=current)
+        functools.partial(store.acquire_lease, source, holder, ttl, takeover=current.holder)
     )
 
 
@@ -101,4 +177,11 @@ async def leased(
                 log.error("sync.lease_not_released", source=source, error=str(exc))
 
 
-__all__ = ["acquire_lease", "dead_local_holder", "leased", "process_holder"]
+__all__ = [
+    "acquire_lease",
+    "busy_reason",
+    "dead_local_holder",
+    "leased",
+    "parse_holder",
+    "process_holder",
+]

@@ -4,17 +4,20 @@ Moving binaries from the DAM to the PIM: stream to a spool file, checksum, uploa
 A binary is never read whole into memory: it is streamed from the DAM into a temporary file
 while its SHA-256 is computed, then uploaded from that file (re-opened on every retry). A
 binary whose checksum already has a media file code in the store is never uploaded again.
+The spool file, its size cap and what its OS errors mean live in :mod:`daemon.engine.media_spool`.
+
+Media codes are keyed by the normalised checksum ``algorithm:hex``
+(:attr:`daemon.sources.checksums.Checksum.key`), so ``9F86…``, ``sha256:9f86…`` and the same
+digest in base64 are one binary. Codes recorded before that form existed are keyed by the bare
+hex digest (the DAM's value as announced, or our SHA-256): a lookup that misses the normalised
+key tries those too, so no binary is uploaded again after an upgrade.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
-import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,12 +26,16 @@ import structlog
 
 from daemon.core.errors import SourceAssetError
 from daemon.core.records import DamAsset
+from daemon.engine.media_spool import DEFAULT_MAX_BINARY_BYTES, BinaryOpener, SpoolFile
+from daemon.sources.checksums import (
+    Checksum,
+    ChecksumFormatError,
+    UnusableBinaryError,
+    parse_checksum,
+    unusable,
+)
 
 log = structlog.get_logger(__name__)
-
-
-class BinaryOpener(Protocol):
-    def open_binary(self, asset: DamAsset) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
 
 
 class MediaUploader(Protocol):
@@ -41,7 +48,7 @@ class MediaUploader(Protocol):
 class Transferred:
     """A binary now known to the PIM."""
 
-    checksum: str  # the DAM's checksum when it gave one, else our SHA-256
+    checksum: str  # ``algorithm:hex`` of the DAM's checksum when it gave one, else of our SHA-256
     media_code: str
     uploaded: bool
     size: int
@@ -55,9 +62,12 @@ class MediaTransfer:
         source: Opens binaries.
         pim: Uploads them.
         known_code: ``checksum -> media code`` lookup in the store (called off the event loop).
+            It is asked for the normalised key (``sha256:<hex>``) first, then for the legacy
+            bare-hex keys of earlier versions.
         concurrency: Transfers at once.
         spool_dir: Where spool files go (default: the system temp dir).
         remember: Records ``checksum -> media code`` right after an upload.
+        max_binary_bytes: Largest binary downloaded (``sync.max_binary_bytes``).
     """
 
     def __init__(
@@ -69,6 +79,7 @@ class MediaTransfer:
         concurrency: int = 4,
         spool_dir: Path | None = None,
         remember: Callable[[str, str], None] | None = None,
+        max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
     ) -> None:
         self._source = source
         self._pim = pim
@@ -76,6 +87,7 @@ class MediaTransfer:
         self._slots = asyncio.Semaphore(concurrency)
         self._spool_dir = spool_dir
         self._remember = remember
+        self._max_binary_bytes = max_binary_bytes
         self.uploaded_bytes = 0
 
     async def transfer(self, asset: DamAsset) -> Transferred:
@@ -85,33 +97,31 @@ class MediaTransfer:
         Raises:
             SourceAssetError: the asset has no binary, or it could not be read completely.
             SourceError, PimError: transient or permanent upstream failures.
+            BinaryTooLargeError, SpoolFullError: this binary cannot be spooled (per asset).
+            SpoolUnavailableError: no binary can be spooled (the pass fails).
         """
         binary = asset.binary
         if binary is None:
             raise SourceAssetError(
                 asset_id=asset.id, field="binary", path="binary", reason="asset has no binary"
             )
-        if binary.checksum:
-            code = await asyncio.to_thread(self._known_code, binary.checksum)
+        announced = _announced(asset)
+        tried: set[str] = set()
+        if announced is not None:
+            code = await self._lookup(_keys(announced, binary.checksum), tried)
             if code is not None:
-                return Transferred(binary.checksum, code, uploaded=False, size=binary.size or 0)
+                return Transferred(announced.key, code, uploaded=False, size=binary.size or 0)
         async with self._slots:
-            fd, name = tempfile.mkstemp(prefix="damsync-", dir=self._spool_dir)
-            path = Path(name)
+            spool = SpoolFile(self._spool_dir)
+            path = spool.path
             try:
                 digest = hashlib.sha256()
-                size = 0
-                with os.fdopen(fd, "wb") as spool:
-                    async with self._source.open_binary(asset) as chunks:
-                        async for chunk in chunks:
-                            digest.update(chunk)
-                            size += len(chunk)
-                            spool.write(chunk)
+                size = await spool.fill(self._source, asset, digest.update, self._max_binary_bytes)
                 # The source verified the DAM's own checksum (whatever its algorithm); ours is
                 # SHA-256 of what we really read, so identical binaries share one upload.
-                checksum = digest.hexdigest()
-                code = await asyncio.to_thread(self._known_code, checksum)
-                key = binary.checksum or checksum
+                ours = Checksum("sha256", digest.digest())
+                code = await self._lookup(_keys(ours, None), tried)
+                key = announced.key if announced is not None else ours.key
                 if code is not None:
                     return Transferred(key, code, uploaded=False, size=size)
                 filename = binary.filename or path.name
@@ -123,10 +133,54 @@ class MediaTransfer:
                 if self._remember is not None:
                     # At once, not with the batch: a crash must not cost a second upload.
                     await asyncio.to_thread(self._remember, key, code)
+                    if ours.key != key:
+                        # Found by our own SHA-256 too, when another asset comes without a
+                        # checksum or with another algorithm's.
+                        await asyncio.to_thread(self._remember, ours.key, code)
                 return Transferred(key, code, uploaded=True, size=size)
             finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name)
+                spool.remove()
+
+    async def _lookup(self, keys: list[str], tried: set[str]) -> str | None:
+        """The first media code known under ``keys``, skipping keys already asked for."""
+        for key in keys:
+            if key in tried:
+                continue
+            tried.add(key)
+            code = await asyncio.to_thread(self._known_code, key)
+            if code is not None:
+                return code
+        return None
+
+
+def _announced(asset: DamAsset) -> Checksum | None:
+    """
+    The binary's announced checksum, or None without one.
+
+    Its algorithm is the prefix's or, for a bare digest, told by the digest's size: the source
+    holds the value to its ``checksum_algorithm`` when it verifies the download.
+
+    Raises:
+        UnusableBinaryError: the value is no digest of a supported algorithm.
+    """
+    assert asset.binary is not None
+    value = asset.binary.checksum
+    if not value:
+        return None
+    try:
+        return parse_checksum(value, None)
+    except ChecksumFormatError as exc:
+        raise UnusableBinaryError(
+            asset_id=asset.id, field="checksum", path="binary.checksum", reason=unusable(value, exc)
+        ) from None
+
+
+def _keys(checksum: Checksum, announced: str | None) -> list[str]:
+    """Store keys of a binary: the normalised one, then those of earlier versions (bare hex)."""
+    keys = [checksum.key, checksum.hex]
+    if announced is not None and ":" not in announced and announced.strip() not in keys:
+        keys.append(announced.strip())
+    return keys
 
 
 __all__ = ["BinaryOpener", "MediaTransfer", "MediaUploader", "Transferred"]

@@ -15,6 +15,7 @@ from daemon.core.errors import (
 )
 from daemon.core.records import Cursor, DamAsset, Window
 from daemon.store import AssetWrite, FailureRecord, RunCounts, RunStatus, StoreUnavailableError
+from daemon.telemetry.logs import redact_text
 
 DeletePolicy = Literal["delete", "ignore"]
 
@@ -51,6 +52,21 @@ class BatchWrite:
     deleted: list[str]
 
 
+#: Characters of an error's text kept in the runs and failures tables.
+ERROR_TEXT_LIMIT = 4000
+
+
+def error_text(error: BaseException, *, with_type: bool = False) -> str:
+    """
+    The text of ``error`` as it may be stored (runs, failures) or printed (the CLI summary).
+
+    Redacted first, then cut (a cut must not leave half a secret unmasked): upstream messages
+    may echo credentials (a token endpoint quoting the password it refused).
+    """
+    text = f"{type(error).__name__}: {error}" if with_type else str(error)
+    return redact_text(text)[:ERROR_TEXT_LIMIT]
+
+
 def failure_of(
     dam_id: str,
     stage: str,
@@ -70,13 +86,13 @@ def failure_of(
         dam_id=dam_id,
         stage=stage,
         error_type=type(error).__name__,
-        detail=str(error)[:4000],
+        detail=error_text(error),
         permanent=isinstance(error, PermanentError) and not retryable,
         dam_updated_at=asset.updated_at if asset is not None else None,
     )
 
 
-__all__ = ["BatchReport", "DeletePolicy"]
+__all__ = ["BatchReport", "DeletePolicy", "error_text"]
 
 
 PassStatus = Literal["succeeded", "partial", "failed", "skipped", "stopped"]

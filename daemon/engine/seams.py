@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from daemon.core.errors import SyncError
+from daemon.core.errors import FieldError, SyncError
 from daemon.core.records import Cursor, PimAsset, SourcePage, Window
 from daemon.store import (
     AssetState,
@@ -21,6 +21,7 @@ from daemon.store import (
     Failure,
     FailureCounts,
     FailureRecord,
+    HeldLease,
     Lease,
     RunCounts,
     RunStatus,
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
 
 
 class UpsertResult(Protocol):
-    """The PIM's answer for one asset of a bulk PATCH."""
+    """
+    The PIM's answer for one asset of a bulk PATCH.
+
+    ``error`` is the failure of the whole request carrying the asset (a 404 for a family gone,
+    a network failure); ``message`` and ``errors`` are Akeneo's own answer for this asset (its
+    ``errors[]``, empty when the answer is a plain message), which tell drift of our cached
+    structure from a value the PIM refuses.
+    """
 
     @property
     def ok(self) -> bool: ...
@@ -44,6 +52,9 @@ class UpsertResult(Protocol):
 
     @property
     def message(self) -> str: ...
+
+    @property
+    def errors(self) -> Sequence[FieldError]: ...
 
     @property
     def status_code(self) -> int | None: ...
@@ -70,7 +81,10 @@ class LeaseStore(Protocol):
         self, source: str, holder: str, ttl_seconds: float, *, takeover: str | None = None
     ) -> Lease | None: ...
 
-    def lease_holder(self, source: str) -> str | None: ...
+    @property
+    def single_host(self) -> bool: ...
+
+    def lease_held(self, source: str) -> HeldLease | None: ...
 
     def release_lease(self, lease: Lease) -> bool: ...
 

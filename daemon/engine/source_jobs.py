@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import structlog
 
+from daemon.core.errors import SyncError
 from daemon.engine.batch_writer import BatchProcessor
 from daemon.engine.deletions import delete_gone, deletion_refused, find_gone
 from daemon.engine.leasing import dead_local_holder, leased
-from daemon.engine.outcomes import PassResult
+from daemon.engine.outcomes import PassResult, error_text
 from daemon.engine.retries import due_failures, retry_failures
 from daemon.engine.seams import JobObserver, JobSource, JobStore, PassObserver
 from daemon.engine.sync_pass import SyncOptions, run_pass
@@ -81,6 +82,7 @@ class SourceJobs:
         with logs.bind_job(self.name, logs.new_run_id()):
             async with self._lease() as lease:
                 if lease is None:
+                    log.info("sync.lease_busy", source=self.name, job="retry", due=len(due))
                     return 0
                 await retry_failures(
                     due, self.source, self.processor, lease, batch_size=self.options.batch_size
@@ -97,7 +99,13 @@ class SourceJobs:
             How many assets were found deleted.
         """
         with logs.bind_job(self.name, logs.new_run_id()):
-            gone, known, live = await find_gone(self.source, self.store)
+            try:
+                gone, known, live = await find_gone(self.source, self.store)
+            except SyncError as exc:
+                # The sweep deletes nothing it could not see: one line, and the next sweep
+                # tries again.
+                log.error("sync.reconcile_failed", source=self.name, error=error_text(exc))
+                return 0
             if not gone or (stop is not None and stop.is_set()):
                 log.info("sync.reconciled", known=known, live=live, deleted=0)
                 return 0
@@ -113,6 +121,7 @@ class SourceJobs:
             now = await self.source.server_now()
             async with self._lease() as lease:
                 if lease is None:
+                    log.info("sync.lease_busy", source=self.name, job="reconcile", gone=len(gone))
                     return 0
                 await delete_gone(
                     gone, now, self.processor, lease, batch_size=self.options.batch_size

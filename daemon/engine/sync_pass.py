@@ -8,6 +8,11 @@ absolute values and unchanged content is skipped by hash), never a loss.
 
 Memory stays O(batch): pages are streamed from the source, grouped into bounded batches, and each
 batch is forgotten once committed.
+
+Time is bounded too: a pass that reaches ``SyncOptions.pass_deadline`` stops as a graceful stop
+does (the batches in flight are committed, the cursor stays at the last committed batch) and
+ends ``failed``, so a DAM that is slow without ever failing cannot hold the lease for ever; the
+next pass resumes from the cursor.
 """
 
 from __future__ import annotations
@@ -15,19 +20,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 
 from daemon.core.errors import CheckpointError, SourceAssetError
-from daemon.core.records import Cursor
+from daemon.core.records import Cursor, SourcePage
 from daemon.engine.batch_writer import BatchProcessor
 from daemon.engine.batcher import FamilyBatcher, Routed
 from daemon.engine.checkpoint import advance, dedupe_page, plan_window
-from daemon.engine.leasing import leased
-from daemon.engine.outcomes import RUN_STATUS, PassResult, PassStatus
+from daemon.engine.leasing import busy_reason, leased
+from daemon.engine.outcomes import RUN_STATUS, PassResult, PassStatus, error_text
 from daemon.engine.pipeline import WritePipeline
 from daemon.engine.seams import ChangeSource, EngineStore, PassObserver
 from daemon.store import Lease, StoreUnavailableError
@@ -47,6 +52,7 @@ class SyncOptions:
         batch_bytes: Estimated payload bytes per batch.
         lease_ttl: Seconds a pass holds the per-source lease.
         pipeline_depth: Batches written to the PIM at once (commits stay in order).
+        pass_deadline: Seconds a pass may run; then it stops like a graceful stop and fails.
     """
 
     lookback: timedelta = timedelta(minutes=5)
@@ -55,6 +61,59 @@ class SyncOptions:
     batch_bytes: int = 4 * 1024 * 1024
     lease_ttl: float = 600.0
     pipeline_depth: int = 4
+    pass_deadline: float = 3600.0
+
+
+#: The key named when a pass reaches its deadline.
+PASS_DEADLINE_KEY = "sync.pass_deadline"
+
+
+class PassDeadlineError(Exception):
+    """The pass deadline came while a page was awaited; the pass stops between two pages."""
+
+
+class PassDeadline:
+    """
+    The pass deadline on the event loop's clock (the clock ``asyncio.timeout`` uses).
+
+    Args:
+        seconds: ``SyncOptions.pass_deadline``, counted from now.
+    """
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = asyncio.get_running_loop().time() + seconds
+
+    @property
+    def error(self) -> str:
+        """The error text of a pass that reached it."""
+        return f"pass deadline of {self.seconds:g} s reached ({PASS_DEADLINE_KEY})"
+
+    def reached(self) -> bool:
+        return asyncio.get_running_loop().time() >= self.at
+
+    async def next_page(self, pages: AsyncIterator[SourcePage]) -> SourcePage | None:
+        """
+        The next page, ``None`` at the end of the window.
+
+        Raises:
+            PassDeadlineError: the deadline came first; the page read is cancelled (never a
+                batch write or a commit, which only stop between two pages).
+        """
+        if self.reached():
+            raise PassDeadlineError
+        scope = asyncio.timeout_at(self.at)
+        try:
+            async with scope:
+                return await anext(pages)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            if scope.expired():
+                raise PassDeadlineError from None
+            raise  # the source's own timeout, not the deadline
 
 
 async def run_pass(
@@ -77,17 +136,26 @@ async def run_pass(
     set, the pass ends after the batch in flight is committed (status ``stopped``).
     """
     started = clock()
+    deadline = PassDeadline(options.pass_deadline)
     result = PassResult(source=source.name, run_id=None, dry_run=processor.dry_run)
     holder = holder or f"damsync-{uuid.uuid4().hex[:12]}"
     try:
         result.run_id = await asyncio.to_thread(store.start_run, source.name)
         async with leased(store, source.name, holder, options.lease_ttl, dead_holder) as lease:
             if lease is None:
+                held = await asyncio.to_thread(store.lease_held, source.name)
                 result.status = "skipped"
-                result.error = "another process holds this source's lease"
-                log.warning("sync.lease_busy", source=source.name)
+                result.error = busy_reason(held)
+                log.warning(
+                    "sync.lease_busy",
+                    source=source.name,
+                    holder=held.holder if held is not None else None,
+                    expires_at=held.expires_at.isoformat() if held is not None else None,
+                )
             else:
-                await _read_window(source, processor, store, options, lease, result, observer, stop)
+                await _read_window(
+                    source, processor, store, options, lease, result, observer, stop, deadline
+                )
                 if result.failed and result.status == "succeeded":
                     result.status = "partial"
     except asyncio.CancelledError:
@@ -98,7 +166,7 @@ async def run_pass(
         raise
     except Exception as exc:  # every failure ends the pass, recorded; committed batches stay
         result.status = "failed"
-        result.error = f"{type(exc).__name__}: {exc}"
+        result.error = error_text(exc, with_type=True)  # redacted: stored and printed as is
         log.error("sync.pass_failed", source=source.name, error=result.error)
     await _finish(store, result, started, clock, observer)
     return result
@@ -113,6 +181,7 @@ async def _read_window(
     result: PassResult,
     observer: PassObserver | None,
     stop: asyncio.Event | None,
+    deadline: PassDeadline,
 ) -> None:
     checkpoint = await asyncio.to_thread(store.load_checkpoint, source.name)
     cursor: Cursor | None = checkpoint.cursor if checkpoint is not None else None
@@ -140,8 +209,26 @@ async def _read_window(
         errors, pending_errors = pending_errors, []
         await pipeline.submit(assets, errors, new_cursor)
 
+    async def out_of_time() -> None:
+        # As a graceful stop: errors already read are recorded (the cursor stays), every batch
+        # in flight is committed; what is still buffered is read again by the next pass.
+        if pending_errors:
+            await submit([], pipeline.planned)
+        await pipeline.drain()
+        result.status = "failed"
+        result.error = deadline.error
+        result.cursor = pipeline.cursor
+        log.error("sync.pass_deadline", source=source.name, deadline_s=deadline.seconds)
+
+    pages = source.changes(window)
     try:
-        async for page in source.changes(window):
+        while True:
+            try:
+                page = await deadline.next_page(pages)
+            except PassDeadlineError:
+                return await out_of_time()
+            if page is None:
+                break
             assets = dedupe_page(page.assets)
             result.read += len(assets) + len(page.errors)
             pending_errors.extend(page.errors)
@@ -159,6 +246,8 @@ async def _read_window(
                     result.cursor = pipeline.cursor
                     log.info("sync.pass_stopping", source=source.name)
                     return
+                if deadline.reached():
+                    return await out_of_time()
         batches = batcher.drain()
         # The window is read to its end: everything read is in these last batches.
         final = advance(pipeline.planned, batcher.safe_cursor(), window.until)
@@ -169,6 +258,10 @@ async def _read_window(
         await pipeline.drain()
     finally:
         await pipeline.cancel()
+        # A pass that stopped early leaves the listing suspended: close it now, not at exit.
+        close = getattr(pages, "aclose", None)
+        if close is not None:
+            await close()
     result.cursor = pipeline.cursor
 
 
@@ -207,4 +300,4 @@ async def _finish(
         observer.pass_done(result)
 
 
-__all__ = ["PassResult", "PassStatus", "SyncOptions", "run_pass"]
+__all__ = ["PASS_DEADLINE_KEY", "PassResult", "PassStatus", "SyncOptions", "run_pass"]

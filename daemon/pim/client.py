@@ -44,6 +44,7 @@ from daemon.pim.responses import handle_delete, handle_upsert
 from daemon.pim.tokens import AppTokenAuth, PasswordAuth
 from daemon.settings.connections import PimSettings
 from daemon.upstream.policy import (
+    AttemptLimits,
     ErrorKinds,
     HttpTimeouts,
     RequestObserver,
@@ -52,6 +53,7 @@ from daemon.upstream.policy import (
 )
 from daemon.upstream.session import Upstream
 from daemon.upstream.throttle import UpstreamLimiter
+from daemon.upstream.tls import TlsOptions, tls_verify
 
 T = TypeVar("T")
 
@@ -74,7 +76,9 @@ class PimClient(CatalogMethods):
         rate_limit: Requests per second, or ``None``.
         observer: Metrics hook; every request is reported with its endpoint template.
         transport: Injected transport (``httpx.ASGITransport(app)`` in tests).
-        verify_tls: Verify the server certificate.
+        tls: Certificate verification, CA bundle and client certificate (default: verify
+            against the default CAs).
+        limits: Per-attempt deadlines and the answer body cap (``pim.http`` keys).
         sleep: Injected backoff sleep, for tests.
     """
 
@@ -89,15 +93,17 @@ class PimClient(CatalogMethods):
         rate_limit: float | None = None,
         observer: RequestObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        verify_tls: bool = True,
+        tls: TlsOptions | None = None,
+        limits: AttemptLimits | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         timeouts = timeouts or HttpTimeouts()
+        limits = limits or AttemptLimits(key="pim.http")
         http = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeouts.to_httpx(),
             transport=transport,
-            verify=verify_tls,
+            verify=tls_verify(tls or TlsOptions(), upstream="pim", key=limits.key),
             # The limiter bounds requests; the pool is larger because an open download keeps
             # its connection after giving its limiter slot back.
             limits=httpx.Limits(
@@ -115,6 +121,7 @@ class PimClient(CatalogMethods):
             observer=observer,
             auth=auth,
             sleep=sleep,
+            limits=limits,
         )
         if isinstance(auth, PasswordAuth):
             auth.bind(self.upstream)
@@ -158,7 +165,8 @@ class PimClient(CatalogMethods):
             rate_limit=http.rate_limit,
             observer=observer,
             transport=transport,
-            verify_tls=http.verify_tls,
+            tls=TlsOptions.from_settings(http),
+            limits=AttemptLimits.from_settings(http, "pim.http"),
         )
 
     def __repr__(self) -> str:

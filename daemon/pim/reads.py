@@ -25,6 +25,7 @@ import httpx
 from daemon.core.records import require_utc
 from daemon.pim.parse import Reader
 from daemon.pim.responses import parse_json, protocol_error, require_status
+from daemon.upstream.origin import rebase
 from daemon.upstream.policy import RequestSpec
 from daemon.upstream.session import Upstream
 
@@ -98,8 +99,13 @@ def asset_searches(
 
 
 def on_origin(base_url: httpx.URL, href: str) -> httpx.URL:
-    """A link's path and query on our configured scheme, host and port."""
-    return base_url.copy_with(raw_path=httpx.URL(href).raw_path)
+    """
+    A link's path and query on our configured scheme, host and port.
+
+    Whatever origin the link names (an internal host, another port, ``http``), the request
+    goes to ours, so the bearer token never follows it (:mod:`daemon.upstream.origin`).
+    """
+    return rebase(base_url, href)
 
 
 async def pages(

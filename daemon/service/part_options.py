@@ -24,6 +24,7 @@ def engine_options(entry: SourceEntry, lease_ttl: float) -> SyncOptions:
         batch_bytes=sync.batch_bytes,
         lease_ttl=lease_ttl,
         pipeline_depth=sync.pipeline_depth,
+        pass_deadline=sync.pass_deadline,
     )
 
 

@@ -5,12 +5,15 @@ Readiness: the checks behind ``/readyz`` (database, schema, freshness of every s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from daemon.core.records import require_utc
+from daemon.service.runtime import Schedule
 
 #: How long ``/readyz`` waits for the probe before answering 503.
 READINESS_TIMEOUT = 5.0
@@ -69,6 +72,32 @@ def freshness_check(
     return Check(name, age <= limit, detail)
 
 
+def schedule_period(schedule: Schedule, now: datetime) -> float | None:
+    """
+    Seconds expected between two runs: the interval, or for a cron the gap between its next two
+    fire times after ``now`` (a daily cron is judged on a day, a ``*/5`` one on five minutes).
+
+    Args:
+        schedule: The source's schedule.
+        now: Aware time to look ahead from.
+
+    Returns:
+        The period, or ``None`` for a cron that never fires twice more. Slow (about 0.1 s, a
+        search up to year 9999) only for such a cron: callers on the event loop use a thread.
+    """
+    if not schedule.cron:
+        return schedule.interval
+    # Without jitter: the period is the schedule's, not one random draw of it.
+    trigger = dataclasses.replace(schedule, jitter=0.0).trigger()
+    first: datetime | None = trigger.get_next_fire_time(None, now)
+    second: datetime | None = None
+    if first is not None:
+        second = trigger.get_next_fire_time(first, first)
+    if first is None or second is None:
+        return None
+    return (second - first).total_seconds()
+
+
 def _check_json(check: Check) -> dict[str, object]:
     return asdict(check)
 
@@ -78,7 +107,7 @@ class ReadinessStore(Protocol):
 
     def ping(self) -> None: ...
 
-    def check_writable(self) -> None: ...
+    def check_writable(self, timeout: float = ..., *, min_free_bytes: int = ...) -> None: ...
 
     def check_at_head(self) -> None: ...
 
@@ -90,19 +119,24 @@ async def readiness_checks(
     sources: Sequence[tuple[str, float | None]],
     *,
     multiple: float,
+    min_free_bytes: int,
 ) -> list[Check]:
     """
     Database reachable and writable, schema at head, every source fresh enough.
 
     Args:
         store: The state store.
-        sources: Each source's name and polling interval (``None`` for a cron schedule).
-        multiple: How many intervals a source may go without a successful pass.
+        sources: Each source's name and the seconds expected between its runs (its interval,
+            or its cron's period); ``None`` when its schedule never fires again.
+        multiple: How many periods a source may go without a successful pass.
+        min_free_bytes: SQLite: the free space the database's filesystem must keep.
     """
     results: list[Check] = []
     try:
         await asyncio.to_thread(store.ping)
-        await asyncio.to_thread(store.check_writable)
+        await asyncio.to_thread(
+            functools.partial(store.check_writable, min_free_bytes=min_free_bytes)
+        )
         results.append(Check("database", True, "reachable"))
     except Exception as exc:  # any failure means not ready; the reason is shown
         results.append(Check("database", False, f"{type(exc).__name__}: {exc}"))
@@ -113,13 +147,16 @@ async def readiness_checks(
     except Exception as exc:  # a schema behind head is not ready
         results.append(Check("schema", False, str(exc)))
     now = datetime.now(UTC)
-    for name, interval in sources:
+    for name, period in sources:
+        if period is None:
+            results.append(Check(f"source:{name}", True, "its schedule fires no more"))
+            continue
         last = await asyncio.to_thread(store.last_success, name)
         results.append(
             freshness_check(
                 name,
                 last_success=last,
-                interval=timedelta(seconds=interval or 3600.0),
+                interval=timedelta(seconds=period),
                 multiple=multiple,
                 now=now,
             )
@@ -127,4 +164,4 @@ async def readiness_checks(
     return results
 
 
-__all__ = ["Check", "ReadinessProbe", "freshness_check", "readiness_checks"]
+__all__ = ["Check", "ReadinessProbe", "freshness_check", "readiness_checks", "schedule_period"]

@@ -13,6 +13,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,7 @@ from daemon.engine.source_jobs import SourceJobs
 from daemon.engine.structure_cache import StructureCache
 from daemon.pim import PimClient
 from daemon.service.part_options import backoff_policy, engine_options, schedule_of
-from daemon.service.readiness import Check, readiness_checks
+from daemon.service.readiness import Check, readiness_checks, schedule_period
 from daemon.service.runtime import Schedule
 from daemon.settings.root import Settings
 from daemon.sources import DamSource, build_source
@@ -123,6 +124,7 @@ class SyncApp:
                 concurrency=entry.sync.media_concurrency,
                 spool_dir=spool,
                 remember=functools.partial(services.store.record_media, entry.name),
+                max_binary_bytes=entry.sync.max_binary_bytes,
             )
             processor = BatchProcessor(
                 entry.name,
@@ -198,10 +200,18 @@ class SyncApp:
 
     async def checks(self) -> list[Check]:
         """Readiness: database reachable, schema at head, every source fresh enough."""
+        now = datetime.now(UTC)
+
+        def periods() -> list[tuple[str, float | None]]:
+            # A cron's period is computed from its fire times: in a thread, as a cron that
+            # never fires again costs APScheduler a search up to year 9999.
+            return [(r.name, schedule_period(r.schedule, now)) for r in self.runners]
+
         return await readiness_checks(
             self.services.store,
-            [(r.name, r.schedule.interval) for r in self.runners],
+            await asyncio.to_thread(periods),
             multiple=self.settings.server.readiness_multiple,
+            min_free_bytes=self.settings.store.min_free_bytes,
         )
 
     async def aclose(self) -> None:

@@ -1,36 +1,50 @@
 """
-Connection sections of the configuration: HTTP timeouts and retries, and the PIM.
+Connection sections of the configuration: HTTP timeouts, retries, limits and TLS, and the PIM.
 """
 
 from __future__ import annotations
 
 from pydantic import (
     Field,
+    FilePath,
+    FiniteFloat,
     HttpUrl,
     model_validator,
 )
 
-from daemon.core.config_model import Model, Secret
+from daemon.core.config_model import MAX_SECONDS, Model, Secret
 
 
 class TimeoutSettings(Model):
-    """Per-request timeouts in seconds (``connect``, ``read``, ``write``, ``pool``)."""
+    """
+    Timeouts in seconds.
 
-    connect: float = Field(5.0, gt=0)
-    read: float = Field(60.0, gt=0)
-    write: float = Field(60.0, gt=0)
-    pool: float = Field(30.0, gt=0)
+    ``connect``, ``read``, ``write`` and ``pool`` bound one network operation each, so an
+    upstream trickling a byte every few seconds never trips them; ``total`` bounds one whole
+    attempt, answer body included, and ``transfer`` one streamed download or upload.
+    """
+
+    connect: FiniteFloat = Field(5.0, gt=0, le=MAX_SECONDS)
+    read: FiniteFloat = Field(60.0, gt=0, le=MAX_SECONDS)
+    write: FiniteFloat = Field(60.0, gt=0, le=MAX_SECONDS)
+    pool: FiniteFloat = Field(30.0, gt=0, le=MAX_SECONDS)
+    total: FiniteFloat = Field(
+        120.0, gt=0, le=MAX_SECONDS, description="one attempt, answer body included"
+    )
+    transfer: FiniteFloat = Field(
+        3600.0, gt=0, le=MAX_SECONDS, description="one streamed download or upload"
+    )
 
 
 class RetrySettings(Model):
     """Retry policy for transient failures."""
 
     attempts: int = Field(6, ge=1, le=20)
-    deadline: float = Field(120.0, gt=0)
-    wait_initial: float = Field(0.5, ge=0)
-    wait_max: float = Field(30.0, ge=0)
-    retry_after_max: float = Field(60.0, ge=0)
-    throttle_pause: float = Field(1.0, ge=0)
+    deadline: FiniteFloat = Field(120.0, gt=0, le=MAX_SECONDS)
+    wait_initial: FiniteFloat = Field(0.5, ge=0, le=MAX_SECONDS)
+    wait_max: FiniteFloat = Field(30.0, ge=0, le=MAX_SECONDS)
+    retry_after_max: FiniteFloat = Field(60.0, ge=0, le=MAX_SECONDS)
+    throttle_pause: FiniteFloat = Field(1.0, ge=0, le=MAX_SECONDS)
 
 
 class HttpSettings(Model):
@@ -39,8 +53,24 @@ class HttpSettings(Model):
     timeouts: TimeoutSettings = TimeoutSettings()
     retry: RetrySettings = RetrySettings()
     max_in_flight: int = Field(4, ge=1, le=64)
-    rate_limit: float | None = Field(None, gt=0, description="requests per second, or none")
+    rate_limit: FiniteFloat | None = Field(None, gt=0, description="requests per second, or none")
+    #: A JSON answer is read into memory up to this size; past it, a protocol error.
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, le=1 << 31)
     verify_tls: bool = True
+    #: A PEM bundle of the CAs to trust instead of the default ones (company proxy, private DAM).
+    ca_file: FilePath | None = None
+    #: A PEM client certificate for mutual TLS (with its key, unless ``client_key`` is set).
+    client_cert: FilePath | None = None
+    #: The PEM private key of ``client_cert`` (not encrypted).
+    client_key: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> HttpSettings:
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert")
+        if self.ca_file is not None and not self.verify_tls:
+            raise ValueError("ca_file is only used with verify_tls = true")
+        return self
 
 
 class PimSettings(Model):

@@ -9,18 +9,44 @@ A source is one ``[[sources]]`` table with ``name``, ``kind`` and the kind's sec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from daemon.core.config_model import Model, Secret, format_validation_error
+from daemon.core.config_model import MAX_SECONDS, Model, Secret, format_validation_error
 from daemon.core.errors import ConfigError
 from daemon.settings.connections import HttpSettings
 
 #: ``iso`` (full precision, ``Z``), ``iso_seconds`` (floored to seconds), epoch seconds or
 #: milliseconds; any other value containing ``%`` is a ``strftime`` pattern (read as UTC).
 DateFormat = str
+
+
+def _seconds(value: float) -> float:
+    """A duration key: finite and at most :data:`MAX_SECONDS`."""
+    if not math.isfinite(value) or value > MAX_SECONDS:
+        raise ValueError(f"must be a finite number of seconds, at most {MAX_SECONDS}")
+    return value
+
+
+def _http_url(value: str, *, relative: bool = False) -> str:
+    """
+    An ``http``/``https`` URL with a host (or, with ``relative``, a path on the DAM itself).
+
+    Only the scheme is quoted back: a URL may carry credentials.
+    """
+    parts = urlsplit(value.strip())
+    if relative and not parts.scheme and not parts.netloc:
+        return value
+    if parts.scheme not in ("http", "https"):
+        found = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        raise ValueError(f"must be an http:// or https:// URL ({found})")
+    if not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.strip()
 
 
 class AuthSettings(Model):
@@ -53,6 +79,16 @@ class AuthSettings(Model):
             raise ValueError(f"auth type {self.type!r} needs {', '.join(missing)}")
         return self
 
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value, relative=True)
+
+    @field_validator("refresh_margin")
+    @classmethod
+    def _finite_margin(cls, value: float) -> float:
+        return _seconds(value)
+
 
 class DateParam(Model):
     """A query (or body) parameter carrying a datetime bound."""
@@ -81,6 +117,8 @@ class PagingSettings(Model):
     next_url_path: str = "next"
     limit_param: str = "limit"
     page_size: int = Field(100, ge=2, le=5000)
+    #: Requests of one walk (a window, an id sweep) before the DAM is declared to page forever.
+    max_pages: int = Field(10_000, ge=1)
 
     @model_validator(mode="after")
     def _cursor_source(self) -> PagingSettings:
@@ -172,6 +210,16 @@ class RestSettings(Model):
             raise ValueError("method POST needs body_template")
         return self
 
+    @field_validator("base_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("clock_anchor_max_age", "future_tolerance")
+    @classmethod
+    def _finite_seconds(cls, value: float) -> float:
+        return _seconds(value)
+
     @property
     def sorted(self) -> bool:
         return self.sort_param is not None or (
@@ -190,6 +238,16 @@ class FolderSettings(Model):
     #: Seconds a file's time may lie after the filesystem's clock before it is reported as a
     #: per-asset error (field ``updated_at``) instead of waiting to settle.
     future_tolerance: float = Field(86400.0, ge=1)
+    #: Largest ``<file>.json`` sidecar read; a larger one is a per-asset error (field
+    #: ``metadata``) naming this key, so a hostile sidecar cannot fill memory.
+    max_sidecar_bytes: int = Field(1 << 20, ge=64)
+    #: Largest ``metadata.csv`` read; a larger one fails the files relying on it.
+    max_csv_bytes: int = Field(64 << 20, ge=64)
+
+    @field_validator("settle_seconds", "future_tolerance")
+    @classmethod
+    def _finite_seconds(cls, value: float) -> float:
+        return _seconds(value)
 
 
 class SourceSettings(Model):
@@ -237,6 +295,7 @@ def load_source_settings(
 
 
 __all__ = [
+    "MAX_SECONDS",
     "AuthSettings",
     "DateParam",
     "DeletedField",

@@ -8,6 +8,11 @@ model's repr: a secret key accepts a literal string, ``{env = "NAME"}`` or ``{fi
 
 Nothing below ``cli.py`` reads ``os.environ``: :func:`load_settings` takes the environment as an
 argument. Every key is documented in ``docs/configuration.md``.
+
+Durations are finite and at most :data:`MAX_SECONDS` (``inf`` or ``1e12`` would pass a bare
+``gt=0`` and crash the scheduler or the date arithmetic later); a schedule is ``interval`` or
+``cron``, never both; the store is SQLite or PostgreSQL. :func:`load_settings` hands the loaded
+secrets to :mod:`daemon.core.secret_values`, so redaction masks them wherever they turn up.
 """
 
 from __future__ import annotations
@@ -16,31 +21,63 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    FiniteFloat,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from daemon.core import secret_values
 from daemon.core.config_model import ENV_PREFIX, Model, format_validation_error
 from daemon.core.errors import ConfigError
 from daemon.mapping.rules import SourceMapping
 from daemon.settings.connections import PimSettings
-from daemon.settings.dam_sources import SourceSettings
+from daemon.settings.dam_sources import MAX_SECONDS, SourceSettings
+
+#: ``store.url`` schemes; ``postgresql`` is read as ``postgresql+psycopg`` (the driver installed).
+STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
 class ScheduleSettings(Model):
-    """When a source is polled: every ``interval`` seconds or on a ``cron`` expression (UTC)."""
+    """
+    When a source is polled: every ``interval`` seconds or on a ``cron`` expression (UTC).
 
-    interval: float | None = Field(60.0, gt=0)
+    Setting both is refused: neither silently wins.
+    """
+
+    interval: FiniteFloat | None = Field(60.0, gt=0, le=MAX_SECONDS)
     cron: str | None = None
-    jitter: float = Field(0.0, ge=0, description="random delay added to each run, seconds")
-    misfire_grace: float | None = Field(
-        None, gt=0, description="a run later than this is skipped; default: one interval"
+    jitter: FiniteFloat = Field(
+        0.0, ge=0, le=MAX_SECONDS, description="random delay added to each run, seconds"
     )
-    reconcile_interval: float | None = Field(
-        3600.0, gt=0, description="seconds between full id sweeps that find hard deletes"
+    misfire_grace: FiniteFloat | None = Field(
+        None,
+        gt=0,
+        le=MAX_SECONDS,
+        description="a run later than this is skipped; default: one interval",
+    )
+    reconcile_interval: FiniteFloat | None = Field(
+        3600.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds between full id sweeps that find hard deletes",
     )
 
     @model_validator(mode="after")
     def _check_cron(self) -> ScheduleSettings:
+        if self.cron is not None and self.interval is not None:
+            if "interval" in self.model_fields_set:
+                raise ValueError(
+                    "set either interval or cron, not both: a cron expression replaces the interval"
+                )
+        elif self.cron is None and self.interval is None:
+            raise ValueError("set interval or cron")
         if self.cron is not None:
             from apscheduler.triggers.cron import CronTrigger
 
@@ -54,15 +91,30 @@ class ScheduleSettings(Model):
 class EngineSettings(Model):
     """How a source's changes are read and written (``[sources.sync]``)."""
 
-    lookback: float = Field(300.0, ge=0, description="seconds re-read before the cursor")
-    settle_delay: float = Field(30.0, ge=0, description="read changes at least this old")
+    lookback: FiniteFloat = Field(
+        300.0, ge=0, le=MAX_SECONDS, description="seconds re-read before the cursor"
+    )
+    settle_delay: FiniteFloat = Field(
+        30.0, ge=0, le=MAX_SECONDS, description="read changes at least this old"
+    )
     batch_size: int = Field(100, ge=1, le=100)
     batch_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     media_concurrency: int = Field(
         8, ge=1, le=32, description="binaries in transfer at once (download + upload)"
     )
+    max_binary_bytes: int = Field(
+        2 << 30,
+        ge=1024,
+        description="largest binary downloaded, announced size or not; a larger one fails alone",
+    )
     pipeline_depth: int = Field(
         4, ge=1, le=16, description="batches written to the PIM at once (commits stay in order)"
+    )
+    pass_deadline: FiniteFloat = Field(
+        3600.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds a pass may run; then it stops as a graceful stop does and fails",
     )
     delete_policy: Literal["delete", "ignore"] = "delete"
     retry_batch: int = Field(100, ge=1, le=1000, description="due failures retried per run")
@@ -86,16 +138,49 @@ class StoreSettings(Model):
     """The state database."""
 
     url: str = "sqlite:///damsync.db"
-    lease_ttl: float = Field(600.0, gt=0, description="seconds a pass holds its source's lease")
+    lease_ttl: FiniteFloat = Field(
+        600.0, gt=0, le=MAX_SECONDS, description="seconds a pass holds its source's lease"
+    )
+    min_free_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="SQLite: unready when the database's filesystem has less free space; 0: off",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        # The URL is never quoted back: it may hold the database password.
+        scheme, separator, rest = url.strip().partition("://")
+        if not separator:
+            raise ValueError(
+                "not a database URL: use sqlite:///path.db or postgresql+psycopg://user@host/db"
+            )
+        if scheme.lower() not in STORE_SCHEMES:
+            raise ValueError(
+                f"unsupported database {scheme!r}: use sqlite:///path.db or "
+                "postgresql+psycopg://user@host/db"
+            )
+        if scheme.lower() == "postgresql":
+            return f"postgresql+psycopg://{rest}"
+        return url.strip()
 
 
 class FailureSettings(Model):
     """Retries of failed assets: exponential backoff, then dead letters."""
 
-    base_seconds: float = Field(60.0, gt=0)
-    factor: float = Field(2.0, ge=1)
-    max_seconds: float = Field(21600.0, gt=0)
+    base_seconds: FiniteFloat = Field(60.0, gt=0, le=MAX_SECONDS)
+    factor: FiniteFloat = Field(2.0, ge=1, le=10)
+    max_seconds: FiniteFloat = Field(21600.0, gt=0, le=MAX_SECONDS)
     max_attempts: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> FailureSettings:
+        if self.max_seconds < self.base_seconds:
+            raise ValueError(
+                f"max_seconds ({self.max_seconds:g}) is below base_seconds ({self.base_seconds:g})"
+            )
+        return self
 
 
 class ServerSettings(Model):
@@ -104,19 +189,41 @@ class ServerSettings(Model):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(9180, ge=0, le=65535)
-    readiness_multiple: float = Field(
-        3.0, gt=1, description="unready when a source's last success is older than N intervals"
+    readiness_multiple: FiniteFloat = Field(
+        3.0,
+        gt=1,
+        le=1000,
+        description="unready when a source's last success is older than N intervals",
+    )
+    max_connections: int = Field(
+        64, ge=1, le=10_000, description="open connections at most; the idle longest is closed"
+    )
+    header_timeout: FiniteFloat = Field(
+        10.0, gt=0, le=300, description="seconds a connection may take to send a request head"
+    )
+    keep_alive_timeout: int = Field(
+        5, ge=1, le=300, description="seconds an idle keep-alive connection is kept"
+    )
+    metrics_cache: FiniteFloat = Field(
+        1.0, ge=0, le=60, description="seconds a rendered /metrics answer is reused"
     )
 
 
 class RuntimeSettings(Model):
     """The daemon process."""
 
-    shutdown_grace: float = Field(
-        8.0, gt=0, description="seconds a stop waits for running batches; below Docker's 10 s"
+    shutdown_grace: FiniteFloat = Field(
+        8.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds a stop waits for running batches; below Docker's 10 s",
     )
-    retry_interval: float = Field(60.0, gt=0, description="seconds between failure retry runs")
-    structure_ttl: float = Field(3600.0, gt=0, description="seconds the family cache is kept")
+    retry_interval: FiniteFloat = Field(
+        60.0, gt=0, le=MAX_SECONDS, description="seconds between failure retry runs"
+    )
+    structure_ttl: FiniteFloat = Field(
+        3600.0, gt=0, le=MAX_SECONDS, description="seconds the family cache is kept"
+    )
     spool_dir: str | None = None
     pid_file: str | None = None
 
@@ -147,6 +254,32 @@ class Settings(Model):
                 return entry
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"no source named {name!r} (configured: {known})", key="sources")
+
+    def secret_values(self) -> list[str]:
+        """
+        Every secret this configuration holds, in clear: each ``Secret`` key (the PIM's and
+        the sources' credentials) and the store URL's password. For redaction only.
+        """
+        found: list[str] = []
+        _collect_secrets(self, found)
+        password = urlsplit(self.store.url).password
+        if password:
+            found.append(password)
+        return found
+
+
+def _collect_secrets(value: Any, found: list[str]) -> None:
+    if isinstance(value, SecretStr):
+        found.append(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect_secrets(getattr(value, name), found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_secrets(item, found)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _collect_secrets(item, found)
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -193,15 +326,20 @@ def load_settings(path: Path | str | None, environ: Mapping[str, str]) -> Settin
             raise ConfigError(f"invalid TOML: {exc}", key=str(path)) from None
     data = _merge(data, _env_overrides(environ))
     try:
-        return Settings.model_validate(data, context={"environ": environ})
+        settings = Settings.model_validate(data, context={"environ": environ})
     except ValidationError as exc:
         first = exc.errors()[0]["loc"] if exc.errors() else ()
         error = ConfigError(format_validation_error(exc))
         error.key = ".".join(str(p) for p in first) or None
         raise error from None
+    # From here on, log lines and stored or printed error text mask these values.
+    secret_values.remember(settings.secret_values())
+    return settings
 
 
 __all__ = [
+    "MAX_SECONDS",
+    "STORE_SCHEMES",
     "EngineSettings",
     "FailureSettings",
     "RuntimeSettings",

@@ -5,6 +5,8 @@ Static schemes (bearer token, API key header, HTTP basic) only add headers; OAut
 credentials fetch a token lazily, cache it until ``refresh_margin`` seconds before expiry and
 fetch a new one once when the DAM answers 401. An API key in the query string is not a header:
 the REST source adds it to each request's parameters (see :func:`query_credentials`).
+Both kinds go only to the DAM's origin (scheme, host and port): the shared upstream refuses to
+attach them to any other (:func:`daemon.upstream.origin.same_origin`), whoever asks.
 Nothing here ever puts a secret in a repr, a log line or an error message.
 """
 

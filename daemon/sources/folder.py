@@ -5,37 +5,39 @@ A hot folder as a DAM (``kind = "folder"``): every file under a root is an asset
   its sidecar's mtime (UTC); metadata: the ``<file>.json`` sidecar, else the row of the nearest
   ``metadata.csv`` (``file`` column, relative to the CSV's folder), else ``{}``.
 - Files still being written are left for the next pass: younger than ``settle_seconds`` on the
-  filesystem clock, or with a size that changed between two stats.
+  filesystem clock, with a size that changed between two stats, or changed while hashed (their
+  new mtime puts them in a later window). One that changes while it streams to the PIM is a
+  per-asset error (retried). A writer stalled past ``settle_seconds`` cannot be told from a
+  finished file: its partial file is written, and replaced once the writer finishes.
 - Deletions are files that disappeared: the engine compares :meth:`FolderSource.all_ids` with
   its asset state; :meth:`FolderSource.changes` never reports tombstones.
-- A symlink leading out of the root is refused with a per-asset error.
+- Every file the walk finds is either listed or reported: a symlink leading out of the root
+  (binary, sidecar or ``metadata.csv``: :mod:`daemon.sources.folder_files`), a dangling link, a
+  named pipe or an unreadable sidecar is a per-asset error, so the listing and the id sweep
+  always agree. A folder that cannot be listed fails the listing and the sweep alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import fnmatch
 import hashlib
-import json
 import mimetypes
 import os
+import stat
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from daemon.core.errors import SourceAssetError, SourceProtocolError
 from daemon.core.records import BinaryRef, DamAsset, SourcePage, Window
 from daemon.settings.dam_sources import FolderSettings
 from daemon.sources.checksums import verified
+from daemon.sources.folder_files import CsvCache, FolderFiles, Refused, changed, file_kind
 from daemon.sources.window import future_error
 
-SIDECAR = ".json"
-CSV_NAME = "metadata.csv"
 PAGE = 200
 
 
@@ -54,6 +56,7 @@ class FolderSource:
         self.name = name
         self.settings = settings
         self.root = Path(settings.path)
+        self.files = FolderFiles(name, settings)
 
     def __repr__(self) -> str:
         return f"FolderSource(name={self.name!r}, path={str(self.root)!r})"
@@ -78,71 +81,34 @@ class FolderSource:
             raise SourceProtocolError(f"cannot write to the folder root ({exc.strerror})") from exc
         return datetime.fromtimestamp(stamp / 1e9, tz=UTC)
 
-    def _ignored(self, name: str) -> bool:
-        if name == CSV_NAME or name.endswith(SIDECAR):
-            return True
-        return any(fnmatch.fnmatch(name, pattern) for pattern in self.settings.ignore)
-
-    def _walk(self) -> Iterator[Path]:
-        if not self.root.is_dir():
-            raise SourceProtocolError(f"folder root {str(self.root)!r} is not a directory")
-        for folder, dirs, files in os.walk(self.root, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if not self._ignored(name):
-                    yield Path(folder) / name
-
     def _rel(self, path: Path) -> str:
         return PurePosixPath(path.relative_to(self.root).as_posix()).as_posix()
 
-    def _csv_rows(self, folder: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
-        if folder not in cache:
-            rows: dict[str, Any] = {}
-            csv_path = folder / CSV_NAME
-            if csv_path.is_file():
-                with csv_path.open(newline="", encoding="utf-8") as handle:
-                    for row in csv.DictReader(handle):
-                        name = (row.pop("file", None) or "").strip()
-                        if name:
-                            rows[name] = {k: v for k, v in row.items() if k is not None}
-            cache[folder] = rows
-        return cache[folder]
-
     def _read(
-        self, path: Path, now: datetime, cache: dict[Path, dict[str, Any]]
+        self, path: Path, now: datetime, cache: CsvCache, *, walked: bool = True
     ) -> DamAsset | SourceAssetError | None:
         """One file as an asset, an error, or ``None`` when it has not settled yet."""
         asset_id = self._rel(path)
-        if path.is_symlink():
-            real = path.resolve()
-            if not real.is_relative_to(self.root.resolve()):
-                return self._error(asset_id, "binary", str(path), "symlink leads out of the folder")
-            if not self.settings.follow_symlinks:
-                return self._error(asset_id, "binary", str(path), "symlinks are disabled")
+        why = self.files.check(path, walked=walked)
+        if why is not None:
+            return self._error(asset_id, "binary", str(path), why)
         try:
             first = path.stat()
-        except OSError as exc:
-            if isinstance(exc, FileNotFoundError):
+        except FileNotFoundError:
+            if not path.is_symlink():
                 return None  # removed while we walked: a deletion, seen by all_ids
+            return self._error(asset_id, "binary", str(path), "symlink target is missing")
+        except OSError as exc:
             return self._error(asset_id, "binary", str(path), f"cannot stat: {exc.strerror}")
-        mtime = first.st_mtime
-        sidecar = path.with_name(path.name + SIDECAR)
-        metadata: Any = {}
-        meta_path = str(sidecar)
-        if sidecar.is_file():
-            mtime = max(mtime, sidecar.stat().st_mtime)
-            try:
-                metadata = json.loads(sidecar.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                return self._error(asset_id, "metadata", meta_path, f"unreadable sidecar: {exc}")
-            if not isinstance(metadata, dict):
-                return self._error(asset_id, "metadata", meta_path, "sidecar is not an object")
-        else:
-            rows = self._csv_rows(path.parent, cache)
-            if path.name in rows:
-                metadata = rows[path.name]
-                csv_path = path.parent / CSV_NAME
-                mtime = max(mtime, csv_path.stat().st_mtime)
+        if not stat.S_ISREG(first.st_mode):
+            # Reading a named pipe blocks the pass, a device never ends: not an asset.
+            reason = f"not a regular file ({file_kind(first.st_mode)})"
+            return self._error(asset_id, "binary", str(path), reason)
+        try:
+            metadata, meta_mtime = self.files.metadata(path, cache, walked=walked)
+        except Refused as refused:
+            return self._error(asset_id, "metadata", str(refused.path), refused.reason)
+        mtime = max(first.st_mtime, meta_mtime or 0.0)
         updated_at = datetime.fromtimestamp(mtime, tz=UTC)
         tolerance = timedelta(seconds=self.settings.future_tolerance)
         if updated_at - now > tolerance:
@@ -157,7 +123,12 @@ class FolderSource:
             )
         if (now - updated_at).total_seconds() < self.settings.settle_seconds:
             return None
-        second = path.stat()
+        try:
+            second = path.stat()
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                return None  # removed since the first stat: a deletion, seen by all_ids
+            return self._error(asset_id, "binary", str(path), f"cannot stat: {exc.strerror}")
         if (second.st_size, second.st_mtime_ns) != (first.st_size, first.st_mtime_ns):
             return None
         mime = mimetypes.guess_type(path.name)[0]
@@ -165,28 +136,35 @@ class FolderSource:
         return DamAsset(id=asset_id, updated_at=updated_at, metadata=metadata, binary=binary)
 
     def _scan(self, window: Window | None, now: datetime) -> list[DamAsset | SourceAssetError]:
-        cache: dict[Path, dict[str, Any]] = {}
+        cache: CsvCache = {}
         out: list[DamAsset | SourceAssetError] = []
-        for path in self._walk():
+        for path in self.files.walk():
             item = self._read(path, now, cache)
-            if item is None:
-                continue
             if isinstance(item, DamAsset) and window is not None:
                 if not window.contains(item.updated_at):
                     continue
                 item = self._with_checksum(item, path)
-            out.append(item)
+            if item is not None:
+                out.append(item)
         return out
 
-    def _with_checksum(self, asset: DamAsset, path: Path) -> DamAsset | SourceAssetError:
+    def _with_checksum(self, asset: DamAsset, path: Path) -> DamAsset | SourceAssetError | None:
+        """The asset with the sha256 of its file, or ``None`` if the file moved while hashed."""
+        assert asset.binary is not None
         digest = hashlib.sha256()
         try:
-            with path.open("rb") as handle:
+            with self.files.open_regular(path, walked=True) as handle:
+                before = os.fstat(handle.fileno())
                 while chunk := handle.read(self.settings.chunk_size):
                     digest.update(chunk)
+                after = os.fstat(handle.fileno())
+        except Refused as refused:
+            return self._error(asset.id, "checksum", str(path), refused.reason)
         except OSError as exc:
             return self._error(asset.id, "checksum", str(path), f"cannot read: {exc.strerror}")
-        assert asset.binary is not None
+        if before.st_size != asset.binary.size or changed(before, after):
+            # Still being written: its new mtime puts it in a later window (not lost).
+            return None
         binary = replace(asset.binary, checksum=digest.hexdigest())
         return replace(asset, binary=binary)
 
@@ -210,15 +188,16 @@ class FolderSource:
     async def fetch(self, ids: Sequence[str]) -> SourcePage:
         """The current state of these files; a missing or unsettled file is an error."""
         now = await self.server_now()
-        cache: dict[Path, dict[str, Any]] = {}
+        cache: CsvCache = {}
         assets: list[DamAsset] = []
         errors: list[SourceAssetError] = []
         for asset_id in dict.fromkeys(ids):
             path = self.root / asset_id
-            if ".." in PurePosixPath(asset_id).parts or not path.is_file():
+            parts = PurePosixPath(asset_id)
+            if parts.is_absolute() or ".." in parts.parts or not path.is_file():
                 errors.append(self._error(asset_id, "id", str(path), "no such file"))
                 continue
-            item = await asyncio.to_thread(self._read, path, now, cache)
+            item = await asyncio.to_thread(self._read, path, now, cache, walked=False)
             if item is None:
                 errors.append(self._error(asset_id, "binary", str(path), "still being written"))
             elif isinstance(item, SourceAssetError):
@@ -228,30 +207,43 @@ class FolderSource:
         return SourcePage(assets=sorted(assets, key=lambda a: a.cursor), errors=errors)
 
     async def all_ids(self) -> AsyncIterator[Sequence[str]]:
-        """Every file present now (settled or not, so a file being rewritten is not deleted)."""
-        paths = await asyncio.to_thread(lambda: [self._rel(p) for p in self._walk()])
+        """
+        Every file present now (settled or not, so a file being rewritten is not deleted).
+
+        A folder that cannot be listed raises (see :meth:`FolderFiles.walk`): a sweep missing
+        its files would delete their assets.
+        """
+        paths = await asyncio.to_thread(lambda: [self._rel(p) for p in self.files.walk()])
         for start in range(0, len(paths), PAGE):
             yield paths[start : start + PAGE]
 
     @asynccontextmanager
     async def open_binary(self, asset: DamAsset) -> AsyncIterator[AsyncIterator[bytes]]:
-        """Stream the file in chunks, checking its size and sha256 (when announced)."""
+        """
+        Stream the file in chunks, checking its size and sha256 (when announced), and that it
+        held still while read: a writer that resumed makes it a per-asset error, retried later.
+        """
         path = self.root / asset.id
-        real = path.resolve()
-        if not real.is_relative_to(self.root.resolve()):
-            raise self._error(asset.id, "binary", str(path), "symlink leads out of the folder")
         try:
-            handle = await asyncio.to_thread(path.open, "rb")
-        except OSError as exc:
-            raise self._error(
-                asset.id, "binary", str(path), f"cannot open: {exc.strerror}"
-            ) from exc
+            handle = await asyncio.to_thread(self.files.open_regular, path)
+        except Refused as refused:
+            raise self._error(asset.id, "binary", str(path), refused.reason) from None
         size = asset.binary.size if asset.binary else None
         checksum = asset.binary.checksum if asset.binary else None
+        before = os.fstat(handle.fileno())
 
         async def chunks() -> AsyncIterator[bytes]:
-            while chunk := await asyncio.to_thread(handle.read, self.settings.chunk_size):
-                yield chunk
+            try:
+                while chunk := await asyncio.to_thread(handle.read, self.settings.chunk_size):
+                    yield chunk
+                after = os.fstat(handle.fileno())
+            except OSError as exc:
+                reason = f"cannot read: {exc.strerror}"
+                raise self._error(asset.id, "binary", str(path), reason) from None
+            how = changed(before, after)
+            if how is not None:
+                reason = f"changed while being read ({how}): still being written, retried later"
+                raise self._error(asset.id, "binary", str(path), reason)
 
         try:
             yield verified(

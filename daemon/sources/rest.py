@@ -44,6 +44,7 @@ from daemon.sources.rest_paging import (
 )
 from daemon.sources.window import place
 from daemon.upstream.policy import (
+    AttemptLimits,
     ErrorKinds,
     HttpTimeouts,
     RequestObserver,
@@ -51,6 +52,7 @@ from daemon.upstream.policy import (
 )
 from daemon.upstream.session import Upstream
 from daemon.upstream.throttle import UpstreamLimiter
+from daemon.upstream.tls import TlsOptions, tls_verify
 
 log = structlog.get_logger(__name__)
 
@@ -90,14 +92,16 @@ class RestSource:
         self._clock = DamClock(settings.server_time_path, monotonic)
         self.settings = settings
         limits = httpx.Limits(max_connections=http.max_in_flight * 2)
+        key = f"sources.{name}.http"
         client = httpx.AsyncClient(
             base_url=settings.base_url,
             timeout=HttpTimeouts.from_settings(http.timeouts).to_httpx(),
-            verify=http.verify_tls,
+            verify=tls_verify(TlsOptions.from_settings(http), upstream=name, key=key),
             limits=limits,
             transport=transport,
         )
         auth = build_auth(settings.auth)
+        query_auth = query_credentials(settings.auth)
         self.upstream = Upstream(
             name,
             client,
@@ -106,12 +110,12 @@ class RestSource:
             retry=RetryPolicy.from_settings(http.retry),
             observer=observer,
             auth=auth,
+            limits=AttemptLimits.from_settings(http, key),
+            credential_params=query_auth,
         )
         if isinstance(auth, OAuth2ClientCredentials):
             auth.bind(self.upstream)
-        self._calls = RestCalls(
-            name, settings, self.upstream, query_credentials(settings.auth), self._clock
-        )
+        self._calls = RestCalls(name, settings, self.upstream, query_auth, self._clock)
         self._listing = RestListing(self._calls)
         self.sorted_by_cursor = settings.sorted
         self._anchored = settings.paging.style in ("page", "offset") and (
@@ -167,15 +171,16 @@ class RestSource:
         limit = paging.page_size
         fmt = self.settings.modified_since.format if self.settings.modified_since else "iso"
         fetch_page = self._listing.fetch_page
+        guard = self._calls.page_guard(self.settings.changes_path)
         pages: AsyncIterator[Sequence[DamAsset | SourceAssetError]]
         if self._anchored:
             pages = anchored_pages(
-                fetch_page, window.since, None, limit, lambda d: floor_to(d, fmt)
+                fetch_page, window.since, None, limit, lambda d: floor_to(d, fmt), guard
             )
         elif paging.style in ("page", "offset"):
-            pages = positional_pages(fetch_page, limit)
+            pages = positional_pages(fetch_page, limit, guard)
         else:
-            pages = token_pages(fetch_page, window.since, limit)
+            pages = token_pages(fetch_page, window.since, limit, guard)
         tolerance = timedelta(seconds=self.settings.future_tolerance)
         # Anchored reading never repeats an asset; token styles may, at a page boundary.
         dedupe = self.window_dedupe = BoundaryDedupe()

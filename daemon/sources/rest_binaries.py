@@ -2,9 +2,9 @@
 Downloading a REST DAM's binaries: resolving the URL, deciding on credentials, streaming.
 
 The URL is the asset's own or, with ``[sources.rest.download]``, read from a per-asset
-endpoint (a presigned URL). The DAM's credentials go only to its own host (and, for a resolved
-URL, only when configured). Length and checksum are verified as the chunks pass
-(:mod:`daemon.sources.checksums`).
+endpoint (a presigned URL). The DAM's credentials go only to its own origin (scheme, host and
+port: :func:`daemon.upstream.origin.same_origin`), and for a resolved URL only when configured.
+Length and checksum are verified as the chunks pass (:mod:`daemon.sources.checksums`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,18 @@ from typing import Any
 
 import httpx
 
-from daemon.core.errors import SourceAssetError, SourceUnavailable
+from daemon.core.errors import SourceAssetError, SourceProtocolError, SourceUnavailable
+from daemon.core.json_limits import JsonTooDeepError
 from daemon.core.records import DamAsset
-from daemon.sources.checksums import verified
+from daemon.sources.checksums import UnusableBinaryError, verified
 from daemon.sources.fields import dig_optional
-from daemon.sources.rest_calls import RestCalls
+from daemon.sources.rest_calls import RestCalls, fill_path
+from daemon.upstream.origin import same_origin
 from daemon.upstream.policy import RequestSpec
 from daemon.upstream.session import read_json
+
+#: URL schemes a binary may be downloaded from; any other is a per-asset error.
+BINARY_SCHEMES = frozenset({"http", "https"})
 
 
 async def _resolve_url(calls: RestCalls, asset: DamAsset) -> tuple[str, str]:
@@ -32,7 +37,7 @@ async def _resolve_url(calls: RestCalls, asset: DamAsset) -> tuple[str, str]:
         return asset.binary.url, "binary"
     template = download.path_template
     spec = RequestSpec(
-        "GET", template.replace("{id}", asset.id), template, params=calls.query_auth or None
+        "GET", fill_path(template, asset.id), template, params=calls.query_auth or None
     )
 
     def handle(response: httpx.Response) -> Any:
@@ -44,7 +49,19 @@ async def _resolve_url(calls: RestCalls, asset: DamAsset) -> tuple[str, str]:
                 reason=f"download endpoint answered HTTP {response.status_code}",
                 source=calls.name,
             )
-        return read_json(calls.upstream, spec, response)
+        try:
+            return read_json(calls.upstream, spec, response)
+        except SourceProtocolError as exc:
+            if not isinstance(exc.__cause__, JsonTooDeepError):
+                raise
+            # This asset's answer is unreadable, not the DAM: the asset fails alone.
+            raise SourceAssetError(
+                asset_id=asset.id,
+                field="binary_url",
+                path=template,
+                reason=str(exc.__cause__),
+                source=calls.name,
+            ) from None
 
     body = await calls.upstream.request(spec, handle)
     url = dig_optional(body, download.url_path)
@@ -74,13 +91,27 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
     url, where = await _resolve_url(calls, asset)
     base = httpx.URL(settings.base_url)
     target = base.join(url)
+    if target.scheme not in BINARY_SCHEMES or not target.host:
+        # The same URL fails the same way every time: the asset's error, not the DAM's outage.
+        # The URL itself is not quoted (a signed URL carries credentials in its query).
+        raise UnusableBinaryError(
+            asset_id=asset.id,
+            field="binary_url",
+            path=where,
+            reason=f"unsupported URL scheme {target.scheme!r}: binaries are downloaded over "
+            "http or https only"
+            if target.scheme not in BINARY_SCHEMES
+            else "the binary URL has no host",
+            source=calls.name,
+        )
     download = settings.download
+    on_origin = same_origin(base, target)
     if download is not None:
         # A resolved URL is presigned (Bynder's S3 answers 400 to a second auth mechanism):
-        # the DAM's credentials go with it only when configured, whatever its host.
-        authenticate = download.authenticate_binary and target.host == base.host
+        # the DAM's credentials go with it only when configured, and only to the DAM's origin.
+        authenticate = download.authenticate_binary and on_origin
     else:
-        authenticate = target.host == base.host
+        authenticate = on_origin
     spec = RequestSpec(
         "GET",
         str(target),
@@ -124,7 +155,8 @@ async def _chunks(
             received += len(chunk)
             yield chunk
     except httpx.TimeoutException as exc:
-        raise SourceUnavailable("binary download timed out", endpoint="binary") from exc
+        # Also the attempt's total deadline (``http.timeouts.transfer``), which names its key.
+        raise SourceUnavailable(f"binary download timed out ({exc})", endpoint="binary") from exc
     except httpx.TransportError as exc:
         raise SourceAssetError(
             asset_id=asset_id,
@@ -139,4 +171,4 @@ async def _chunks(
         )
 
 
-__all__ = ["open_binary"]
+__all__ = ["BINARY_SCHEMES", "open_binary"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote as percent_encode
 
 import httpx
 
@@ -20,6 +21,7 @@ from daemon.settings.dam_sources import RestSettings
 from daemon.sources.fields import PathMissingError, dig
 from daemon.sources.rest_clock import DamClock
 from daemon.sources.rest_items import parse_item
+from daemon.sources.rest_paging import PageGuard
 from daemon.sources.window import future_error
 from daemon.upstream.policy import RequestSpec
 from daemon.upstream.session import Upstream, read_json
@@ -102,6 +104,14 @@ class RestCalls:
         except SourceAssetError as exc:
             return exc
 
+    def page_guard(self, endpoint: str) -> PageGuard:
+        """A fresh guard for one walk over ``endpoint`` (``paging.max_pages``)."""
+        return PageGuard(
+            self.settings.paging.max_pages,
+            key=f"sources.{self.name}.rest.paging.max_pages",
+            endpoint=endpoint,
+        )
+
     def future(self, asset: DamAsset, dam_now: datetime) -> SourceAssetError:
         """The per-asset error of an asset dated beyond the DAM's clock plus the tolerance."""
         return future_error(
@@ -119,6 +129,24 @@ def quote(asset_id: str) -> str:
     return asset_id.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def path_segment(value: str) -> str:
+    """
+    A DAM value (an asset id) as exactly one URL path segment.
+
+    Everything but unreserved characters is percent-encoded (``/``, ``?``, ``#``, ``%``
+    included), and the dot segments ``.`` and ``..`` too, which URL normalisation would
+    otherwise resolve: the id ``../../admin/delete?all=1#`` must not become another path.
+    """
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return percent_encode(value, safe="")
+
+
+def fill_path(template: str, asset_id: str) -> str:
+    """A path template (``/api/v4/media/{id}/``) with ``{id}`` as one encoded segment."""
+    return template.replace("{id}", path_segment(asset_id))
+
+
 def render(template: Any, values: dict[str, str]) -> Any:
     """Copy a JSON body template, replacing ``{since}``-style placeholders in strings."""
     if isinstance(template, dict):
@@ -133,4 +161,4 @@ def render(template: Any, values: dict[str, str]) -> Any:
     return template
 
 
-__all__ = ["RestCalls", "quote", "render"]
+__all__ = ["RestCalls", "fill_path", "path_segment", "quote", "render"]

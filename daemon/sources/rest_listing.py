@@ -18,6 +18,7 @@ from daemon.core.errors import SourceProtocolError
 from daemon.sources.fields import dig_optional, floor_to, format_datetime, resolution
 from daemon.sources.rest_calls import RestCalls, render
 from daemon.sources.rest_paging import RawPage
+from daemon.upstream.origin import same_origin
 from daemon.upstream.policy import RequestSpec
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -131,12 +132,14 @@ class RestListing:
             raise SourceProtocolError(f"next page token is not text: {type(value).__name__}")
         return str(value) if value not in (None, "") else None
 
-    def _check_same_host(self, url: str) -> str:
+    def _check_same_origin(self, url: str) -> str:
+        """The next page's absolute URL; refused unless on the DAM's origin (credentials)."""
         base = httpx.URL(self._calls.settings.base_url)
         target = base.join(url)
-        if target.host != base.host:
+        if not same_origin(base, target):
             raise SourceProtocolError(
-                "next page URL points to another host; refusing to send credentials there",
+                "next page URL points to another origin (scheme, host or port); "
+                "refusing to send credentials there",
                 endpoint=self._calls.settings.changes_path,
             )
         return str(target)
@@ -160,7 +163,7 @@ class RestListing:
         offset = target
         size = limit
         if paging.style in ("link", "next_url") and token is not None:
-            url = self._check_same_host(token)
+            url = self._check_same_origin(token)
         elif paging.style == "cursor" and token is not None:
             position = (paging.param, token)
         elif paging.style == "offset":

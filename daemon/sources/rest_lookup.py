@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 
 from daemon.core.errors import SourceAssetError, SourceAuthError, SourceProtocolError
+from daemon.core.json_limits import JsonTooDeepError
 from daemon.core.records import DamAsset, SourcePage
 from daemon.sources.fields import dig_optional
-from daemon.sources.rest_calls import RestCalls, quote, render
+from daemon.sources.rest_calls import RestCalls, fill_path, quote, render
 from daemon.upstream.policy import RequestSpec
 from daemon.upstream.session import read_json
 
@@ -113,7 +114,7 @@ async def _fetch_one(calls: RestCalls, asset_id: str) -> DamAsset | SourceAssetE
     assert template is not None
     spec = RequestSpec(
         "GET",
-        template.replace("{id}", asset_id),
+        fill_path(template, asset_id),
         template,
         params=calls.query_auth or None,
     )
@@ -127,23 +128,39 @@ async def _fetch_one(calls: RestCalls, asset_id: str) -> DamAsset | SourceAssetE
             )
         if response.status_code >= 300:
             raise calls.upstream.protocol_error(spec, response, "unexpected answer")
-        body = read_json(calls.upstream, spec, response)
+        try:
+            body = read_json(calls.upstream, spec, response)
+        except SourceProtocolError as exc:
+            if not isinstance(exc.__cause__, JsonTooDeepError):
+                raise
+            # The record itself is unreadable, not the DAM: this asset fails alone.
+            return SourceAssetError(
+                asset_id=asset_id,
+                field="metadata",
+                path=template,
+                reason=str(exc.__cause__),
+                source=calls.name,
+            )
         calls.clock.remember(body, response, spec)
         return body
 
     body = await calls.upstream.request(spec, handle)
-    return None if body is None else calls.parse(body)
+    if body is None or isinstance(body, SourceAssetError):
+        return body
+    return calls.parse(body)
 
 
 async def endpoint_ids(calls: RestCalls, ids_path: str) -> AsyncIterator[Sequence[str]]:
     """Every live id, page by page, from the ids endpoint at ``ids_path``."""
     s = calls.settings
     cursor: str | None = None
+    guard = calls.page_guard(ids_path)
     while True:
         params = {**calls.query_auth}
         if cursor is not None:
             params[s.paging.param if s.paging.style == "cursor" else "cursor"] = cursor
         spec = RequestSpec("GET", ids_path, ids_path, params=params or None)
+        guard.request()
         body, _ = await calls.get_json(spec)
         ids = dig_optional(body, s.ids_items_path)
         if not isinstance(ids, list):
@@ -154,6 +171,7 @@ async def endpoint_ids(calls: RestCalls, ids_path: str) -> AsyncIterator[Sequenc
         if not nxt or not ids:
             return
         cursor = str(nxt)
+        guard.token(cursor)
 
 
 __all__ = ["endpoint_ids", "fetch_ids"]

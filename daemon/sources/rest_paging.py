@@ -11,10 +11,17 @@ because a DAM showing whole seconds orders them by its finer clock, not by id. T
 overlaps the last seen position by one item; if that item is no longer one we have seen, some
 seen asset left and we re-read the anchor from position 0 (assets only ever leave the window
 while it is read, so this terminates).
+
+Every walk has a :class:`PageGuard`: a DAM that sends a fresh cursor with every page, ignores
+the offset or repeats a token would otherwise be paged forever (hundreds of requests a minute,
+the same PIM writes again and again, the scheduler skipping runs). The guard's error fails the
+pass like any protocol error: committed batches stay, the cursor never passes unread assets.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +31,9 @@ from daemon.core.records import DamAsset
 
 #: Re-reads of an anchor before paging is declared hopeless (a DAM ignoring our bounds).
 MAX_RESTARTS = 1000
+#: Next-page tokens remembered (as 16-byte digests) to notice one sent again. A longer cycle,
+#: or fresh tokens forever, is stopped by ``paging.max_pages``.
+RECENT_TOKENS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,38 +90,114 @@ class BoundaryDedupe:
         return True
 
 
+class PageGuard:
+    """
+    Stops a walk that would never end, in bounded memory.
+
+    Three signs: more than ``max_pages`` requests; a page (that asks for another) holding
+    exactly the ids of the previous one, a DAM ignoring our offset or cursor; a next-page token
+    sent again within the last :data:`RECENT_TOKENS`. It holds one page of ids and at most
+    :data:`RECENT_TOKENS` digests, however long the walk.
+
+    Args:
+        max_pages: Requests allowed in one walk.
+        key: The configuration key of ``max_pages``, named in the error.
+        endpoint: The endpoint template, for errors.
+    """
+
+    __slots__ = ("_digests", "_order", "_previous", "endpoint", "key", "max_pages", "pages")
+
+    def __init__(self, max_pages: int, *, key: str = "paging.max_pages", endpoint: str = ""):
+        self.max_pages = max_pages
+        self.key = key
+        self.endpoint = endpoint
+        self.pages = 0
+        self._previous: tuple[tuple[str | None, str], ...] = ()
+        self._digests: set[bytes] = set()
+        self._order: deque[bytes] = deque()
+
+    def __len__(self) -> int:
+        """Token digests held (tests assert the bound)."""
+        return len(self._digests)
+
+    def request(self) -> None:
+        """Count one request; refuse the one past ``max_pages``."""
+        if self.pages >= self.max_pages:
+            raise SourceProtocolError(
+                f"the listing did not end after {self.max_pages} pages; the DAM seems to page "
+                f"forever (limit: {self.key})",
+                endpoint=self.endpoint,
+            )
+        self.pages += 1
+
+    def continuing(self, items: Sequence[DamAsset | SourceAssetError]) -> None:
+        """A page after which the walk asks for more: refused when it repeats the previous."""
+        ids = tuple(
+            ("", item.id) if isinstance(item, DamAsset) else (item.asset_id, item.field)
+            for item in items
+        )
+        if ids and ids == self._previous:
+            raise SourceProtocolError(
+                f"the DAM answered the same {len(ids)} items again after {self.pages} pages: "
+                "it ignores the page position (offset, page or cursor)",
+                endpoint=self.endpoint,
+            )
+        self._previous = ids
+
+    def forget_page(self) -> None:
+        """The next page is a deliberate re-read (a re-anchor): do not compare it."""
+        self._previous = ()
+
+    def token(self, token: str) -> None:
+        """A next-page token about to be followed: refused when sent recently already."""
+        digest = hashlib.blake2b(token.encode(), digest_size=16).digest()
+        if digest in self._digests:
+            raise SourceProtocolError(
+                f"the DAM sent the same next token twice ({self.pages} pages in)",
+                endpoint=self.endpoint,
+            )
+        self._digests.add(digest)
+        self._order.append(digest)
+        if len(self._order) > RECENT_TOKENS:
+            self._digests.discard(self._order.popleft())
+
+
 #: fetch(since, offset, limit, token) -> RawPage
 Fetch = Callable[[datetime | None, int, int, str | None], Awaitable[RawPage]]
 
 
 async def token_pages(
-    fetch: Fetch, since: datetime | None, limit: int
+    fetch: Fetch, since: datetime | None, limit: int, guard: PageGuard
 ) -> AsyncIterator[Sequence[DamAsset | SourceAssetError]]:
     """Follow next tokens until the DAM sends none (or an empty page)."""
     token: str | None = None
-    seen_tokens: set[str] = set()
     while True:
+        guard.request()
         page = await fetch(since, 0, limit, token)
+        more = bool(page.token and page.items)
+        if more:
+            # Before yielding: a repeated page must not be written again.
+            guard.continuing(page.items)
         yield page.items
-        if not page.token or not page.items:
+        if not more or page.token is None:
             return
-        if page.token in seen_tokens:
-            raise SourceProtocolError(
-                f"the DAM sent the same next token twice ({len(seen_tokens)} pages in)"
-            )
-        seen_tokens.add(page.token)
+        guard.token(page.token)
         token = page.token
 
 
 async def positional_pages(
-    fetch: Fetch, limit: int
+    fetch: Fetch, limit: int, guard: PageGuard
 ) -> AsyncIterator[Sequence[DamAsset | SourceAssetError]]:
     """Plain offsets (unsorted DAMs): stable only while the DAM does not change."""
     offset = 0
     while True:
+        guard.request()
         page = await fetch(None, offset, limit, None)
+        more = len(page.items) >= limit
+        if more:
+            guard.continuing(page.items)
         yield page.items
-        if len(page.items) < limit:
+        if not more:
             return
         offset += len(page.items)
 
@@ -122,6 +208,7 @@ async def anchored_pages(
     until: datetime | None,
     limit: int,
     floor: Callable[[datetime], datetime],
+    guard: PageGuard,
 ) -> AsyncIterator[Sequence[DamAsset | SourceAssetError]]:
     """
     Sorted positional paging, re-anchored on the modified-since bound after every page.
@@ -133,6 +220,7 @@ async def anchored_pages(
             source does, to see future-dated assets).
         limit: Page size.
         floor: Rounds a datetime down to what the since parameter can express.
+        guard: Stops a DAM that would be paged forever.
 
     Returns:
         Pages holding only assets after the last one yielded (plus per-asset errors).
@@ -152,6 +240,7 @@ async def anchored_pages(
 
     while True:
         asked = anchor
+        guard.request()
         page = await fetch(asked, target, limit, None)
         items = page.items
         first = next((i for i in items if isinstance(i, DamAsset)), None)
@@ -161,6 +250,7 @@ async def anchored_pages(
             if restarts > MAX_RESTARTS:
                 raise SourceProtocolError("paging did not converge: the DAM ignores the bounds")
             target = 0
+            guard.forget_page()
             continue
         fresh: list[DamAsset | SourceAssetError] = []
         done = len(items) < (page.size or limit)
@@ -187,6 +277,7 @@ async def anchored_pages(
             yield fresh
         if done:
             return
+        guard.continuing(items)
         if anchor != asked:
             target = max(0, len(at_anchor) - 1)
         else:
@@ -195,7 +286,9 @@ async def anchored_pages(
 
 __all__ = [
     "MAX_RESTARTS",
+    "RECENT_TOKENS",
     "BoundaryDedupe",
+    "PageGuard",
     "RawPage",
     "anchored_pages",
     "positional_pages",

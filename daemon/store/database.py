@@ -7,6 +7,12 @@ transactions recipe, so that reads are repeatable and DDL is transactional. Writ
 ask for ``BEGIN IMMEDIATE`` (execution option ``sqlite_begin``) so that two writers queue on the
 busy timeout instead of failing on a lock upgrade.
 
+A SQLite file that is read-only when a connection opens it (a read-only volume, an immutable
+file) gives a connection that stays read-only for its whole life, even once the file is writable
+again. The pool therefore never reuses such a connection after the file became writable, and
+discards every pooled connection on an error of the read-only, I/O or cannot-open class, so
+that the store recovers on its next operation instead of at the next restart.
+
 Migrations run through Alembic with ``script_location`` set programmatically from this package's
 location, never from the working directory. On PostgreSQL, ``upgrade`` holds a session advisory
 lock on a dedicated connection, with a bounded wait, so that two replicas never migrate at once.
@@ -14,6 +20,8 @@ lock on a dedicated connection, with a bounded wait, so that two replicas never 
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +34,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnElement, Connection, Engine, create_engine, event, func, literal, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.types import String
 
 from daemon.core.errors import CheckpointError
@@ -95,6 +104,68 @@ def _install_sqlite_hooks(engine: Engine, *, foreign_keys: bool) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+    path = sqlite_file(engine)
+    if path is None:
+        return
+
+    @event.listens_for(engine, "connect")
+    def _remember_read_only(_dbapi_connection: Any, record: Any) -> None:
+        # SQLite silently opens a file it may not write read-only, for good: remember it. The
+        # check runs after the driver opened the file; the error hook below covers the race.
+        record.info[_OPENED_READ_ONLY] = not _writable(path)
+
+    @event.listens_for(engine, "checkout")
+    def _refuse_stale_read_only(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get(_OPENED_READ_ONLY) and _writable(path):
+            log.info("store.read_only_connection_discarded", reason="the file is writable again")
+            # The pool closes this connection and opens a fresh one, which can write.
+            raise sa_exc.DisconnectionError("opened while the database file was read-only")
+
+    @event.listens_for(engine, "handle_error")
+    def _discard_on_file_errors(context: ExceptionContext) -> None:
+        error = context.original_exception
+        if isinstance(error, sqlite3.Error) and _is_file_error(error):
+            # "Disconnect" makes SQLAlchemy drop this connection and every pooled one opened
+            # before it; reopening a SQLite file is cheap, a stuck read-only handle is not.
+            context.is_disconnect = True
+
+
+#: ``ConnectionRecord.info`` key: the file was not writable when this connection opened it.
+_OPENED_READ_ONLY = "damsync_opened_read_only"
+
+#: Primary SQLite result codes after which a connection's view of its file may be stale.
+_FILE_ERROR_CODES = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
+
+
+def _is_file_error(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in _FILE_ERROR_CODES
+
+
+def _writable(path: str) -> bool:
+    """Whether this process may write ``path`` now (a file not created yet counts as writable)."""
+    return os.access(path, os.W_OK) or not os.path.exists(path)
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """
+    The file behind a SQLite engine, ``None`` for an in-memory or URI-style database.
+
+    Args:
+        engine: An engine from :func:`make_engine`.
+
+    Returns:
+        The path as SQLite resolves it (relative to the working directory), or ``None``.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if str(url.query.get("uri", "")).lower() in ("true", "1") or url.database.startswith("file:"):
+        return None
+    return url.database
 
 
 def db_now(dialect: str, plus_seconds: float = 0.0) -> ColumnElement[Any]:
@@ -276,5 +347,6 @@ __all__ = [
     "downgrade",
     "head_revisions",
     "make_engine",
+    "sqlite_file",
     "upgrade",
 ]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from daemon.core.records import Cursor, Window
 from daemon.store.batch_commit import upsert
 from daemon.store.database import db_now
-from daemon.store.rows import Checkpoint, Lease
+from daemon.store.rows import Checkpoint, HeldLease, Lease
 from daemon.store.tables import checkpoints, leases
 
 
@@ -72,6 +72,18 @@ def acquire(
 def holder(session: Session, source: str) -> str | None:
     """Who holds ``source``'s lease now (``None``: nobody, or released)."""
     return session.execute(select(leases.c.holder).where(leases.c.source == source)).scalar()
+
+
+def held(session: Session, source: str) -> HeldLease | None:
+    """Who holds ``source``'s lease and until when (``None``: nobody, or released)."""
+    row = session.execute(
+        select(leases.c.holder, leases.c.expires_at).where(
+            leases.c.source == source, leases.c.holder.is_not(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    return HeldLease(source=source, holder=row.holder, expires_at=row.expires_at)
 
 
 def release(session: Session, lease: Lease, now: datetime) -> bool:
@@ -151,4 +163,12 @@ def load_checkpoint(session: Session, source: str) -> Checkpoint | None:
     )
 
 
-__all__ = ["acquire", "load_checkpoint", "release", "rewind", "set_checkpoint_epoch"]
+__all__ = [
+    "acquire",
+    "held",
+    "holder",
+    "load_checkpoint",
+    "release",
+    "rewind",
+    "set_checkpoint_epoch",
+]

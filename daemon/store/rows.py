@@ -153,6 +153,23 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldLease:
+    """
+    Who holds a source's lease and until when: what a skipped pass reports (never a right to
+    write; only :class:`Lease` carries the epoch).
+
+    Args:
+        source: The source name.
+        holder: Who holds it (``host:pid:starttime``; ``host:pid`` from older versions).
+        expires_at: On the database clock.
+    """
+
+    source: str
+    holder: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """
     Where a source's incremental read stands.
@@ -318,6 +335,7 @@ __all__ = [
     "Failure",
     "FailureCounts",
     "FailureRecord",
+    "HeldLease",
     "Lease",
     "LeaseLostError",
     "RunCounts",

@@ -26,7 +26,14 @@ from daemon.store import fencing as leases
 from daemon.store.asset_access import AssetAccess
 from daemon.store.batch_commit import BatchResult, commit_batch
 from daemon.store.failure_access import FailureAccess, RunAccess
-from daemon.store.rows import AssetWrite, BackoffPolicy, Checkpoint, FailureRecord, Lease
+from daemon.store.rows import (
+    AssetWrite,
+    BackoffPolicy,
+    Checkpoint,
+    FailureRecord,
+    HeldLease,
+    Lease,
+)
 from daemon.store.schema_health import SchemaHealth
 from daemon.store.session_boundary import utcnow
 
@@ -69,10 +76,25 @@ class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess):
 
     # --- leases -----------------------------------------------------------------------------
 
+    @property
+    def single_host(self) -> bool:
+        """
+        Whether every lease holder runs on this host, so a dead one can be recognised.
+
+        True for a SQLite file. A PostgreSQL database is shared by hosts whose names and process
+        ids may coincide (containers), so its leases are only ever taken over on expiry.
+        """
+        return self.dialect == "sqlite"
+
     def lease_holder(self, source: str) -> str | None:
         """Who holds ``source``'s lease (valid or expired), if anybody."""
         with self._read("lease_holder") as session:
             return leases.holder(session, source)
+
+    def lease_held(self, source: str) -> HeldLease | None:
+        """Who holds ``source``'s lease (valid or expired) and until when, if anybody."""
+        with self._read("lease_held") as session:
+            return leases.held(session, source)
 
     def acquire_lease(
         self, source: str, holder: str, ttl_seconds: float, *, takeover: str | None = None
@@ -82,7 +104,7 @@ class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess):
 
         Args:
             source: The source name.
-            holder: Who asks (stable per process, e.g. ``host:pid``).
+            holder: Who asks (stable per process: ``host:pid:starttime``).
             ttl_seconds: Lifetime from now, on the database clock.
             takeover: A holder known to be dead whose lease may be taken at once.
 

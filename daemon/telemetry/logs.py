@@ -7,6 +7,11 @@ a readable console line on a terminal. Every line carries the ``source``, ``run_
 passes :func:`redact_secrets` last before rendering, so a password, token or credential in a
 key, a URL, a header value or a traceback never reaches the output.
 
+:func:`redact_text` is the one redaction of free text: log lines, and the error text the engine
+stores (runs, failures) and the CLI prints. Besides its patterns it masks the configured secret
+values themselves (:mod:`daemon.core.secret_values`, filled by ``load_settings``), so a message
+that echoes a password in prose is masked too.
+
 Third-party loggers (httpx, apscheduler, sqlalchemy, alembic, uvicorn) go through structlog's
 ``ProcessorFormatter`` with the same processors, at levels that keep them useful: httpx logs
 full URLs (query strings included) at INFO, so it is held at WARNING.
@@ -14,6 +19,7 @@ full URLs (query strings included) at INFO, so it is held at WARNING.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -23,10 +29,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
 
 import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
 from structlog.types import EventDict, Processor, WrappedLogger
+
+from daemon.core import secret_values
 
 MASK = "***"
 
@@ -37,31 +46,28 @@ SECRET_KEYS = re.compile(
     re.IGNORECASE,
 )
 
-# Patterns inside free text: (regex, replacement). Order matters: URL userinfo first.
-_TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+# Patterns inside free text; the group ``secret`` of each match is masked. Every pattern (and the
+# configured secret values) is matched against the original text and the spans are masked
+# together, so masking one can never hide another's key (a secret value "secret" inside
+# "client_secret=...") nor leave part of a value unmasked.
+_TEXT_RULES: tuple[re.Pattern[str], ...] = (
     # scheme://user:password@host -> scheme://user:***@host
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):[^@\s/]*@"), rf"\1:{MASK}@"),
+    re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:(?P<secret>[^@\s/]*)@"),
     # Authorization header values: Bearer/Basic credentials
-    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1 {MASK}"),
+    re.compile(r"\b(?:Bearer|Basic)\s+(?P<secret>[A-Za-z0-9._~+/=-]+)", re.IGNORECASE),
     # API-key headers written out as text ("X-Api-Key: abc")
-    (re.compile(r"\b((?:x-)?api-?key\s*:\s*)[^\s,;]+", re.IGNORECASE), rf"\1{MASK}"),
+    re.compile(r"\b(?:x-)?api-?key\s*:\s*(?P<secret>[^\s,;]+)", re.IGNORECASE),
     # key=value in query strings, DSNs and form bodies
-    (
-        re.compile(
-            r"\b([\w-]*(?:password|passwd|secret|token|api[-_]?key|apikey|signature)[\w-]*)"
-            r"=([^&\s;,'\"]+)",
-            re.IGNORECASE,
-        ),
-        rf"\1={MASK}",
+    re.compile(
+        r"\b[\w-]*(?:password|passwd|secret|token|api[-_]?key|apikey|signature)[\w-]*"
+        r"=(?P<secret>[^&\s;,'\"]+)",
+        re.IGNORECASE,
     ),
     # "key": "value" in JSON bodies echoed into messages
-    (
-        re.compile(
-            r"(\"[\w-]*(?:password|secret|token|api[-_]?key|authorization)[\w-]*\"\s*:\s*\")"
-            r"[^\"]*(\")",
-            re.IGNORECASE,
-        ),
-        rf"\1{MASK}\2",
+    re.compile(
+        r"\"[\w-]*(?:password|secret|token|api[-_]?key|authorization)[\w-]*\"\s*:\s*\""
+        r"(?P<secret>[^\"]*)\"",
+        re.IGNORECASE,
     ),
 )
 
@@ -105,16 +111,79 @@ class _DemoteChatter(logging.Filter):
         return record.levelno >= self.level
 
 
+#: (the remembered secret values, the pattern masking them): rebuilt when the values change.
+_known: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
+
+
+def _known_pattern() -> re.Pattern[str] | None:
+    """
+    One pattern for every configured secret value, as written, URL-encoded or JSON-escaped,
+    each as a whole token (see :func:`_whole`).
+    """
+    global _known
+    values = secret_values.known()
+    cached_values, pattern = _known
+    if values is cached_values:
+        return pattern
+    forms = {
+        form
+        for value in values
+        for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1])
+    }
+    pattern = (
+        re.compile("|".join(_whole(f) for f in sorted(forms, key=len, reverse=True)))
+        if forms
+        else None
+    )
+    _known = (values, pattern)
+    return pattern
+
+
+def _whole(value: str) -> str:
+    """
+    A pattern for ``value`` as a whole token: not inside a longer word, so a secret that is also
+    a word ("secret") masks itself but not the key ``client_secret`` that names it.
+    """
+    before = r"(?<!\w)" if re.match(r"\w", value) else ""
+    after = r"(?!\w)" if re.match(r"\w", value[-1]) else ""
+    return f"{before}{re.escape(value)}{after}"
+
+
 def redact_text(text: str) -> str:
     """
-    Mask credentials inside free text: URL userinfo, auth schemes, ``key=value``, JSON pairs.
+    Mask credentials inside free text: the configured secret values (whole tokens, also
+    URL-encoded or JSON-escaped), URL userinfo, auth schemes, ``key=value``, JSON pairs.
 
     Returns:
-        ``text`` with every secret-looking value replaced by ``***``.
+        ``text`` with every secret value and secret-looking value replaced by ``***``.
     """
-    for pattern, replacement in _TEXT_RULES:
-        text = pattern.sub(replacement, text)
-    return text
+    spans: list[tuple[int, int]] = []
+    known = _known_pattern()
+    if known is not None:
+        spans.extend(match.span() for match in known.finditer(text))
+    for pattern in _TEXT_RULES:
+        spans.extend(match.span("secret") for match in pattern.finditer(text))
+    if not spans:
+        return text
+    out: list[str] = []
+    done = 0  # text[:done] is written
+    for start, end in _merged(spans):
+        out.append(text[done:start])
+        out.append(MASK)
+        done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching spans as one; an empty span (an empty password) masks too."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _redact(value: Any, depth: int = 0) -> Any:

@@ -1,6 +1,6 @@
 """
-The terms of an upstream: timeouts, retry policy, error kinds, request specs, and the
-seams (:class:`RequestObserver`, :class:`UpstreamAuth`) an
+The terms of an upstream: timeouts, per-attempt limits, retry policy, error kinds, request
+specs, and the seams (:class:`RequestObserver`, :class:`UpstreamAuth`) an
 :class:`~daemon.upstream.session.Upstream` calls.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from daemon.core.errors import UpstreamError
-from daemon.settings.connections import RetrySettings, TimeoutSettings
+from daemon.settings.connections import HttpSettings, RetrySettings, TimeoutSettings
 
 T = TypeVar("T")
 
@@ -38,6 +38,41 @@ class HttpTimeouts:
 
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+#: Default of ``http.max_body_bytes``: far above any page of a DAM or the PIM (a few MB).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptLimits:
+    """
+    What one attempt may cost, whatever the upstream does; httpx's timeouts are per operation.
+
+    Args:
+        total: Seconds one attempt may take, from sending to the last byte of a body read into
+            memory (``http.timeouts.total``).
+        transfer: Seconds a streamed download (from sending to the last byte the caller reads)
+            or a request with a streamed upload body may take (``http.timeouts.transfer``).
+        max_body_bytes: Bytes of an answer read into memory (``http.max_body_bytes``).
+        key: The configuration section these come from, named in errors
+            (``pim.http``, ``sources.<name>.http``).
+    """
+
+    total: float = 120.0
+    transfer: float = 3600.0
+    max_body_bytes: int = MAX_BODY_BYTES
+    key: str = "http"
+
+    @classmethod
+    def from_settings(cls, settings: HttpSettings, key: str) -> AttemptLimits:
+        """The limits of an ``[*.http]`` section found at ``key``."""
+        return cls(
+            total=settings.timeouts.total,
+            transfer=settings.timeouts.transfer,
+            max_body_bytes=settings.max_body_bytes,
+            key=key,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +197,8 @@ class RequestSpec:
 
 
 __all__ = [
+    "MAX_BODY_BYTES",
+    "AttemptLimits",
     "ErrorKinds",
     "HttpTimeouts",
     "NullObserver",

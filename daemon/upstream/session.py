@@ -4,13 +4,17 @@ The HTTP discipline every upstream shares: the PIM client and every DAM source u
 One :class:`Upstream` per remote system owns
 
 - one long-lived ``httpx.AsyncClient`` with explicit connect/read/write/pool timeouts;
+- per-attempt limits (:class:`AttemptLimits`): a total deadline for each attempt, its answer
+  body included (httpx's timeouts are per read, so a trickling upstream never trips them), a
+  deadline for streamed transfers, and a cap on the bytes of a body read into memory;
 - one :class:`UpstreamLimiter`: at most N requests in flight, an optional requests/second cap,
   and a *pause* that a 429 sets for the whole upstream, not for the one task that saw it;
 - the retry policy: only transient failures (connect errors, timeouts, 408/429/5xx), exponential
   backoff with full jitter (tenacity's ``wait_random_exponential``), a clamped ``Retry-After``,
   an attempt cap and a total deadline; the request is rebuilt for every attempt, so a file body
   is re-opened and a generator is never reused;
-- optional auth (:class:`UpstreamAuth`): credentials added per attempt, one refresh on a 401;
+- optional auth (:class:`UpstreamAuth`): credentials added per attempt, one refresh on a 401,
+  and only to URLs on the configured origin (:func:`daemon.upstream.origin.same_origin`);
 - the observation hook (:class:`RequestObserver`): every attempt reported with its endpoint
   *template*, never the raw URL, so that metrics have bounded labels and no secret leaks.
 
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,8 +42,12 @@ from tenacity import (
 )
 
 from daemon.core.errors import TransientError, UpstreamError, UpstreamUnavailableMixin
+from daemon.core.json_limits import loads_bounded
+from daemon.upstream.bodies import BodyTooLargeError, DeadlineStream, read_capped
+from daemon.upstream.origin import same_origin
 from daemon.upstream.policy import (
     TRANSIENT_STATUSES,
+    AttemptLimits,
     ErrorKinds,
     NullObserver,
     RequestObserver,
@@ -71,6 +79,9 @@ class Upstream:
         observer: Metrics hook.
         auth: Credentials, or ``None`` for unauthenticated upstreams.
         sleep: Injected for tests; defaults to ``asyncio.sleep``.
+        limits: Per-attempt deadlines and the body cap (defaults: 120 s, 3600 s, 32 MiB).
+        credential_params: Query parameters that carry credentials (an API key), refused on
+            another origin like the auth headers.
     """
 
     def __init__(
@@ -84,6 +95,8 @@ class Upstream:
         observer: RequestObserver | None = None,
         auth: UpstreamAuth | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        limits: AttemptLimits | None = None,
+        credential_params: Collection[str] = (),
     ) -> None:
         self.name = name
         self.client = client
@@ -93,6 +106,8 @@ class Upstream:
         self.observer: RequestObserver = observer or NullObserver()
         self.auth = auth
         self._sleep = sleep or asyncio.sleep
+        self.limits = limits or AttemptLimits()
+        self.credential_params = frozenset(credential_params)
 
     def __repr__(self) -> str:
         return f"Upstream(name={self.name!r}, base_url={str(self.client.base_url)!r})"
@@ -145,7 +160,18 @@ class Upstream:
 
     async def _build(self, spec: RequestSpec) -> httpx.Request:
         headers = dict(spec.headers)
-        if spec.authenticated and self.auth is not None:
+        with_auth = spec.authenticated and self.auth is not None
+        in_query = not self.credential_params.isdisjoint(spec.params or {})
+        base = self.client.base_url
+        # Defence in depth: callers decide per URL, but no code path may send our
+        # credentials to another origin (another port, or https -> http, is one).
+        if (with_auth or in_query) and base.host and not same_origin(base, spec.url):
+            raise self.errors.protocol(
+                "refusing to send credentials to another origin than the configured one",
+                endpoint=spec.endpoint,
+                method=spec.method,
+            )
+        if with_auth and self.auth is not None:
             headers.update(await self.auth.headers())
         kwargs: dict[str, Any] = {"params": spec.params, "headers": headers}
         if spec.json is not None:
@@ -166,6 +192,24 @@ class Upstream:
             message, endpoint=spec.endpoint, method=spec.method, status_code=status, body=body
         )
 
+    def _deadline(self, spec: RequestSpec, *, stream: bool) -> tuple[float, str]:
+        """The seconds this attempt may take and the key that sets them."""
+        key = self.limits.key
+        if stream or spec.content is not None or spec.files is not None:
+            return self.limits.transfer, f"{key}.timeouts.transfer"
+        return self.limits.total, f"{key}.timeouts.total"
+
+    def _too_large(
+        self, spec: RequestSpec, status: int | None, exc: BodyTooLargeError
+    ) -> UpstreamError:
+        # A protocol error, so not retried: the same request would get the same answer.
+        return self.errors.protocol(
+            f"{exc} (limit: {self.limits.key}.max_body_bytes)",
+            endpoint=spec.endpoint,
+            method=spec.method,
+            status_code=status,
+        )
+
     async def _send_once(self, spec: RequestSpec, *, stream: bool) -> httpx.Response:
         """Send one attempt; 401 gets one refresh. Transient failures raise; others return."""
         refreshed = False
@@ -176,12 +220,22 @@ class Upstream:
             status: int | None = None
             received = 0
             async with self.limiter.slot():
+                seconds, key = self._deadline(spec, stream=stream)
+                deadline = asyncio.get_running_loop().time() + seconds
+                late = f"no complete answer within {seconds:g} s (limit: {key})"
+                response: httpx.Response | None = None
                 try:
-                    response = await self.client.send(request, stream=stream)
-                    status = response.status_code
-                    if not stream or status >= 400:
-                        await response.aread()
-                        received = len(response.content)
+                    async with asyncio.timeout_at(deadline):
+                        response = await self.client.send(request, stream=True)
+                        status = response.status_code
+                        if not stream or status >= 400:
+                            received = await read_capped(response, self.limits.max_body_bytes)
+                except BodyTooLargeError as exc:
+                    raise self._too_large(spec, status, exc) from exc
+                except TimeoutError as exc:
+                    if response is not None:
+                        await response.aclose()
+                    raise self._transient(spec, late, status=None) from exc
                 except httpx.TimeoutException as exc:
                     raise self._transient(
                         spec, f"timed out ({type(exc).__name__})", status=None
@@ -200,6 +254,11 @@ class Upstream:
                         bytes_sent=sent,
                         bytes_received=received,
                     )
+            assert response is not None
+            if stream and response.status_code < 400:
+                # The caller reads the body: the attempt's deadline goes on with every read.
+                assert isinstance(response.stream, httpx.AsyncByteStream)
+                response.stream = DeadlineStream(response.stream, deadline, late)
             if status == 401 and spec.authenticated and self.auth is not None and not refreshed:
                 await response.aclose()
                 refreshed = True
@@ -298,13 +357,15 @@ def read_json(upstream: Upstream, spec: RequestSpec, response: httpx.Response) -
     """
     Parse a JSON body or raise the adapter's protocol error naming endpoint and status.
 
-    An HTML error page, an empty body or truncated JSON all end here.
+    An HTML error page, an empty body, truncated JSON or a document nested too deeply to
+    parse all end here.
     """
     ctype = response.headers.get("content-type", "")
     if "json" not in ctype.lower():
         raise upstream.protocol_error(spec, response, "expected a JSON answer")
     try:
-        return response.json()
+        # A deeply nested document is a ValueError here, not a RecursionError.
+        return loads_bounded(response.content)
     except ValueError as exc:
         raise upstream.protocol_error(spec, response, f"unreadable JSON ({exc})") from exc
 

@@ -106,7 +106,7 @@ async def test_transfer_streams_checksums_and_uploads(tmp_path):
     dam, pim = Dam(data), Pim()
     transfer = MediaTransfer(dam, pim, lambda checksum: None, spool_dir=tmp_path)
     done = await transfer.transfer(dam_asset())
-    assert hashlib.sha256(data).hexdigest() == done.checksum
+    assert f"sha256:{hashlib.sha256(data).hexdigest()}" == done.checksum
     assert (True, "a/b/x.png", [(data, "x.png", "image/png")]) == (
         done.uploaded,
         done.media_code,
@@ -119,9 +119,9 @@ async def test_transfer_streams_checksums_and_uploads(tmp_path):
 async def test_known_checksum_skips_download_and_upload(tmp_path):
     """A binary whose checksum already has a media code is neither downloaded nor uploaded."""
     dam, pim = Dam(b"x"), Pim()
-    known = {"abc": "0/1/known.png"}
+    known = {f"sha256:{'ab' * 32}": "0/1/known.png"}
     transfer = MediaTransfer(dam, pim, known.get, spool_dir=tmp_path)
-    done = await transfer.transfer(dam_asset(checksum="abc"))
+    done = await transfer.transfer(dam_asset(checksum="ab" * 32))
     assert ("0/1/known.png", False, 0, []) == (
         done.media_code,
         done.uploaded,

@@ -11,20 +11,26 @@ front of it is cut.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
+from daemon.sim.pim import create_pim_app, load_seed
 from daemon.store import Store
 from daemon.store.database import upgrade
 from tests.outage.proxy import TcpProxy
-from tests.reliability.conftest import Sims, _sims, mismatch, pim_code
+from tests.reliability.conftest import PIM_SEED, Clock, Served, Sims, _sims, mismatch, pim_code
 from tests.runtime.conftest import Daemon, _start_daemon, free_port, write_config
 from tests.store.conftest import _pg_databases
 
@@ -153,12 +159,29 @@ def _pg_proxy(pg_databases: Callable[[], str]) -> Iterator[tuple[str, str, TcpPr
         proxy.close()
 
 
-def daemon_config(tmp_path: Path, sims: Sims, store_url: str, port: int) -> Path:
+#: What makes a pass strictly sequential: one batch in flight, one media transfer at a time.
+#: After a lock is taken, its next store write is then the only one, and fails once.
+SEQUENTIAL = {
+    "media_concurrency = 8 ": "media_concurrency = 1 ",
+    "pipeline_depth = 4 ": "pipeline_depth = 1 ",
+}
+
+
+def daemon_config(
+    tmp_path: Path,
+    sims: Sims,
+    store_url: str,
+    port: int,
+    replace: Mapping[str, str] | None = None,
+) -> Path:
     """
     The example configuration for a ``damsync run`` against ``sims`` and ``store_url``.
 
     Debug logs carry ``store.batch_committed``, which the tests use to cut the database
     between two batches of one pass.
+
+    Args:
+        replace: ``old -> new`` text replacements, each of which must apply.
 
     Returns:
         The path of the written TOML file.
@@ -172,20 +195,98 @@ def daemon_config(tmp_path: Path, sims: Sims, store_url: str, port: int) -> Path
         batch_size=50,
     )
     text = path.read_text(encoding="utf-8").replace('log_level = "info"', 'log_level = "debug"')
+    for old, new in (replace or {}).items():
+        assert old in text, f"the example config no longer contains {old!r}"
+        text = text.replace(old, new)
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def start(
-    start_daemon: Callable[..., Daemon], tmp_path: Path, sims: Sims, store_url: str
+    start_daemon: Callable[..., Daemon],
+    tmp_path: Path,
+    sims: Sims,
+    store_url: str,
+    replace: Mapping[str, str] | None = None,
 ) -> Daemon:
     """
     Start ``damsync run`` on a free port and wait until ``/healthz`` answers.
+
+    Args:
+        replace: ``old -> new`` replacements in its configuration.
 
     Returns:
         The running daemon (killed by the ``start_daemon`` fixture at teardown).
     """
     port = free_port()
-    daemon: Daemon = start_daemon(daemon_config(tmp_path, sims, store_url, port), port)
+    config = daemon_config(tmp_path, sims, store_url, port, replace)
+    daemon: Daemon = start_daemon(config, port)
     wait_until(lambda: 200 == healthz_status(daemon), 20, "/healthz of the daemon")
     return daemon
+
+
+class PageGate:
+    """
+    ASGI wrapper of the DAM that parks every request for a follow-up page while it is closed.
+
+    A pass reads its pages one after the other, so a closed gate stops it right before its
+    second page: a point the test knows, with the first page's batches written. Requests for a
+    first page, binaries and the simulator's ``/_sim`` routes always pass.
+
+    Args:
+        app: The DAM simulator.
+        path: The listing route.
+        param: The query parameter that only a follow-up page request carries.
+    """
+
+    #: Seconds a parked request waits at most: a forgotten gate must not hang the run.
+    MAX_PARK = 120.0
+
+    def __init__(self, app: ASGIApp, path: str = "/generic/assets", param: str = "cursor") -> None:
+        self.app = app
+        self.path = path
+        self.param = param
+        self.opened = threading.Event()
+        self.opened.set()
+        self.parked = threading.Event()
+
+    def close(self) -> None:
+        self.opened.clear()
+
+    def open(self) -> None:
+        self.opened.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.opened.is_set() and self._follow_up(scope):
+            self.parked.set()
+            await asyncio.to_thread(self.opened.wait, self.MAX_PARK)
+        await self.app(scope, receive, send)
+
+    def _follow_up(self, scope: Scope) -> bool:
+        query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
+        return bool(scope["path"] == self.path and query.get(self.param))
+
+
+@pytest.fixture(name="gated_sims")
+def _gated_sims() -> Iterator[tuple[Sims, PageGate]]:
+    """Both simulators on loopback (200 DAM assets), the DAM behind an open :class:`PageGate`."""
+    clock = Clock()
+    dam_port, pim_port = free_port(), free_port()
+    dam_options = DamSimOptions(
+        assets=200, seed=7, history_days=2, base_url=f"http://127.0.0.1:{dam_port}"
+    )
+    gate = PageGate(create_dam_app(dam_options, clock=clock))
+    dam = Served(gate, dam_port)
+    pim = Served(create_pim_app(load_seed(PIM_SEED)), pim_port)
+    sims: Sims | None = None
+    try:
+        dam.start()
+        pim.start()
+        sims = Sims(dam, pim, clock)
+        yield sims, gate
+    finally:
+        gate.open()  # a parked request returns before its server stops
+        if sims is not None:
+            sims.close()
+        pim.stop()
+        dam.stop()

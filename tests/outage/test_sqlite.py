@@ -18,42 +18,53 @@ import pytest
 
 from daemon.store import Store
 from daemon.store.database import SQLITE_BUSY_TIMEOUT_MS, upgrade
-from tests.outage.conftest import checkpoint_violations, healthz_status, start, wait_until
+from tests.outage.conftest import (
+    SEQUENTIAL,
+    checkpoint_violations,
+    healthz_status,
+    start,
+    wait_until,
+)
 from tests.reliability.conftest import differences
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("sims", [{"assets": 200}], indirect=True)
 def test_pass_blocked_by_a_held_write_lock_fails_cleanly_and_the_next_completes(
-    sims, start_daemon, tmp_path
+    gated_sims, start_daemon, tmp_path
 ):
     """A pass whose writes meet another connection's lock held past busy_timeout fails and is
     recorded as failed without crashing the daemon or losing an asset, /healthz keeps answering,
     and the next pass after the release brings the PIM to the DAM's exact state."""
+    sims, gate = gated_sims
     db = tmp_path / "state.db"
     url = f"sqlite:///{db}"
     upgrade(url)
-    sims.dam_options(latency=0.05)  # every page and binary is slow: the pass takes seconds
     store = Store.from_url(url)
     locker = sqlite3.connect(db, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
-        daemon = start(start_daemon, tmp_path, sims, url)
-        daemon.wait_event("store.batch_committed", timeout=60)
+        # The first pass stops before its second page, with the first page's batches committed
+        # and no store write in flight (one batch at a time): the lock is taken right there.
+        gate.close()
+        daemon = start(start_daemon, tmp_path, sims, url, replace=SEQUENTIAL)
+        assert gate.parked.wait(60), daemon.output()
+        committed = len(daemon.events("store.batch_committed"))
         locker.execute("BEGIN EXCLUSIVE")
         locked_at = time.monotonic()
-        assert [] == daemon.events("sync.pass_finished")  # locked during the first pass
+        assert [] == daemon.events("sync.pass_finished")  # the first pass is held mid-way
+        assert committed >= 1  # 100 assets of two families: one family filled a batch of 50
+        assert [] == checkpoint_violations(sims, store)  # WAL: readers see the committed state
+        gate.open()
 
-        failed = daemon.wait_event("sync.pass_failed", timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 + 20)
+        failed = daemon.wait_event("sync.pass_failed", timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 + 60)
+        assert 200 == healthz_status(daemon)  # no database call blocks the event loop
+        locker.execute("ROLLBACK")  # within busy_timeout: the failed run itself is recorded
         assert "StoreUnavailableError" in failed[0]["error"], failed[0]
         assert "database is locked" in failed[0]["error"], failed[0]
         assert time.monotonic() - locked_at >= SQLITE_BUSY_TIMEOUT_MS / 1000 - 1
-        assert 200 == healthz_status(daemon)  # no database call blocks the event loop
-        assert [] == checkpoint_violations(sims, store)  # WAL: readers see the committed state
-        locker.execute("ROLLBACK")
+        assert committed == len(daemon.events("store.batch_committed"))
 
-        # Released within busy_timeout of the failure: the failed run itself is recorded.
-        (finished,) = daemon.wait_event("sync.pass_finished", timeout=30)
+        finished = daemon.wait_event("sync.pass_finished", timeout=30)[0]
         assert "failed" == finished["status"]
         assert finished["written"] < len(sims.dam_assets())  # the pass was really cut short
         wait_until(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.core.errors import FieldError, PimRejected
+from daemon.core.errors import FieldError, PimNotFound, PimRejected
 from daemon.core.records import PimAsset, PimValue
 from daemon.pim import UpsertStatus
 
@@ -148,6 +148,37 @@ async def test_bulk_asset_patch_example():
     ]
     assert "Property 'group' does not exist." == results[1].message
     assert [0, 1, 2] == [r.index for r in results]
+
+
+async def test_bulk_asset_422_items_keep_what_tells_drift_from_a_refused_value():
+    """A business-rule item keeps its errors, a plain-message item has none, a 404 fails all."""
+    answer = json.dumps(
+        [
+            {
+                "code": "a1",
+                "status_code": 422,
+                "message": "The asset has data that does not comply with the business rules.",
+                "errors": [{"property": "values.colour[0].data", "message": "Unknown option."}],
+            },
+            {
+                "code": "a2",
+                "status_code": 422,
+                "message": 'Attribute "colour" does not exist for this asset family',
+            },
+        ]
+    )
+    gone = json.dumps({"code": 404, "message": 'Asset family "packshots" does not exist.'})
+    assets = [PimAsset("packshots", "a1"), PimAsset("packshots", "a2")]
+    async with make_client(Recorder(lambda r: raw(200, answer))) as client:
+        refused = await client.upsert_assets("packshots", assets)
+    async with make_client(Recorder(lambda r: raw(404, gone))) as client:
+        failed = await client.upsert_assets("packshots", assets)
+    assert [(FieldError("values.colour[0].data", "Unknown option."),), ()] == [
+        r.errors for r in refused
+    ]
+    assert [("failed", PimNotFound, 404)] * 2 == [
+        (r.outcome, type(r.error), r.status_code) for r in failed
+    ]
 
 
 async def test_product_ndjson_example():

@@ -191,3 +191,41 @@ async def test_oauth2_token_is_cached_and_refreshed_on_401():
     await read(source)
     await source.aclose()
     assert ["Bearer t1", "Bearer t2", "Bearer t2"] == seen
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+async def test_deeply_nested_page_is_a_protocol_error():
+    """A listing page nested 100,000 deep fails the page as unreadable JSON, naming the endpoint."""
+
+    def handler(request):
+        return httpx.Response(200, content=DEEP, headers={"content-type": "application/json"})
+
+    source = make(handler)
+    with pytest.raises(SourceProtocolError) as info:
+        await read(source)
+    await source.aclose()
+    assert "GET /assets -> 200: unreadable JSON (the JSON document is nested too deeply" in str(
+        info.value
+    )
+
+
+async def test_deeply_nested_item_is_that_assets_error():
+    """Fetching by id, a record nested too deeply is its own per-asset error; the rest is read."""
+
+    def handler(request):
+        if request.url.path == "/assets/deep":
+            return httpx.Response(200, content=DEEP, headers={"content-type": "application/json"})
+        return httpx.Response(200, json=item(request.url.path.rsplit("/", 1)[1]))
+
+    settings = table()
+    settings["rest"]["item_path_template"] = "/assets/{id}"
+    source = build_source(
+        "bad", load_source_settings(settings), transport=httpx.MockTransport(handler)
+    )
+    page = await source.fetch(["ok", "deep"])
+    await source.aclose()
+    errors = [(e.asset_id, e.field, e.path) for e in page.errors]
+    assert (["ok"], [("deep", "metadata", "/assets/{id}")]) == ([a.id for a in page.assets], errors)
+    assert "nested too deeply" in page.errors[0].reason

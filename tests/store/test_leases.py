@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -9,7 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from daemon.core.records import Cursor
-from daemon.store import AssetWrite, Lease, LeaseLostError, Store
+from daemon.engine.leasing import acquire_lease, dead_local_holder, process_holder
+from daemon.store import AssetWrite, HeldLease, Lease, LeaseLostError, Store
 
 from .conftest import expire_lease
 
@@ -147,3 +150,31 @@ def test_takeover_of_a_named_dead_holder_is_immediate_and_fences_it(store):
     assert mine.epoch == dead.epoch + 1
     with pytest.raises(LeaseLostError):
         store.commit_batch(dead, None, cursor=Cursor(datetime(2026, 1, 1, tzinfo=UTC), "a"))
+
+
+def test_lease_held_names_the_holder_and_the_expiry_until_released(store):
+    """While a lease is held its holder and expiry can be read; released, nobody holds it."""
+    lease = store.acquire_lease("src", "web-1:42:9000", 600)
+    held = store.lease_held("src")
+    store.release_lease(lease)
+    assert HeldLease("src", "web-1:42:9000", lease.expires_at) == held
+    assert (None, None) == (store.lease_held("src"), store.lease_held("never-leased"))
+
+
+def exited_process_holder() -> str:
+    """The lease holder name of a process of this host that has exited (and was reaped)."""
+    code = "from daemon.engine.leasing import process_holder; print(process_holder())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+async def test_a_dead_local_holder_is_taken_over_at_once_on_sqlite_only(store):
+    """SQLite (one host) takes a dead process's lease at once; PostgreSQL, shared by hosts
+    whose names and pids may collide, waits for its expiry."""
+    dead = exited_process_holder()
+    store.acquire_lease("src", dead, 600)
+    before_expiry = await acquire_lease(store, "src", process_holder(), 600, dead_local_holder)
+    expire_lease(store, "src")
+    after_expiry = await acquire_lease(store, "src", process_holder(), 600, dead_local_holder)
+    expected = {"sqlite": (True, True), "postgresql": (False, True)}[store.dialect]
+    assert expected == (before_expiry is not None, after_expiry is not None)

@@ -255,7 +255,7 @@ def test_library_chatter_shows_only_at_debug(level):
         "Execution of job skipped: maximum number of running instances reached (1)"
     )
     logging.getLogger("uvicorn.error").info("Uvicorn running on http://127.0.0.1:8080")
-    seen = [(line["level"], line["event"][:12]) for line in lines(stream)]
+    seen = [(line["level"], str(line["event"])[:12]) for line in lines(stream)]
     expected = (
         [("debug", "Context impl"), ("debug", "Execution of"), ("debug", "Uvicorn runn")]
         if level == "debug"

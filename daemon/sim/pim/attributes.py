@@ -4,6 +4,10 @@ Asset family attributes and their options in the PIM simulator: validation and r
 Type-specific attribute properties with ``additionalProperties: false`` (422 "The attribute has
 an invalid format."), immutable ``type``/``value_per_locale``/``value_per_channel``, reserved
 codes, the (sic) code-mismatch message, and the 100 attributes / 100 options limits.
+
+The API has no DELETE for attributes or options; :func:`delete_attribute` and
+:func:`delete_option` do what the PIM's UI does, so tests can change the structure behind a
+client's back (a type change is a deletion, then a new attribute with the same code).
 """
 
 from __future__ import annotations
@@ -318,6 +322,47 @@ async def patch_option(request: Request) -> Response:
     merge_labels(existing["labels"], body.get("labels", {}))
     url = f"{family_url(request, family.code)}/attributes/{attribute}/options/{code}"
     return upserted(created, url)
+
+
+def delete_attribute(family: Family, code: str) -> None:
+    """
+    Delete an attribute as the PIM's UI does: its options and every asset's values of it go.
+
+    Args:
+        family: the attribute's family.
+        code: the attribute code (``KeyError`` when the family has none).
+    """
+    del family.attributes[code]
+    family.options.pop(code, None)
+    for asset in family.assets.values():
+        asset.values.pop(code, None)
+    if family.attribute_as_main_media == code:
+        # [unsure] whether the UI lets the main media go; the family is then without one.
+        family.attribute_as_main_media = None
+
+
+def delete_option(family: Family, attribute: str, code: str) -> None:
+    """
+    Delete an option as the PIM's UI does: the assets' values lose that option code.
+
+    Args:
+        family: the attribute's family.
+        attribute: the option attribute.
+        code: the option code (``KeyError`` when the attribute has none).
+    """
+    del family.options[attribute][code]
+    for asset in family.assets.values():
+        kept = []
+        for value in asset.values.get(attribute, []):
+            data = value["data"]
+            if isinstance(data, list) and code in data:
+                value = {**value, "data": [c for c in data if c != code]}
+            if value["data"] not in (code, []):
+                kept.append(value)
+        if kept:
+            asset.values[attribute] = kept
+        else:
+            asset.values.pop(attribute, None)
 
 
 def _option_attribute(request: Request) -> tuple[Family, str]:

@@ -3,6 +3,7 @@ Asset families in the PIM simulator: list, get and upsert, plus helpers shared b
 
 Upserts follow the reference: 201/204 with ``Location``, body code equal to the URL code,
 ``labels`` merged, ``attribute_as_main_media`` naming a media attribute, rule/transform limits.
+The API cannot delete a family; :func:`delete_family` does what the PIM's UI does.
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ def family_of(request: Request, key: str = "family") -> Family:
     if family is None:
         raise ApiError(404, f'Asset family "{code}" does not exist.')
     return family
+
+
+def delete_family(state: PimState, code: str) -> None:
+    """
+    Delete a family as the PIM's UI does, with its attributes, options and assets.
+
+    Args:
+        state: the PIM.
+        code: the family code (``KeyError`` when there is none).
+    """
+    del state.families[code]
 
 
 def family_url(request: Request, code: str) -> str:
