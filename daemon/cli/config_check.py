@@ -64,7 +64,7 @@ async def _sample(runner: Runner, index: int) -> list[str]:
 
 async def _validate(settings: Settings) -> list[str]:
     services = Services.create(settings, registry=CollectorRegistry())
-    app = SyncApp.build(settings, services)
+    app = SyncApp.build(settings, services, one_shot=True)
     problems: list[str] = []
     try:
         try:

@@ -13,49 +13,37 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from prometheus_client import CollectorRegistry
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from daemon.cli.common import config_option, load
-from daemon.engine.outcomes import BatchReport, PassResult
-from daemon.service.wiring import Services, SyncApp
-from daemon.settings.root import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from daemon.engine.outcomes import PassResult
+    from daemon.settings.root import Settings
 
 #: ``sync --once`` exit code: a pass was skipped, another process holds its source's lease.
 EXIT_LEASE_HELD = 3
 
 
-class ProgressObserver:
-    """Feeds the progress bar; forwards to the metrics so nothing is lost."""
-
-    def __init__(self, progress: Progress | None, metrics: Any) -> None:
-        self._progress = progress
-        self._metrics = metrics
-        self._tasks: dict[str, Any] = {}
-
-    def batch_done(self, source: str, report: BatchReport, duration: float) -> None:
-        self._metrics.batch_done(source, report, duration)
-        if self._progress is None:
-            return
-        task = self._tasks.get(source)
-        if task is None:
-            task = self._tasks[source] = self._progress.add_task(source, total=None)
-        self._progress.advance(task, report.size)
-
-    def pass_done(self, result: PassResult) -> None:
-        self._metrics.pass_done(result)
-
-
 def summary(result: PassResult) -> str:
-    line = (
-        f"{result.source}: {result.status} - read {result.read}, written {result.written}, "
-        f"unchanged {result.unchanged}, skipped {result.skipped}, deleted {result.deleted}, "
-        f"failed {result.failed} in {result.duration:.1f}s"
-    )
+    """One line per pass; a dry run counts what it *would* write, delete and fail."""
+    if result.dry_run:
+        line = (
+            f"{result.source}: {result.status} (dry run, nothing written) - read {result.read}, "
+            f"would write {result.written}, unchanged {result.unchanged}, "
+            f"skipped {result.skipped}, would delete {result.deleted}, "
+            f"would fail {result.failed} in {result.duration:.1f}s"
+        )
+    else:
+        line = (
+            f"{result.source}: {result.status} - read {result.read}, written {result.written}, "
+            f"unchanged {result.unchanged}, skipped {result.skipped}, deleted {result.deleted}, "
+            f"failed {result.failed} in {result.duration:.1f}s"
+        )
     if result.error:
         line += f" ({result.error})"
     return line
@@ -70,36 +58,35 @@ async def sync_once(
     **transports: Any,
 ) -> list[PassResult]:
     """One pass of each selected source; returns their results."""
+    # Imported here so that `sync --help` starts without the engine and the upstream clients.
+    from prometheus_client import CollectorRegistry
+
+    from daemon.service.wiring import Services, SyncApp
+
     for name in sources:
         settings.source(name)  # unknown names are a ConfigError
     services = Services.create(settings, registry=CollectorRegistry())
-    app = SyncApp.build(settings, services, dry_run=dry_run, only=sources or None, **transports)
-    results: list[PassResult] = []
-    show = console is not None and console.is_terminal
-    progress = (
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed} assets"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        if show
-        else None
+    app = SyncApp.build(
+        settings, services, dry_run=dry_run, only=sources or None, one_shot=True, **transports
     )
+    results: list[PassResult] = []
+    bar = None
+    if console is not None and console.is_terminal:
+        from daemon.cli.sync_progress import PassProgress
+
+        bar = PassProgress(console, services.metrics)
     try:
         await app.start()
-        observer = ProgressObserver(progress, services.metrics)
-        if progress is not None:
-            progress.start()
+        if bar is not None:
+            bar.progress.start()
         for runner in app.runners:
-            runner.observer = observer
+            if bar is not None:
+                runner.observer = bar
+                runner.source = bar.watch(runner.source)
             results.append(await runner.run_once())
     finally:
-        if progress is not None:
-            progress.stop()
+        if bar is not None:
+            bar.progress.stop()
         await app.aclose()
         services.store.dispose()
     return results
@@ -112,6 +99,8 @@ async def sync_once(
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; write nothing.")
 def sync(config_path: str, once: bool, sources: tuple[str, ...], dry_run: bool) -> None:
     """Run one pass of every source (or of --source NAME) and print a summary per source."""
+    from rich.console import Console
+
     settings = load(config_path)
     console = Console(stderr=True)
     results = asyncio.run(sync_once(settings, sources=sources, dry_run=dry_run, console=console))
@@ -128,4 +117,4 @@ def sync(config_path: str, once: bool, sources: tuple[str, ...], dry_run: bool) 
         sys.exit(1)
 
 
-__all__ = ["EXIT_LEASE_HELD", "ProgressObserver", "summary", "sync", "sync_once"]
+__all__ = ["EXIT_LEASE_HELD", "summary", "sync", "sync_once"]

@@ -134,9 +134,11 @@ class PimClient(CatalogMethods):
         *,
         observer: RequestObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry_cap: RetryPolicy | None = None,
     ) -> PimClient:
         """
-        Build a client from the ``[pim]`` configuration section.
+        Build a client from the ``[pim]`` configuration section; ``retry_cap`` caps
+        ``pim.http.retry`` field by field (one-shot commands pass ``ONE_SHOT_RETRY``).
 
         Returns:
             A new client; the caller closes it.
@@ -160,7 +162,7 @@ class PimClient(CatalogMethods):
             str(settings.base_url),
             auth=auth,
             timeouts=HttpTimeouts.from_settings(http.timeouts),
-            retry=RetryPolicy.from_settings(http.retry),
+            retry=RetryPolicy.from_settings(http.retry).within(retry_cap),
             max_in_flight=http.max_in_flight,
             rate_limit=http.rate_limit,
             observer=observer,

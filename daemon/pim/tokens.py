@@ -14,8 +14,10 @@ Credentials for the Akeneo API, as :class:`daemon.upstream.policy.UpstreamAuth` 
   refreshed, so a 401 is a :class:`PimAuthError`.
 
 Token requests go through the same :class:`~daemon.upstream.session.Upstream` as every other call
-(unauthenticated spec), so they are limited, retried and observed. Secrets (secret, password,
-tokens) never appear in reprs, logs, error messages or error bodies.
+(unauthenticated spec), so they are limited and observed. One made for another request (inside
+its attempt) makes a single try: a failure fails that attempt, which the request's own retry
+loop counts, so retries never nest. Secrets (secret, password, tokens) never appear in reprs,
+logs, error messages or error bodies.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from daemon.settings.root import Settings
 from daemon.sources import DamSource, build_source
 from daemon.store import Store
 from daemon.telemetry.metrics import Metrics, make_metrics
+from daemon.upstream.policy import ONE_SHOT_RETRY
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +76,10 @@ class SyncApp:
         source_transports: Injected DAM transports by source name.
         source_clocks: Injected monotonic clocks by source name (tests moving a DAM's clock).
         dry_run: Map and report, write nothing.
+        one_shot: A command that runs once and exits (``sync --once``, ``validate-config``):
+            the PIM's and the sources' retry policies are capped by
+            :data:`~daemon.upstream.policy.ONE_SHOT_RETRY`, so an unreachable upstream fails
+            within seconds. The daemon leaves it false and keeps its configured policies.
     """
 
     settings: Settings
@@ -98,9 +103,13 @@ class SyncApp:
         dry_run: bool = False,
         only: Sequence[str] | None = None,
         source_clocks: Mapping[str, Callable[[], float]] | None = None,
+        one_shot: bool = False,
     ) -> SyncApp:
         metrics = services.metrics
-        pim = PimClient.from_settings(settings.pim, observer=metrics, transport=pim_transport)
+        retry_cap = ONE_SHOT_RETRY if one_shot else None
+        pim = PimClient.from_settings(
+            settings.pim, observer=metrics, transport=pim_transport, retry_cap=retry_cap
+        )
         structure = StructureCache(pim, ttl=settings.runtime.structure_ttl, observer=metrics)
         holder = process_holder()
         spool = Path(settings.runtime.spool_dir) if settings.runtime.spool_dir else None
@@ -115,6 +124,7 @@ class SyncApp:
                 observer=metrics,
                 transport=(source_transports or {}).get(entry.name),
                 monotonic=(source_clocks or {}).get(entry.name),
+                retry_cap=retry_cap,
             )
             sources.append(source)
             media = MediaTransfer(

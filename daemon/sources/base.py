@@ -27,7 +27,7 @@ import httpx
 
 from daemon.core.records import DamAsset, SourcePage, Window
 from daemon.settings.dam_sources import SourceSettings
-from daemon.upstream.policy import RequestObserver
+from daemon.upstream.policy import RequestObserver, RetryPolicy
 
 
 @runtime_checkable
@@ -69,6 +69,7 @@ def build_source(
     observer: RequestObserver | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     monotonic: Callable[[], float] | None = None,
+    retry_cap: RetryPolicy | None = None,
 ) -> DamSource:
     """
     Build the source a configuration describes.
@@ -79,6 +80,7 @@ def build_source(
         observer: HTTP metrics hook for REST sources.
         transport: Injected transport (tests mount the DAM simulator here).
         monotonic: Elapsed-time clock of the REST clock anchor (tests tie it to a fake clock).
+        retry_cap: Caps a REST source's configured retry policy (one-shot commands).
 
     Returns:
         A ready source; the caller closes it with ``aclose()``.
@@ -96,7 +98,13 @@ def build_source(
     assert settings.rest is not None
     extra = {"monotonic": monotonic} if monotonic is not None else {}
     return RestSource(
-        name, settings.rest, settings.http, observer=observer, transport=transport, **extra
+        name,
+        settings.rest,
+        settings.http,
+        observer=observer,
+        transport=transport,
+        retry_cap=retry_cap,
+        **extra,
     )
 
 

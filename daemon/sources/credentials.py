@@ -65,7 +65,10 @@ class OAuth2ClientCredentials:
         return f"OAuth2ClientCredentials(token_url={self._settings.token_url!r})"
 
     def bind(self, upstream: Upstream) -> None:
-        """Use this upstream's client, retries and limiter for token requests."""
+        """
+        Use this upstream's client, limiter and retry policy for token requests; one made inside
+        another request's attempt makes a single try (the upstream never nests retries).
+        """
         self._upstream = upstream
 
     async def _fetch(self) -> None:

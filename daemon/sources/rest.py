@@ -76,6 +76,7 @@ class RestSource:
         observer: HTTP metrics hook.
         transport: Injected transport (tests mount a simulator).
         monotonic: Measures the time elapsed since the DAM's clock was last read.
+        retry_cap: Caps ``http.retry`` field by field (one-shot commands); ``None``: as configured.
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class RestSource:
         observer: RequestObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        retry_cap: RetryPolicy | None = None,
     ) -> None:
         self.name = name
         self._clock = DamClock(settings.server_time_path, monotonic)
@@ -107,7 +109,8 @@ class RestSource:
             client,
             KINDS,
             limiter=UpstreamLimiter(http.max_in_flight, http.rate_limit),
-            retry=RetryPolicy.from_settings(http.retry),
+            # The OAuth2 token fetch shares this upstream, so the cap bounds it too.
+            retry=RetryPolicy.from_settings(http.retry).within(retry_cap),
             observer=observer,
             auth=auth,
             limits=AttemptLimits.from_settings(http, key),

@@ -108,6 +108,34 @@ class RetryPolicy:
             throttle_pause=settings.throttle_pause,
         )
 
+    def within(self, cap: RetryPolicy | None) -> RetryPolicy:
+        """
+        This policy, each field at most ``cap``'s (``None``: unchanged).
+
+        A cap, not a replacement: a configuration stricter than the cap (one attempt) stays so.
+
+        Returns:
+            The capped policy.
+        """
+        if cap is None:
+            return self
+        return RetryPolicy(
+            attempts=min(self.attempts, cap.attempts),
+            deadline=min(self.deadline, cap.deadline),
+            wait_initial=min(self.wait_initial, cap.wait_initial),
+            wait_max=min(self.wait_max, cap.wait_max),
+            retry_after_max=min(self.retry_after_max, cap.retry_after_max),
+            throttle_pause=min(self.throttle_pause, cap.throttle_pause),
+        )
+
+
+#: The cap of one-shot commands (``sync --once``, ``validate-config``): an operator is waiting
+#: at a terminal, so an unreachable upstream must fail within seconds, one retry at most. The
+#: daemon keeps its configured policy: it has time, and giving up there drops a whole pass.
+ONE_SHOT_RETRY = RetryPolicy(
+    attempts=2, deadline=8.0, wait_initial=0.5, wait_max=2.0, retry_after_max=5.0
+)
+
 
 class RequestObserver(Protocol):
     """What an upstream reports; metrics implement it, tests may record it."""
@@ -202,6 +230,7 @@ __all__ = [
     "ErrorKinds",
     "HttpTimeouts",
     "NullObserver",
+    "ONE_SHOT_RETRY",
     "RequestObserver",
     "RequestSpec",
     "RetryPolicy",

@@ -11,23 +11,31 @@ One :class:`Upstream` per remote system owns
   and a *pause* that a 429 sets for the whole upstream, not for the one task that saw it;
 - the retry policy: only transient failures (connect errors, timeouts, 408/429/5xx), exponential
   backoff with full jitter (tenacity's ``wait_random_exponential``), a clamped ``Retry-After``,
-  an attempt cap and a total deadline; the request is rebuilt for every attempt, so a file body
-  is re-opened and a generator is never reused;
+  an attempt cap and a total deadline (no attempt starts, and no backoff wait ends, past it);
+  the request is rebuilt for every attempt, so a file body is re-opened and a generator is
+  never reused;
+- retries once per logical request, never nested: a request made while an attempt runs (the
+  token fetch of the auth hook) makes a single try, and its failure is that attempt's failure,
+  which the outer loop counts and retries. So an always-failing token endpoint costs
+  ``attempts`` tries, not ``attempts²``, and the outer deadline bounds the whole;
 - optional auth (:class:`UpstreamAuth`): credentials added per attempt, one refresh on a 401,
   and only to URLs on the configured origin (:func:`daemon.upstream.origin.same_origin`);
 - the observation hook (:class:`RequestObserver`): every attempt reported with its endpoint
   *template*, never the raw URL, so that metrics have bounded labels and no secret leaks.
 
 Errors are made by the adapter's :class:`ErrorKinds`, so a PIM failure is a ``PimError`` and a
-DAM failure a ``SourceError``, each translated at this single boundary with ``from exc``.
+DAM failure a ``SourceError``, each translated at this single boundary with ``from exc``. An
+attempt that got no answer names the URL (origin and endpoint template) and the cause in words
+(:mod:`daemon.upstream.causes`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -37,13 +45,14 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_random_exponential,
 )
 
 from daemon.core.errors import TransientError, UpstreamError, UpstreamUnavailableMixin
 from daemon.core.json_limits import loads_bounded
 from daemon.upstream.bodies import BodyTooLargeError, DeadlineStream, read_capped
+from daemon.upstream.causes import request_url, transport_cause
 from daemon.upstream.origin import same_origin
 from daemon.upstream.policy import (
     TRANSIENT_STATUSES,
@@ -59,6 +68,19 @@ from daemon.upstream.policy import (
 from daemon.upstream.throttle import UpstreamLimiter, parse_retry_after
 
 log = structlog.get_logger(__name__)
+
+#: True while an attempt runs in this task (and the tasks it starts): a request made then is
+#: part of that attempt, so it makes one try instead of nesting its own retries.
+_IN_ATTEMPT: ContextVar[bool] = ContextVar("damsync_upstream_in_attempt", default=False)
+
+
+@contextmanager
+def _attempting() -> Iterator[None]:
+    token = _IN_ATTEMPT.set(True)
+    try:
+        yield
+    finally:
+        _IN_ATTEMPT.reset(token)
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -147,9 +169,12 @@ class Upstream:
         return hook
 
     def _retrying(self, spec: RequestSpec) -> AsyncRetrying:
+        # Inside another request's attempt (a token fetch), one try: the outer loop retries.
+        attempts = 1 if _IN_ATTEMPT.get() else self.retry.attempts
         return AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.deadline),
+            # stop_before_delay: a backoff wait that would end past the deadline is not waited.
+            stop=stop_after_attempt(attempts) | stop_before_delay(self.retry.deadline),
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=self._before_sleep(spec),
@@ -223,6 +248,8 @@ class Upstream:
                 seconds, key = self._deadline(spec, stream=stream)
                 deadline = asyncio.get_running_loop().time() + seconds
                 late = f"no complete answer within {seconds:g} s (limit: {key})"
+                url = request_url(request.url, spec.endpoint, self.client.base_url)
+                failed = f"request to {url} failed"
                 response: httpx.Response | None = None
                 try:
                     async with asyncio.timeout_at(deadline):
@@ -235,14 +262,10 @@ class Upstream:
                 except TimeoutError as exc:
                     if response is not None:
                         await response.aclose()
-                    raise self._transient(spec, late, status=None) from exc
-                except httpx.TimeoutException as exc:
-                    raise self._transient(
-                        spec, f"timed out ({type(exc).__name__})", status=None
-                    ) from exc
+                    raise self._transient(spec, f"{failed}: timeout, {late}", status=None) from exc
                 except httpx.TransportError as exc:
                     raise self._transient(
-                        spec, f"connection failed ({type(exc).__name__})", status=None
+                        spec, f"{failed}: {transport_cause(exc)}", status=None
                     ) from exc
                 finally:
                     self.observer.request_finished(
@@ -309,7 +332,7 @@ class Upstream:
         it turns it into a result or raises the adapter's permanent error.
         """
         async for attempt in self._retrying(spec):
-            with attempt:
+            with attempt, _attempting():
                 response = await self._attempt(spec, stream=False)
                 return handle(response)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
@@ -324,7 +347,7 @@ class Upstream:
         """
         response: httpx.Response | None = None
         async for attempt in self._retrying(spec):
-            with attempt:
+            with attempt, _attempting():
                 response = await self._attempt(spec, stream=True)
         assert response is not None
         try:

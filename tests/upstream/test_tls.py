@@ -133,8 +133,8 @@ async def test_a_private_ca_is_trusted_only_through_ca_file(pki):
             await probe(server.url, ca_file=str(pki.other_ca))
     assert DATE == when.strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert 1 == len(server.seen)
-    assert "connection failed (ConnectError)" in str(default_cas.value)
-    assert "connection failed (ConnectError)" in str(other_ca.value)
+    assert "TLS failure (certificate not trusted" in str(default_cas.value)
+    assert "TLS failure (certificate not trusted" in str(other_ca.value)
 
 
 async def test_a_client_certificate_is_presented_for_mutual_tls(pki):
