@@ -18,9 +18,10 @@ from typing import Any
 
 import structlog
 
-from daemon.core.errors import PimNotFound, SourceAssetError, SyncError, UnusableBinaryError
+from daemon.core.errors import SourceAssetError, SyncError, UnusableBinaryError
 from daemon.core.records import Cursor, DamAsset, PimAsset, Window
 from daemon.engine.batcher import BULK_LIMIT, Routed
+from daemon.engine.erasures import ValueKey, plan_erasures
 from daemon.engine.mapper_cache import MapperCache
 from daemon.engine.media_spool import BinaryTooLargeError, SpoolUnavailableError
 from daemon.engine.media_transfer import MediaTransfer
@@ -28,6 +29,7 @@ from daemon.engine.outcomes import UPSTREAM_WIDE, BatchReport, BatchWrite, Delet
 from daemon.engine.seams import BatchStore, PimWriter
 from daemon.engine.structure_cache import FamilyCopy, StructureCache
 from daemon.engine.structure_drift import judge_rejection
+from daemon.engine.withdrawals import Withdrawal, WithdrawalOptions, Withdrawer, withdrawal_of
 from daemon.mapping import (
     AssetKey,
     MappedAsset,
@@ -36,7 +38,7 @@ from daemon.mapping import (
     MissingOption,
     fill_media,
 )
-from daemon.store import AssetState, AssetWrite, FailureRecord, Lease
+from daemon.store import AssetWrite, FailureRecord, Lease
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +50,7 @@ MEDIA_WIDE = (*UPSTREAM_WIDE, SpoolUnavailableError)
 class _Item:
     asset: DamAsset
     mapped: MappedAsset
+    managed: frozenset[ValueKey] | None = None
     ready: PimAsset | None = None
     media_key: tuple[str, str] | None = None
 
@@ -63,8 +66,12 @@ class BatchProcessor:
         structure: The family structure cache.
         mappers: Builds the mapper from the current structure.
         media: Transfers binaries.
-        delete_policy: What a DAM deletion does in the PIM.
+        delete_policy: What a withdrawn PIM asset gets (``withdrawals`` replaces it).
+        withdrawals: The deletion policy, mark values and brake (:mod:`.withdrawals`).
         dry_run: Map and report, write nothing.
+        force: Re-send every asset even when its content hash is unchanged, and apply a
+            tombstone even to an asset the store has flagged deleted (``sync --once --full``;
+            a reconcile's ``--fix`` asks per call instead).
     """
 
     def __init__(
@@ -76,8 +83,10 @@ class BatchProcessor:
         mappers: MapperCache,
         media: MediaTransfer,
         *,
-        delete_policy: DeletePolicy = "delete",
+        delete_policy: DeletePolicy = "ignore",
+        withdrawals: WithdrawalOptions | None = None,
         dry_run: bool = False,
+        force: bool = False,
     ) -> None:
         self.source = source_name
         self.pim = pim
@@ -85,8 +94,11 @@ class BatchProcessor:
         self.structure = structure
         self.mappers = mappers
         self.media = media
-        self.delete_policy = delete_policy
+        options = withdrawals or WithdrawalOptions(policy=delete_policy)
+        self.delete_policy = options.policy
+        self.withdrawer = Withdrawer(source_name, pim, store, options, structure)
         self.dry_run = dry_run
+        self.force = force
         self._batches = 0
 
     async def router(self) -> Callable[[DamAsset], Routed]:
@@ -113,9 +125,10 @@ class BatchProcessor:
         run_id: int | None,
         cursor: Cursor | None,
         window: Window | None,
+        force: bool = False,
     ) -> BatchReport:
         """Write one batch to the PIM and commit it; see the module docstring."""
-        written = await self.write(assets, source_errors, run_id=run_id)
+        written = await self.write(assets, source_errors, run_id=run_id, force=force)
         return await self.commit(written, lease=lease, run_id=run_id, cursor=cursor, window=window)
 
     async def write(
@@ -124,6 +137,7 @@ class BatchProcessor:
         source_errors: Sequence[SourceAssetError],
         *,
         run_id: int | None,
+        force: bool = False,
     ) -> BatchWrite:
         """
         Everything up to the PIM's acknowledgement: map, skip, options, media, PATCH, delete.
@@ -131,7 +145,9 @@ class BatchProcessor:
         Nothing is recorded yet: :meth:`commit` does that, in batch order, so several batches
         can be written at once while the checkpoint still only moves past committed ones.
         Assets not routed yet (a bare :class:`DamAsset`) are matched against the rules here.
+        ``force`` (or :attr:`force`) writes what the content hash would skip.
         """
+        force = force or self.force
         self._batches += 1
         routed = [a if isinstance(a, Routed) else Routed(a) for a in assets]
         report = BatchReport(size=len(routed) + len(source_errors))
@@ -145,7 +161,7 @@ class BatchProcessor:
         # The copies the mapper was built from, to judge the PIM's refusals against.
         copies = {r.family: self.structure.peek(r.family) for r in mapper.rules.families}
         items: list[_Item] = []
-        deletions: list[tuple[DamAsset, AssetState]] = []
+        withdrawals: list[Withdrawal] = []
         resolved: list[str] = []
         for entry in routed:
             asset = entry.asset
@@ -160,8 +176,8 @@ class BatchProcessor:
                 report.unchanged += 1
                 continue
             if asset.deleted:
-                if state is not None and not state.deleted and self.delete_policy == "delete":
-                    deletions.append((asset, state))
+                if state is not None and (force or not state.deleted):
+                    withdrawals.append(Withdrawal(asset, state.family, state.code, "tombstone"))
                 else:
                     report.unchanged += 1
                 continue
@@ -171,21 +187,33 @@ class BatchProcessor:
             elif not isinstance(outcome, MappedAsset):
                 report.skipped += 1
                 resolved.append(asset.id)
+                withdrawals += withdrawal_of(asset, state, None)  # no rule matches it any more
             elif (
-                state is not None
+                not force
+                and state is not None
                 and not state.deleted
                 and state.content_hash == outcome.content_hash
+                and (state.family, state.code) == (outcome.asset.family, outcome.asset.code)
+                and not plan_erasures(outcome, state).erased  # an erasure due is a change
             ):
                 report.unchanged += 1
                 resolved.append(asset.id)
             else:
-                items.append(_Item(asset, outcome))
+                plan = plan_erasures(outcome, state)  # erases what the DAM no longer gives
+                items.append(_Item(asset, plan.mapped, plan.managed))
+                withdrawals += withdrawal_of(
+                    asset, state, (outcome.asset.family, outcome.asset.code)
+                )
 
         if self.dry_run:
             report.dry_run_items.extend(_preview(i) for i in items)
-            report.written, report.deleted = len(items), len(deletions)
+            report.written, report.deleted = len(items), len(withdrawals)
             return BatchWrite(report, [], [], failures, resolved, [])
 
+        # A key another source owns fails that asset alone (ownership, see withdrawals).
+        keys = [(i.asset, i.mapped.asset.family, i.mapped.asset.code) for i in items]
+        refused = await self.withdrawer.claim(keys, failures)
+        items = [i for i in items if i.asset.id not in refused]
         # Before anything reaches the PIM: where new assets will live (see record_intents).
         intents = [
             (i.asset.id, i.mapped.asset.family, i.mapped.asset.code)
@@ -197,9 +225,11 @@ class BatchProcessor:
         items = await self._create_options(items, failures)
         items = await self._transfer_media(items, failures, report)
         written = await self._upsert(items, failures, run_id, copies)
-        deleted_ids = await self._delete(deletions, failures)
+        # After the writes: a re-keyed asset's old key goes once its new one is written.
+        withdrawn = await self.withdrawer.apply(withdrawals, written, failures)
+        gone = [w.dam_id for w in withdrawn if w.reason != "rekeyed"]  # no live PIM asset left
         media_rows = [i.media_key for i in items if i.media_key is not None]
-        return BatchWrite(report, written, media_rows, failures, resolved, deleted_ids)
+        return BatchWrite(report, written, media_rows, failures, resolved, gone, withdrawn)
 
     async def commit(
         self,
@@ -226,9 +256,12 @@ class BatchProcessor:
             failures=batch.failures,
             resolved=batch.resolved,
             deleted=batch.deleted,
+            withdrawn=batch.withdrawn,
         )
         report.written = len(batch.written)
-        report.deleted = len(batch.deleted)
+        report.deleted = sum(w.action == "deleted" for w in batch.withdrawn)
+        # A tombstone the policy kept in the PIM (mark, ignore, held) changed nothing there.
+        report.unchanged += sum(w.reason == "tombstone" for w in batch.withdrawn) - report.deleted
         for f in batch.failures:
             log.warning(
                 "sync.asset_failed",
@@ -340,6 +373,7 @@ class BatchProcessor:
                             binary_checksum=item.media_key[0] if item.media_key else None,
                             media_code=item.media_key[1] if item.media_key else None,
                             dam_updated_at=item.asset.updated_at,
+                            managed_values=item.managed,
                         )
                     )
                     continue
@@ -352,21 +386,6 @@ class BatchProcessor:
                 # Our cached structure is stale: read it again before the next batch.
                 self.structure.invalidate(family, drift=True, channels=channels)
         return written
-
-    async def _delete(
-        self, deletions: list[tuple[DamAsset, AssetState]], failures: list[FailureRecord]
-    ) -> list[str]:
-        deleted: list[str] = []
-        for asset, state in deletions:
-            try:
-                await self.pim.delete_asset(state.family, state.code)
-            except PimNotFound:
-                pass  # already gone: the goal is reached
-            except SyncError as exc:
-                failures.append(failure_of(asset.id, "delete", exc, asset))
-                continue
-            deleted.append(asset.id)
-        return deleted
 
 
 def _preview(item: _Item) -> dict[str, Any]:

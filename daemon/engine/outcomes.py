@@ -14,10 +14,19 @@ from daemon.core.errors import (
     PimUnavailable,
 )
 from daemon.core.records import Cursor, DamAsset, Window
-from daemon.store import AssetWrite, FailureRecord, RunCounts, RunStatus, StoreUnavailableError
+from daemon.store import (
+    AssetWrite,
+    FailureRecord,
+    RunCounts,
+    RunStatus,
+    StoreUnavailableError,
+    WithdrawnAsset,
+)
 from daemon.telemetry.logs import redact_text
 
-DeletePolicy = Literal["delete", "ignore"]
+#: What a withdrawn PIM asset gets (see :mod:`daemon.engine.withdrawals`); ``unlink`` equals
+#: ``mark`` until damsync links assets to products.
+DeletePolicy = Literal["delete", "unlink", "mark", "ignore"]
 
 
 #: Failures of a whole upstream, not of one asset: they end the pass before its commit, so
@@ -50,6 +59,7 @@ class BatchWrite:
     failures: list[FailureRecord]
     resolved: list[str]
     deleted: list[str]
+    withdrawn: list[WithdrawnAsset] = field(default_factory=list)
 
 
 #: Characters of an error's text kept in the runs and failures tables.

@@ -23,11 +23,13 @@ async def write_routed(
     lease: Lease,
     *,
     batch_size: int,
+    force: bool = False,
 ) -> BatchReport:
     """
     Route, batch, write and commit ``assets`` (no cursor moves); returns the summed counts.
 
-    ``errors`` (records that could not be read) are recorded with the first batch.
+    ``errors`` (records that could not be read) are recorded with the first batch. ``force``
+    writes what the content hash would skip (a reconcile's ``--fix``).
     """
     route = await processor.router()
     batcher = FamilyBatcher(max_items=batch_size)
@@ -37,7 +39,7 @@ async def write_routed(
     async def write(batch: list[Routed]) -> None:
         nonlocal pending
         report = await processor.process(
-            batch, pending, lease=lease, run_id=None, cursor=None, window=None
+            batch, pending, lease=lease, run_id=None, cursor=None, window=None, force=force
         )
         pending = []
         total.size += report.size

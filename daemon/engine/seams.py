@@ -13,18 +13,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from daemon.core.errors import FieldError, SyncError
-from daemon.core.records import Cursor, PimAsset, SourcePage, Window
+from daemon.core.records import Cursor, PimAsset, PimValue, SourcePage, Window
 from daemon.store import (
     AssetState,
     AssetWrite,
+    BrakeFigures,
     Checkpoint,
     Failure,
     FailureCounts,
     FailureRecord,
     HeldLease,
     Lease,
+    OwnerAction,
+    PendingDeletion,
     RunCounts,
     RunStatus,
+    WithdrawnAsset,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +78,22 @@ class PimWriter(Protocol):
     async def delete_asset(self, family: str, code: str) -> None: ...
 
 
+class PimAssetView(Protocol):
+    """One asset as the PIM lists it (``daemon.pim.RemoteAsset``): its code and values."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def values(self) -> Mapping[str, Sequence[PimValue]]: ...
+
+
+class PimReader(Protocol):
+    """What a reconcile reads from the PIM: a family's assets, paged by the client."""
+
+    def iter_assets(self, family: str) -> AsyncIterator[PimAssetView]: ...
+
+
 class LeaseStore(Protocol):
     """The lease half of the state store (``daemon.store.Store`` implements it)."""
 
@@ -108,7 +128,21 @@ class BatchStore(Protocol):
         failures: Sequence[FailureRecord] = (),
         resolved: Sequence[str] = (),
         deleted: Sequence[str] = (),
+        withdrawn: Sequence[WithdrawnAsset] = (),
     ) -> object: ...
+
+    # Ownership and the deletion brake (see daemon.engine.withdrawals).
+    def claim_keys(
+        self, source: str, claims: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str], str]: ...
+
+    def brake_figures(
+        self, source: str, families: Iterable[str], window_seconds: float
+    ) -> dict[str, BrakeFigures]: ...
+
+    def pending_deletions(self, source: str | None = None) -> list[PendingDeletion]: ...
+
+    def settle_pending(self, source: str, outcomes: Sequence[tuple[int, OwnerAction]]) -> int: ...
 
 
 class EngineStore(LeaseStore, Protocol):
@@ -123,7 +157,15 @@ class EngineStore(LeaseStore, Protocol):
     ) -> bool: ...
 
 
-class JobStore(EngineStore, Protocol):
+class DriftStore(Protocol):
+    """What a reconcile reads from the store: states of a page of ids, and every state."""
+
+    def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]: ...
+
+    def iter_asset_states(self, source: str) -> Iterator[AssetState]: ...
+
+
+class JobStore(EngineStore, DriftStore, Protocol):
     """What the retry and reconcile jobs add: due failures, known ids, backlog counts."""
 
     def due_failures(self, source: str, now: datetime, limit: int) -> list[Failure]: ...
@@ -166,20 +208,39 @@ class BacklogObserver(Protocol):
     def set_backlog(self, source: str, *, pending: int, dead_letters: int) -> None: ...
 
 
-class JobObserver(PassObserver, BacklogObserver, Protocol):
-    """Both observers in one (the daemon's metrics)."""
+class DeletionObserver(Protocol):
+    """Where the deletions the brake holds for a source are reported (the daemon's metrics)."""
+
+    def set_pending_deletions(self, source: str, count: int) -> None: ...
+
+
+class DriftObserver(Protocol):
+    """Where a reconcile's findings are reported (the daemon's metrics)."""
+
+    def reconcile_finished(
+        self, source: str, drift: Mapping[tuple[str, str], int], *, finished_at: datetime
+    ) -> None: ...
+
+
+class JobObserver(PassObserver, BacklogObserver, DeletionObserver, DriftObserver, Protocol):
+    """Every observer in one (the daemon's metrics)."""
 
 
 __all__ = [
     "BacklogObserver",
     "BatchStore",
     "ChangeSource",
+    "DriftObserver",
+    "DeletionObserver",
+    "DriftStore",
     "EngineStore",
     "JobObserver",
     "JobSource",
     "JobStore",
     "LeaseStore",
     "PassObserver",
+    "PimAssetView",
+    "PimReader",
     "PimWriter",
     "UpsertResult",
 ]

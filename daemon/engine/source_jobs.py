@@ -15,11 +15,13 @@ import structlog
 
 from daemon.core.errors import SyncError
 from daemon.engine.batch_writer import BatchProcessor
-from daemon.engine.deletions import delete_gone, deletion_refused, find_gone
+from daemon.engine.deletions import delete_gone, deletion_refused
+from daemon.engine.drift import report_drift, scan_drift
+from daemon.engine.drift_store import DriftSpill
 from daemon.engine.leasing import dead_local_holder, leased
 from daemon.engine.outcomes import PassResult, error_text
 from daemon.engine.retries import due_failures, retry_failures
-from daemon.engine.seams import JobObserver, JobSource, JobStore, PassObserver
+from daemon.engine.seams import JobObserver, JobSource, JobStore, PassObserver, PimReader
 from daemon.engine.sync_pass import SyncOptions, run_pass
 from daemon.store import Lease
 from daemon.telemetry import logs
@@ -41,6 +43,7 @@ class SourceJobs:
         metrics: Where passes, batches and the failure backlog are reported.
         retry_batch: Due failures tried per retry job.
         holder: This process's lease holder name.
+        pim: The PIM, as the reconcile reads it.
         reconcile_max_delete_fraction: The reconcile sweep's mass-deletion brake.
         observer: Replaces ``metrics`` as the pass observer (the CLI's progress bar).
     """
@@ -53,6 +56,7 @@ class SourceJobs:
     metrics: JobObserver
     retry_batch: int
     holder: str
+    pim: PimReader
     reconcile_max_delete_fraction: float = 0.5
     last_result: PassResult | None = None
     observer: PassObserver | None = None
@@ -92,43 +96,47 @@ class SourceJobs:
 
     async def reconcile(self, stop: asyncio.Event | None = None) -> int:
         """
-        Find hard deletes (rule 9) and delete them per ``delete_policy``, unless the sweep
-        would delete more than ``reconcile_max_delete_fraction`` of the known assets.
+        Find this source's drift (rule 9: hard deletes, edits that never reach the change feed)
+        and report it as metrics; then delete the assets gone from the DAM per
+        ``delete_policy``, unless that would delete more than ``reconcile_max_delete_fraction``
+        of the known assets. The other kinds are repaired by ``damsync reconcile --fix``.
 
         Returns:
             How many assets were found deleted.
         """
-        with logs.bind_job(self.name, logs.new_run_id()):
+        with logs.bind_job(self.name, logs.new_run_id()), DriftSpill() as spill:
             try:
-                gone, known, live = await find_gone(self.source, self.store)
+                mapper = await self.processor.mappers.get()
+                summary = await scan_drift(self.source, self.pim, self.store, mapper, spill)
             except SyncError as exc:
                 # The sweep deletes nothing it could not see: one line, and the next sweep
                 # tries again.
                 log.error("sync.reconcile_failed", source=self.name, error=error_text(exc))
                 return 0
+            report_drift(self.metrics, summary)
+            gone, known = summary.count("deleted"), summary.known
             if not gone or (stop is not None and stop.is_set()):
-                log.info("sync.reconciled", known=known, live=live, deleted=0)
+                log.info("sync.reconciled", known=known, drift=summary.total, deleted=0)
                 return 0
-            if deletion_refused(len(gone), known, self.reconcile_max_delete_fraction):
+            if deletion_refused(gone, known, self.reconcile_max_delete_fraction):
                 log.error(
                     "sync.reconcile_refused",
                     known=known,
-                    live=live,
-                    would_delete=len(gone),
+                    would_delete=gone,
                     limit=self.reconcile_max_delete_fraction,
                 )
                 return 0
             now = await self.source.server_now()
             async with self._lease() as lease:
                 if lease is None:
-                    log.info("sync.lease_busy", source=self.name, job="reconcile", gone=len(gone))
+                    log.info("sync.lease_busy", source=self.name, job="reconcile", gone=gone)
                     return 0
-                await delete_gone(
-                    gone, now, self.processor, lease, batch_size=self.options.batch_size
-                )
-            log.info("sync.reconciled", known=known, live=live, deleted=len(gone))
+                size = self.options.batch_size
+                for ids in spill.chunks(("deleted",), size):
+                    await delete_gone(ids, now, self.processor, lease, batch_size=size)
+            log.info("sync.reconciled", known=known, drift=summary.total, deleted=gone)
             await self.refresh_backlog()
-        return len(gone)
+        return gone
 
     async def refresh_backlog(self) -> None:
         """Report this source's pending failures and dead letters."""
@@ -139,6 +147,8 @@ class SourceJobs:
             pending=mine.pending if mine else 0,
             dead_letters=mine.dead if mine else 0,
         )
+        held = await asyncio.to_thread(self.processor.store.pending_deletions, self.name)
+        self.metrics.set_pending_deletions(self.name, len(held))
 
     def _lease(self) -> AbstractAsyncContextManager[Lease | None]:
         return leased(self.store, self.name, self.holder, self.options.lease_ttl)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from daemon.mapping.codes import option_code, sanitise_code
 from daemon.mapping.mapper import (
     AssetKey,
+    ManagedScope,
     MappedAsset,
     Mapper,
     MappingFailed,
@@ -23,12 +24,14 @@ from daemon.mapping.mapper import (
     fill_media,
 )
 from daemon.mapping.plan import ConfigProblem
+from daemon.mapping.results import ValueKey
 from daemon.mapping.rules import SourceMapping, load_mapping
 from daemon.mapping.validate import validate_rules
 
 __all__ = [
     "AssetKey",
     "ConfigProblem",
+    "ManagedScope",
     "MappedAsset",
     "Mapper",
     "MappingFailed",
@@ -37,6 +40,7 @@ __all__ = [
     "MissingOption",
     "SourceMapping",
     "Unmatched",
+    "ValueKey",
     "content_hash",
     "fill_media",
     "load_mapping",

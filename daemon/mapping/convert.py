@@ -267,6 +267,10 @@ def _options(
 
     def convert(value: Any, missing: MissingSink) -> Any:
         items = list(value) if isinstance(value, list | tuple) else [value]
+        # A blank label names no option: it is no value (as an empty list is), not an error.
+        items = [i for i in items if i is not None and not (type(i) is str and not i.strip())]
+        if not items:
+            return [] if multiple else None
         if not multiple and len(items) != 1:
             raise ValueProblem(f"expected one option, got {len(items)} (use transform first)")
         problems: list[str] = []

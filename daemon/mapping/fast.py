@@ -67,10 +67,12 @@ def _plain(cv: CompiledValue) -> Step:
             else:
                 if transform is not None:
                     value = transform(value)
+                if convert is not None and not (value is None or value == "" or value == []):
+                    value = convert(value, run.sink)
+                # Empty before or after conversion (blank option labels): no value.
+                # A conversion giving nothing reports no missing option, so no sink to flush.
                 if value is None or value == "" or value == []:
                     value = _FALLBACK if required else _NOTHING
-                elif convert is not None:
-                    value = convert(value, run.sink)
         except ValueProblem:
             value = _FALLBACK
         if value is _FALLBACK:
@@ -132,8 +134,8 @@ def _by_locale(cv: CompiledValue) -> Step:
         out: list[PimValue] = []
         try:
             raw = getter(run.asset)
-            if raw is None and not required:
-                return
+            if (raw is None or raw == "" or raw == []) and not required:
+                return  # no value at all, as the reference's fan-out finds
             found = pairs(raw) if type(raw) is dict else None
             if found is None:
                 raise ValueProblem("")
@@ -144,6 +146,8 @@ def _by_locale(cv: CompiledValue) -> Step:
                     continue
                 if convert is not None:
                     value = convert(value, run.sink)
+                    if value is None or value == "" or value == []:
+                        continue
                 out.append(PimValue(value, loc, ch))
             if required and not out:
                 raise ValueProblem("")

@@ -21,6 +21,7 @@ from daemon.mapping.paths import ValueProblem
 from daemon.mapping.plan import CompiledFamily, CompiledValue, compile_mapping
 from daemon.mapping.results import (
     AssetKey,
+    ManagedScope,
     MappedAsset,
     MappingFailed,
     MappingResult,
@@ -163,7 +164,7 @@ class Mapper:
         # Each placeholder is in the values once: its identity is computed where the hash
         # needs it, without a dict keyed by (slow to hash) media requests.
         digest = hash_values(pim, lambda m: _binary_identity(m.binary, asset))
-        return MappedAsset(asset.id, pim, tuple(run.media), missing, digest)
+        return MappedAsset(asset.id, pim, tuple(run.media), missing, digest, rule.scope)
 
 
 def fill_media(mapped: MappedAsset, codes: Mapping[MediaRequest, str]) -> PimAsset:
@@ -199,6 +200,7 @@ def fill_media(mapped: MappedAsset, codes: Mapping[MediaRequest, str]) -> PimAss
 
 __all__ = [
     "AssetKey",
+    "ManagedScope",
     "MappedAsset",
     "Mapper",
     "MappingFailed",

@@ -29,6 +29,7 @@ from daemon.mapping.paths import (
     is_empty,
     text_of,
 )
+from daemon.mapping.results import ManagedScope, ValueKey
 from daemon.mapping.rules import (
     AttributeRule,
     FamilyRule,
@@ -77,6 +78,7 @@ class CompiledFamily:
     code: Getter
     values: tuple[CompiledValue, ...]
     problems: tuple[tuple[str, ConfigProblem], ...]
+    scope: ManagedScope = ManagedScope()
 
     def matches(self, asset: DamAsset) -> bool:
         """
@@ -183,7 +185,32 @@ class _Compiler:
             code=compile_template(rule.code),
             values=tuple(values),
             problems=tuple(dict.fromkeys(self.problems)),
+            scope=self.scope(rule, values),
         )
+
+    def scope(self, rule: FamilyRule, values: Sequence[CompiledValue]) -> ManagedScope:
+        """
+        Every value the rule's mapped attributes may hold in the PIM, erasable or kept.
+
+        The keys are those the PIM accepts today (existing channels, their active locales),
+        not only those the rule fills: a value written before the rule changed its locales is
+        still erased, but a null is never sent for a locale or channel the PIM would refuse.
+        """
+        erasable: set[ValueKey] = set()
+        kept: set[ValueKey] = set()
+        attributes = {cv.attribute.code: cv.attribute for cv in values}
+        for code, attr in attributes.items():
+            own = rule.attributes[code].clear_missing
+            target = erasable if (rule.clear_missing if own is None else own) else kept
+            channels: tuple[str | None, ...] = (None,)
+            if attr.value_per_channel:
+                channels = tuple(self.channels)
+            for ch in channels:
+                locales: tuple[str | None, ...] = (None,)
+                if attr.value_per_locale:
+                    locales = self.channels[ch].locales if ch is not None else self.all_locales
+                target.update((code, loc, ch) for loc in locales)
+        return ManagedScope(frozenset(erasable), frozenset(kept))
 
     def attribute(
         self, family: AssetFamily, code: str, rule: AttributeRule, path: str

@@ -39,6 +39,26 @@ class MissingOption:
     label: str
 
 
+#: One value of a PIM asset: ``(attribute, locale, channel)``.
+ValueKey = tuple[str, str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedScope:
+    """
+    The values a family rule manages, found once per rule from the PIM structure.
+
+    Args:
+        erasable: Every (attribute, locale, channel) the PIM accepts for an attribute the rule
+            maps with ``clear_missing`` on: damsync erases such a value it wrote once the DAM
+            no longer gives it.
+        kept: The same for attributes with ``clear_missing = false``: never erased.
+    """
+
+    erasable: frozenset[ValueKey] = frozenset()
+    kept: frozenset[ValueKey] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class MappedAsset:
     """
@@ -51,6 +71,7 @@ class MappedAsset:
         media: The binaries to upload.
         missing_options: Options to create first (only with ``create_missing_options``).
         content_hash: SHA-256 of the canonical family, code, values and media binaries.
+        scope: The values its family rule manages (shared by every asset of the rule).
     """
 
     kind: ClassVar[Literal["mapped"]] = "mapped"
@@ -59,6 +80,7 @@ class MappedAsset:
     media: tuple[MediaRequest, ...]
     missing_options: tuple[MissingOption, ...]
     content_hash: str
+    scope: ManagedScope = ManagedScope()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +192,14 @@ def hash_values(asset: PimAsset, media_id: Callable[[MediaRequest], Any]) -> str
 
 __all__ = [
     "AssetKey",
+    "ManagedScope",
     "MappedAsset",
     "MappingFailed",
     "MappingResult",
     "MediaRequest",
     "MissingOption",
     "Unmatched",
+    "ValueKey",
     "content_hash",
     "hash_values",
 ]

@@ -160,10 +160,16 @@ class ValueSource(Model):
 
 
 class AttributeRule(ValueSource):
-    """A value source for one PIM attribute, with its channel: fixed, ``*`` or per channel."""
+    """
+    A value source for one PIM attribute, with its channel: fixed, ``*`` or per channel.
+
+    ``clear_missing`` overrides the family rule's: ``false`` never erases a value of this
+    attribute that damsync wrote and the DAM no longer gives (fill-only).
+    """
 
     channel: str | None = None
     channels: dict[str, ValueSource] = {}
+    clear_missing: bool | None = None
 
     @model_validator(mode="after")
     def _one_source_or_channels(self) -> AttributeRule:
@@ -177,12 +183,18 @@ class AttributeRule(ValueSource):
 
 
 class FamilyRule(Model):
-    """Assets meeting ``match`` go to ``family``, with code ``code`` and these attributes."""
+    """
+    Assets meeting ``match`` go to ``family``, with code ``code`` and these attributes.
+
+    ``clear_missing`` (default true): a value damsync wrote that the DAM no longer gives is
+    erased in the PIM; ``false`` keeps it (each attribute rule may say otherwise).
+    """
 
     family: str
     match: Match = Match()
     code: str = "{id}"
     attributes: dict[str, AttributeRule] = {}
+    clear_missing: bool = True
 
     @field_validator("code")
     @classmethod

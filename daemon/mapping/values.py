@@ -99,8 +99,8 @@ def _fan_out(cv: CompiledValue, raw: Any) -> list[tuple[str | None, Any]]:
         return [(loc, raw) for loc in cv.active]
     if cv.locale is not None:
         return [(cv.locale, raw)]
-    if raw is None:
-        return []
+    if raw is None or raw == "" or raw == []:
+        return []  # no value: nothing to fan out, not a shape problem
     raise ValueProblem(
         f"the attribute is localizable: expected an object keyed by locale, got {show(raw)} "
         '(or set locale to a code or "*")'
@@ -164,13 +164,17 @@ def map_value(run: Run, cv: CompiledValue) -> None:
                 value = step(value)
             if value is None or value == "" or value == []:
                 continue
-            produced = True
             data = convert(value, sink) if convert is not None else value
         except ValueProblem as exc:
             produced = True
             details = {"attribute": code, "locale": loc, "channel": ch}
             run.fail(field_name(code, loc, ch), exc.reason, **details)
             continue
+        # Conversion may leave nothing (blank option labels, text of control characters only):
+        # no value either, so that the managed-value diff erases what was there.
+        if data is None or data == "" or data == []:
+            continue
+        produced = True
         if out is None:
             out = run.values.setdefault(code, [])
         out.append(PimValue(data, loc, ch))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from daemon.engine.sync_pass import SyncOptions
+from daemon.engine.withdrawals import WithdrawalOptions
 from daemon.service.runtime import Schedule
 from daemon.settings import SourceEntry
 from daemon.settings.root import FailureSettings
@@ -25,6 +26,18 @@ def engine_options(entry: SourceEntry, lease_ttl: float) -> SyncOptions:
         lease_ttl=lease_ttl,
         pipeline_depth=sync.pipeline_depth,
         pass_deadline=sync.pass_deadline,
+    )
+
+
+def withdrawal_options(entry: SourceEntry) -> WithdrawalOptions:
+    """A source's deletion policy, mark values and deletion brake from ``[sources.sync]``."""
+    sync = entry.sync
+    return WithdrawalOptions(
+        policy=sync.delete_policy,
+        mark=dict(sync.mark),
+        max_share=sync.max_delete_share,
+        max_count=sync.max_delete_count,
+        burst_window=sync.delete_burst_window,
     )
 
 
@@ -50,4 +63,4 @@ def backoff_policy(failures: FailureSettings) -> BackoffPolicy:
     )
 
 
-__all__ = ["backoff_policy", "engine_options", "schedule_of"]
+__all__ = ["backoff_policy", "engine_options", "schedule_of", "withdrawal_options"]

@@ -27,7 +27,12 @@ from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.source_jobs import SourceJobs
 from daemon.engine.structure_cache import StructureCache
 from daemon.pim import PimClient
-from daemon.service.part_options import backoff_policy, engine_options, schedule_of
+from daemon.service.part_options import (
+    backoff_policy,
+    engine_options,
+    schedule_of,
+    withdrawal_options,
+)
 from daemon.service.readiness import Check, readiness_checks, schedule_period
 from daemon.service.runtime import Schedule
 from daemon.settings.root import Settings
@@ -143,7 +148,7 @@ class SyncApp:
                 structure,
                 MapperCache(entry.mapping, structure),
                 media,
-                delete_policy=entry.sync.delete_policy,
+                withdrawals=withdrawal_options(entry),
                 dry_run=dry_run,
             )
             runners.append(
@@ -156,6 +161,7 @@ class SyncApp:
                     metrics=metrics,
                     retry_batch=entry.sync.retry_batch,
                     holder=holder,
+                    pim=pim,
                     reconcile_max_delete_fraction=entry.sync.reconcile_max_delete_fraction,
                     schedule=schedule_of(entry),
                 )

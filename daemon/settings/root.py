@@ -116,7 +116,29 @@ class EngineSettings(Model):
         le=MAX_SECONDS,
         description="seconds a pass may run; then it stops as a graceful stop does and fails",
     )
-    delete_policy: Literal["delete", "ignore"] = "delete"
+    delete_policy: Literal["delete", "unlink", "mark", "ignore"] = Field(
+        "ignore",
+        description="what a withdrawn PIM asset gets (DAM deletion, re-key, no rule matching)",
+    )
+    mark: dict[str, str | bool | int | float] = Field(
+        default_factory=dict,
+        description="attribute -> value set on a withdrawn asset by mark and unlink",
+    )
+    max_delete_share: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="withdrawals above this share of a family's assets wait for approval",
+    )
+    max_delete_count: int = Field(
+        100, ge=0, description="withdrawals above this number in a family wait for approval"
+    )
+    delete_burst_window: FiniteFloat = Field(
+        3600.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds over which the brake adds up a family's withdrawals",
+    )
     retry_batch: int = Field(100, ge=1, le=1000, description="due failures retried per run")
     reconcile_max_delete_fraction: float = Field(
         0.5,
@@ -124,6 +146,13 @@ class EngineSettings(Model):
         le=1,
         description="a sweep that would delete more than this share of known assets is refused",
     )
+
+    @model_validator(mode="after")
+    def _mark_needs_values(self) -> EngineSettings:
+        # A mark with nothing to set would withdraw an asset without a trace in the PIM.
+        if self.delete_policy == "mark" and not self.mark:
+            raise ValueError('delete_policy = "mark" needs a [sources.sync.mark] table')
+        return self
 
 
 class SourceEntry(SourceSettings):
@@ -322,6 +351,10 @@ def load_settings(path: Path | str | None, environ: Mapping[str, str]) -> Settin
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read config file: {exc.strerror}", key=str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"the config file is not UTF-8 text (byte {exc.start})", key=str(path)
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", key=str(path)) from None
     data = _merge(data, _env_overrides(environ))

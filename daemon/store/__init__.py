@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from daemon.store.batch_commit import BatchResult
 from daemon.store.database import DEFAULT_DATABASE_URL, make_engine
+from daemon.store.ownership import (
+    BrakeFigures,
+    OwnedAsset,
+    OwnerAction,
+    PendingDeletion,
+    WithdrawalReason,
+    WithdrawnAsset,
+)
 from daemon.store.rows import (
     SUCCESS_STATUSES,
     AssetState,
@@ -35,6 +43,7 @@ __all__ = [
     "AssetWrite",
     "BackoffPolicy",
     "BatchResult",
+    "BrakeFigures",
     "Checkpoint",
     "Failure",
     "FailureCounts",
@@ -42,11 +51,16 @@ __all__ = [
     "HeldLease",
     "Lease",
     "LeaseLostError",
+    "OwnedAsset",
+    "OwnerAction",
+    "PendingDeletion",
     "RunCounts",
     "RunStatus",
     "RunSummary",
     "SchemaNotAtHeadError",
     "Store",
     "StoreUnavailableError",
+    "WithdrawalReason",
+    "WithdrawnAsset",
     "make_engine",
 ]

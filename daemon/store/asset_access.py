@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from daemon.store.batch_commit import chunks, record_intents, record_media, upsert
-from daemon.store.rows import AssetState
+from daemon.store.rows import AssetState, decode_value_keys
 from daemon.store.session_boundary import SessionBoundary
 from daemon.store.tables import asset_states, media_files, source_configs
 
@@ -90,6 +90,17 @@ class AssetAccess(SessionBoundary):
             for row in result:
                 yield row.dam_id
 
+    def iter_asset_states(self, source: str, *, batch_size: int = 1000) -> Iterator[AssetState]:
+        """Stream every asset state of ``source``, deleted ones too, in id order (reconcile)."""
+        with self._translated("iter_asset_states"), self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(
+                select(asset_states)
+                .where(asset_states.c.source == source)
+                .order_by(asset_states.c.dam_id)
+            )
+            for row in result:
+                yield _to_state(row)
+
 
 def _to_state(row: Any) -> AssetState:
     return AssetState(
@@ -105,6 +116,7 @@ def _to_state(row: Any) -> AssetState:
         last_synced_at=row.last_synced_at,
         run_id=row.run_id,
         request_id=row.request_id,
+        managed_values=decode_value_keys(row.managed_values),
     )
 
 

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from daemon.core.errors import CheckpointError
 from daemon.core.records import Cursor, Window
-from daemon.store.rows import AssetWrite, BackoffPolicy, FailureRecord, Lease, LeaseLostError
+from daemon.store.rows import (
+    AssetWrite,
+    BackoffPolicy,
+    FailureRecord,
+    Lease,
+    LeaseLostError,
+    encode_value_keys,
+)
 from daemon.store.tables import asset_states, checkpoints, failures, media_files
 
 T = TypeVar("T")
@@ -175,7 +182,8 @@ def record_intents(
     asset in the PIM that the store has never heard of: if the DAM then deleted it, its
     tombstone (no metadata, so no family) could not be applied, and no sweep would know it.
     An intent row has an empty content hash, so it never makes a later write look unchanged;
-    a known asset's row is left alone, a deleted one is revived as an intent.
+    a known asset's row is left alone, a deleted one is revived as an intent. An intent's
+    managed values are unknown (NULL): a revived row's keys belonged to the deleted asset.
     """
     rows = [
         {
@@ -200,6 +208,7 @@ def record_intents(
                 "code": stmt.excluded.code,
                 "content_hash": "",
                 "deleted": False,
+                "managed_values": None,
             },
             where=asset_states.c.deleted.is_(True),
         ),
@@ -224,6 +233,10 @@ def _write_assets(
             "last_synced_at": now,
             "run_id": run_id,
             "request_id": w.request_id,
+            # Written with the asset, in this transaction: the keys always match the PIM write.
+            "managed_values": (
+                None if w.managed_values is None else encode_value_keys(w.managed_values)
+            ),
         }
         for w in _last_wins(written, lambda w: w.dam_id).values()
     ]

@@ -9,6 +9,8 @@ which extend :class:`daemon.core.errors.CheckpointError` with fields.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -21,6 +23,9 @@ RunStatus = Literal["running", "success", "partial", "failed", "aborted"]
 #: Run statuses that count as a good pass for ``last_success`` (``partial``: the pass finished,
 #: some items were recorded as failures).
 SUCCESS_STATUSES: tuple[RunStatus, ...] = ("success", "partial")
+
+#: One value of a PIM asset: ``(attribute, locale, channel)``.
+ValueKey = tuple[str, str | None, str | None]
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -203,6 +208,8 @@ class AssetWrite:
         binary_checksum: Checksum of the binary, if the asset has one.
         media_code: The media file code that binary has in the PIM.
         dam_updated_at: The DAM's ``updated_at`` of the version written.
+        managed_values: The values damsync now manages in that PIM asset (those it wrote and
+            has not erased); ``None`` records "unknown", which erases nothing later.
     """
 
     dam_id: str
@@ -213,6 +220,7 @@ class AssetWrite:
     binary_checksum: str | None = None
     media_code: str | None = None
     dam_updated_at: datetime | None = None
+    managed_values: frozenset[ValueKey] | None = None
 
     def __post_init__(self) -> None:
         if self.dam_updated_at is not None:
@@ -223,7 +231,13 @@ class AssetWrite:
 
 @dataclass(frozen=True, slots=True)
 class AssetState:
-    """What the store knows about one DAM asset of one source."""
+    """
+    What the store knows about one DAM asset of one source.
+
+    ``managed_values`` are the values damsync manages in the PIM asset (see
+    :class:`AssetWrite`); ``None`` when unknown: rows written before revision 0003, and
+    write intents.
+    """
 
     source: str
     dam_id: str
@@ -237,6 +251,39 @@ class AssetState:
     last_synced_at: datetime
     run_id: int | None
     request_id: str | None
+    managed_values: frozenset[ValueKey] | None = None
+
+
+def encode_value_keys(keys: Iterable[ValueKey]) -> str:
+    """
+    Write value keys the canonical way: a sorted, compact JSON list of ``attr|locale|channel``.
+
+    Codes never hold ``|`` (Akeneo codes are letters, digits and ``_``); a missing locale or
+    channel is empty: ``["description|fr_FR|","tags||"]``.
+    """
+    texts = sorted({f"{a}|{loc or ''}|{ch or ''}" for a, loc, ch in keys})
+    return json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_value_keys(text: str | None) -> frozenset[ValueKey] | None:
+    """
+    Read what :func:`encode_value_keys` wrote; ``None`` (unknown) for NULL.
+
+    Text that cannot be ours also reads as unknown: unknown erases nothing, the safe side.
+    """
+    if text is None:
+        return None
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return None
+    keys: set[ValueKey] = set()
+    for item in items if isinstance(items, list) else [None]:
+        parts = item.split("|") if isinstance(item, str) else []
+        if len(parts) != 3 or not parts[0]:
+            return None
+        keys.add((parts[0], parts[1] or None, parts[2] or None))
+    return frozenset(keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,4 +390,7 @@ __all__ = [
     "RunSummary",
     "SchemaNotAtHeadError",
     "StoreUnavailableError",
+    "ValueKey",
+    "decode_value_keys",
+    "encode_value_keys",
 ]

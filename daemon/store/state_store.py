@@ -26,6 +26,7 @@ from daemon.store import fencing as leases
 from daemon.store.asset_access import AssetAccess
 from daemon.store.batch_commit import BatchResult, commit_batch
 from daemon.store.failure_access import FailureAccess, RunAccess
+from daemon.store.ownership import OwnershipAccess, WithdrawnAsset, record_withdrawn
 from daemon.store.rows import (
     AssetWrite,
     BackoffPolicy,
@@ -40,7 +41,7 @@ from daemon.store.session_boundary import utcnow
 log = structlog.get_logger(__name__)
 
 
-class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess):
+class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess, OwnershipAccess):
     """
     Durable state of every source: leases, checkpoints, asset states, media, failures, runs.
 
@@ -173,6 +174,7 @@ class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess):
         failures: Sequence[FailureRecord] = (),
         resolved: Sequence[str] = (),
         deleted: Sequence[str] = (),
+        withdrawn: Sequence[WithdrawnAsset] = (),
     ) -> BatchResult:
         """
         Record one PIM-acknowledged batch in ONE transaction, fenced by the lease epoch.
@@ -188,6 +190,8 @@ class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess):
                 after ``backoff.max_attempts`` or at once when ``permanent``.
             resolved: DAM ids whose open failure is settled (e.g. skipped as unchanged).
             deleted: DAM ids deleted in the PIM (state kept, flagged deleted).
+            withdrawn: PIM assets withdrawn by the source's deletion policy, or held by the
+                brake (their owner rows and pending rows; see :mod:`daemon.store.ownership`).
 
         Returns:
             The committed cursor and which failures were scheduled or dead-lettered.
@@ -212,6 +216,7 @@ class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess):
                 resolved=resolved,
                 deleted=deleted,
             )
+            record_withdrawn(session, lease.source, withdrawn, now)  # after the fence above
         log.debug(
             "store.batch_committed",
             source=lease.source,

@@ -145,6 +145,12 @@ asset_states = Table(
     Column("last_synced_at", UtcDateTime, nullable=False),
     Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="SET NULL"), nullable=True),
     Column("request_id", String(200), nullable=True, comment="the PIM request that wrote it"),
+    Column(
+        "managed_values",
+        Text,
+        nullable=True,
+        comment="JSON list of the attr|locale|channel values damsync wrote; NULL: unknown",
+    ),
 )
 
 media_files = Table(
@@ -177,8 +183,43 @@ failures = Table(
     Index("ix_sync_failures_due", "source", "dead_lettered", "next_attempt_at"),
 )
 
+#: What became of a PIM asset damsync no longer keeps live (see :mod:`daemon.store.ownership`).
+OWNER_ACTIONS = ("deleted", "marked", "unlinked", "ignored", "pending", "kept")
+
+pim_owners = Table(
+    "pim_owners",
+    metadata,
+    Column("family", String(100), primary_key=True),
+    Column("code", String(255), primary_key=True),
+    Column("source", String(200), nullable=False, comment="the one source writing this asset"),
+    Column("dam_id", String(500), nullable=False),
+    Column("action", String(20), nullable=True, comment="NULL: live; else what withdrew it"),
+    Column("reason", String(20), nullable=True, comment="tombstone, rekeyed or unmatched"),
+    Column("changed_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "action IN ({})".format(", ".join(f"'{a}'" for a in OWNER_ACTIONS)), name="action"
+    ),
+    Index("ix_pim_owners_source_family", "source", "family"),
+)
+
+pending_deletions = Table(
+    "pending_deletions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("family", String(100), nullable=False),
+    Column("code", String(255), nullable=False),
+    Column("dam_id", String(500), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("policy", String(20), nullable=False, comment="the policy to apply once approved"),
+    Column("requested_at", UtcDateTime, nullable=False),
+    UniqueConstraint("family", "code"),
+    Index("ix_pending_deletions_source", "source"),
+)
+
 __all__ = [
     "NAMING_CONVENTION",
+    "OWNER_ACTIONS",
     "RUN_STATUSES",
     "UtcDateTime",
     "asset_states",
@@ -187,5 +228,7 @@ __all__ = [
     "leases",
     "media_files",
     "metadata",
+    "pending_deletions",
+    "pim_owners",
     "runs",
 ]

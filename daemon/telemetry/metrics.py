@@ -122,6 +122,11 @@ class Metrics(SyncObserver, HttpObserver):
         self.dead_letters = gauge(
             "damsync_dead_letters", "Assets given up on, waiting for an operator.", src
         )
+        self.deletions_pending = gauge(
+            "damsync_deletions_pending",
+            "Withdrawals the mass-deletion brake holds for `damsync deletions approve|reject`.",
+            src,
+        )
         self.batch_size = histogram(
             "damsync_batch_size_assets", "Assets per batch.", src, BATCH_SIZE_BUCKETS
         )
@@ -146,10 +151,22 @@ class Metrics(SyncObserver, HttpObserver):
         self.scheduler_skipped = counter(
             "damsync_scheduler_skipped_runs", "Runs skipped: the last pass still ran.", src
         )
+        self.reconcile_drift = gauge(
+            "damsync_reconcile_drift_assets",
+            "Assets the last reconcile found drifted: missing, stale, orphaned, deleted.",
+            (*src, "family", "kind"),
+        )
+        self.reconcile_last_run = gauge(
+            "damsync_reconcile_last_run_timestamp_seconds",
+            "Unix time the last reconcile of the source finished (0: none since start).",
+            src,
+        )
         self.build_info = gauge("damsync_build_info", "Always 1; version label.", ("version",))
         self.build_info.labels(version).set(1)
 
         self._sources = _LabelCap("source")
+        self._families = _LabelCap("family")
+        self._drift_series: dict[str, set[tuple[str, str]]] = {}
         self._upstreams = _LabelCap("upstream")
         self._endpoints = _LabelCap("endpoint")
 

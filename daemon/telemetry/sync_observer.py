@@ -9,6 +9,7 @@ needs nothing from the engine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -79,13 +80,18 @@ class SyncObserver:
     assets_skipped: Counter
     failures_pending: Gauge
     dead_letters: Gauge
+    deletions_pending: Gauge
     batch_size: Histogram
     batch_duration: Histogram
     cache_hits: Counter
     cache_misses: Counter
     scheduler_missed: Counter
     scheduler_skipped: Counter
+    reconcile_drift: Gauge
+    reconcile_last_run: Gauge
     _sources: _LabelCap
+    _families: _LabelCap
+    _drift_series: dict[str, set[tuple[str, str]]]
 
     def _src(self, source: str) -> str:
         return self._sources(source)
@@ -114,7 +120,13 @@ class SyncObserver:
             self.scheduler_skipped,
         ):
             counter.labels(s)
-        for gauge in (self.last_success, self.checkpoint, self.failures_pending, self.dead_letters):
+        for gauge in (
+            self.last_success,
+            self.checkpoint,
+            self.failures_pending,
+            self.dead_letters,
+            self.reconcile_last_run,
+        ):
             gauge.labels(s)
         for histogram in (self.pass_duration, self.batch_size, self.batch_duration):
             histogram.labels(s)
@@ -199,6 +211,31 @@ class SyncObserver:
         s = self._src(source)
         self.failures_pending.labels(s).set(pending)
         self.dead_letters.labels(s).set(dead_letters)
+
+    def set_pending_deletions(self, source: str, count: int) -> None:
+        """Current number of withdrawals the deletion brake holds for an operator."""
+        self.deletions_pending.labels(self._src(source)).set(count)
+
+    def reconcile_finished(
+        self, source: str, drift: Mapping[tuple[str, str], int], *, finished_at: datetime
+    ) -> None:
+        """
+        A reconcile of ``source`` ended: drifted assets by ``(family, kind)``, and when.
+
+        A family and kind the previous reconcile reported but this one does not go back to 0,
+        so a repaired drift never lingers in the gauge.
+        """
+        s = self._src(source)
+        counts: dict[tuple[str, str], int] = {}
+        for (family, kind), n in drift.items():
+            key = (self._families(family), kind)
+            counts[key] = counts.get(key, 0) + n
+        for key in self._drift_series.get(s, set()) - counts.keys():
+            self.reconcile_drift.labels(s, *key).set(0)
+        for key, n in counts.items():
+            self.reconcile_drift.labels(s, *key).set(n)
+        self._drift_series[s] = set(counts)
+        self.reconcile_last_run.labels(s).set(_timestamp(finished_at, "finished_at"))
 
     # -- the engine's PassObserver ----------------------------------------------------------
 

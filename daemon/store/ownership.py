@@ -1,0 +1,311 @@
+"""
+Which source owns each PIM asset, what became of the ones damsync withdrew, and the deletions
+the mass-deletion brake holds for an operator.
+
+``pim_owners`` has one row per PIM asset damsync wrote. A source *claims* a key before its PIM
+write (:meth:`OwnershipAccess.claim_keys`): a key held by another source is refused, so two
+sources never overwrite each other. A withdrawn asset (its DAM asset deleted, re-keyed or no
+longer matched) keeps its row with the ``action`` taken and its ``reason``, written in the batch
+commit (:func:`record_withdrawn`), so the state knows every PIM asset damsync leaves behind.
+A deleted asset's key is free again for any source.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from daemon.store.batch_commit import chunks, upsert
+from daemon.store.session_boundary import SessionBoundary
+from daemon.store.tables import pending_deletions, pim_owners
+
+#: What was done to a withdrawn PIM asset (``pending``: held by the brake; ``kept``: rejected).
+OwnerAction = Literal["deleted", "marked", "unlinked", "ignored", "pending", "kept"]
+#: Why it was withdrawn.
+WithdrawalReason = Literal["tombstone", "rekeyed", "unmatched"]
+#: Actions the brake counts: they change or remove the PIM asset.
+ACTING = ("deleted", "marked", "unlinked")
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawnAsset:
+    """
+    One PIM asset a batch withdrew, as the engine reports it to the batch commit.
+
+    Args:
+        dam_id: The DAM asset it belonged to.
+        family: Its family.
+        code: Its code.
+        reason: Why it left (the DAM deleted it, it was re-keyed, no rule matches any more).
+        action: What was done (``pending`` when the brake held it).
+        policy: The source's policy (applied on approval of a pending one).
+    """
+
+    dam_id: str
+    family: str
+    code: str
+    reason: WithdrawalReason
+    action: OwnerAction
+    policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedAsset:
+    """A row of ``pim_owners``: a PIM asset, its owner, and what became of it (``None``: live)."""
+
+    family: str
+    code: str
+    source: str
+    dam_id: str
+    action: OwnerAction | None
+    reason: WithdrawalReason | None
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDeletion:
+    """A withdrawal the brake holds until an operator approves or rejects it."""
+
+    id: int
+    source: str
+    family: str
+    code: str
+    dam_id: str
+    reason: WithdrawalReason
+    policy: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeFigures:
+    """
+    One family of one source, as the brake sees it.
+
+    Args:
+        live: PIM assets the source keeps live in it.
+        recent: Assets withdrawn (deleted, marked, unlinked) within the burst window.
+        pending: Withdrawals already held for an operator.
+    """
+
+    live: int = 0
+    recent: int = 0
+    pending: int = 0
+
+
+class OwnershipAccess(SessionBoundary):
+    """Claims of PIM keys, the withdrawn assets, and the pending deletions of every source."""
+
+    def claim_keys(
+        self, source: str, claims: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """
+        Claim ``(dam_id, family, code)`` keys for ``source`` before writing them to the PIM.
+
+        A key that is free, deleted or already this source's is taken (a held deletion of it is
+        dropped: the asset is live again). Returns the keys refused, with the source owning each.
+        """
+        if not claims:
+            return {}
+        now = self._clock()
+        by_key = {(f, c): d for d, f, c in claims}
+        rows = [
+            {"family": f, "code": c, "source": source, "dam_id": d, "changed_at": now}
+            for (f, c), d in sorted(by_key.items())
+        ]
+        with self._write("claim_keys") as session:
+            stmt = upsert(session, pim_owners)
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[pim_owners.c.family, pim_owners.c.code],
+                    set_={
+                        "source": stmt.excluded.source,
+                        "dam_id": stmt.excluded.dam_id,
+                        "action": None,
+                        "reason": None,
+                        "changed_at": stmt.excluded.changed_at,
+                    },
+                    where=or_(pim_owners.c.source == source, pim_owners.c.action == "deleted"),
+                ),
+                rows,
+            )
+            refused: dict[tuple[str, str], str] = {}
+            for family, codes in _by_family(by_key).items():
+                for part in chunks(codes):
+                    found = session.execute(
+                        select(pim_owners.c.code, pim_owners.c.source).where(
+                            pim_owners.c.family == family, pim_owners.c.code.in_(part)
+                        )
+                    )
+                    refused.update(
+                        {(family, r.code): r.source for r in found if r.source != source}
+                    )
+                    session.execute(
+                        delete(pending_deletions).where(
+                            pending_deletions.c.source == source,
+                            pending_deletions.c.family == family,
+                            pending_deletions.c.code.in_(part),
+                        )
+                    )
+        return refused
+
+    def brake_figures(
+        self, source: str, families: Iterable[str], window_seconds: float
+    ) -> dict[str, BrakeFigures]:
+        """What the brake weighs per family: live assets, recent withdrawals, held ones."""
+        wanted = sorted(set(families))
+        since = self._clock() - timedelta(seconds=window_seconds)
+        counts: dict[str, dict[str, int]] = {f: {} for f in wanted}
+        owners = pim_owners.c
+        with self._read("brake_figures") as session:
+            queries: list[tuple[str, Any]] = [
+                ("live", select(owners.family, func.count()).where(owners.action.is_(None))),
+                (
+                    "recent",
+                    select(owners.family, func.count()).where(
+                        owners.action.in_(ACTING), owners.changed_at >= since
+                    ),
+                ),
+            ]
+            for name, query in queries:
+                query = query.where(owners.source == source, owners.family.in_(wanted))
+                for family, n in session.execute(query.group_by(owners.family)):
+                    counts[family][name] = n
+            held = (
+                select(pending_deletions.c.family, func.count())
+                .where(pending_deletions.c.source == source, pending_deletions.c.family.in_(wanted))
+                .group_by(pending_deletions.c.family)
+            )
+            for family, n in session.execute(held):
+                counts[family]["pending"] = n
+        return {f: BrakeFigures(**c) for f, c in counts.items()}
+
+    def owned_assets(self, source: str) -> list[OwnedAsset]:
+        """Every PIM asset ``source`` owns or withdrew, by family and code."""
+        with self._read("owned_assets") as session:
+            rows = session.execute(
+                select(pim_owners)
+                .where(pim_owners.c.source == source)
+                .order_by(pim_owners.c.family, pim_owners.c.code)
+            )
+            return [
+                OwnedAsset(r.family, r.code, r.source, r.dam_id, r.action, r.reason, r.changed_at)
+                for r in rows
+            ]
+
+    def pending_deletions(self, source: str | None = None) -> list[PendingDeletion]:
+        """The deletions the brake holds, oldest first; of one source if given."""
+        query = select(pending_deletions).order_by(pending_deletions.c.id)
+        if source is not None:
+            query = query.where(pending_deletions.c.source == source)
+        with self._read("pending_deletions") as session:
+            return [
+                PendingDeletion(
+                    r.id, r.source, r.family, r.code, r.dam_id, r.reason, r.policy, r.requested_at
+                )
+                for r in session.execute(query)
+            ]
+
+    def pending_counts(self) -> dict[str, int]:
+        """Held deletions per source (sources without any are absent)."""
+        query = select(pending_deletions.c.source, func.count()).group_by(
+            pending_deletions.c.source
+        )
+        with self._read("pending_counts") as session:
+            return {source: n for source, n in session.execute(query)}
+
+    def settle_pending(self, source: str, outcomes: Sequence[tuple[int, OwnerAction]]) -> int:
+        """
+        Resolve held deletions of ``source``: ``(id, action)`` is what was done (``kept`` when
+        rejected). Returns how many were still held (an id settled twice counts once).
+        """
+        settled = 0
+        with self._write("settle_pending") as session:
+            for pending_id, action in outcomes:
+                row = session.execute(
+                    delete(pending_deletions)
+                    .where(
+                        pending_deletions.c.id == pending_id, pending_deletions.c.source == source
+                    )
+                    .returning(pending_deletions.c.family, pending_deletions.c.code)
+                ).first()
+                if row is None:
+                    continue
+                settled += 1
+                session.execute(
+                    update(pim_owners)
+                    .where(
+                        pim_owners.c.family == row.family,
+                        pim_owners.c.code == row.code,
+                        pim_owners.c.source == source,
+                        pim_owners.c.action == "pending",
+                    )
+                    .values(action=action, changed_at=self._clock())
+                )
+        return settled
+
+
+def record_withdrawn(
+    session: Session, source: str, withdrawn: Sequence[WithdrawnAsset], now: datetime
+) -> None:
+    """
+    Record withdrawn PIM assets inside the batch commit: the owner row's action and reason,
+    and a held one's pending row. A key another DAM asset has claimed since is left alone.
+    """
+    for item in withdrawn:
+        values = {"action": item.action, "reason": item.reason, "changed_at": now}
+        stmt = upsert(session, pim_owners)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[pim_owners.c.family, pim_owners.c.code],
+                set_=values,
+                where=(pim_owners.c.source == source) & (pim_owners.c.dam_id == item.dam_id),
+            ),
+            [
+                {"family": item.family, "code": item.code, "source": source, "dam_id": item.dam_id}
+                | values
+            ],
+        )
+        if item.action == "pending":
+            held = upsert(session, pending_deletions)
+            session.execute(
+                held.on_conflict_do_nothing(
+                    index_elements=[pending_deletions.c.family, pending_deletions.c.code]
+                ),
+                [
+                    {
+                        "source": source,
+                        "family": item.family,
+                        "code": item.code,
+                        "dam_id": item.dam_id,
+                        "reason": item.reason,
+                        "policy": item.policy,
+                        "requested_at": now,
+                    }
+                ],
+            )
+
+
+def _by_family(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for family, code in sorted(keys):
+        grouped[family].append(code)
+    return grouped
+
+
+__all__ = [
+    "ACTING",
+    "BrakeFigures",
+    "OwnedAsset",
+    "OwnerAction",
+    "OwnershipAccess",
+    "PendingDeletion",
+    "WithdrawalReason",
+    "WithdrawnAsset",
+    "record_withdrawn",
+]

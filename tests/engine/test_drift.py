@@ -1,0 +1,254 @@
+"""Reconcile end to end on SQLite and PostgreSQL: each kind of drift found, fixed, then clean."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from daemon.engine.drift import DriftSummary, report_drift, scan_drift
+from daemon.engine.drift_resend import FixResult, fix_drift
+from daemon.engine.drift_store import DriftSpill
+from daemon.engine.leasing import leased
+from daemon.mapping import sanitise_code
+from daemon.service.wiring import Services, SyncApp
+from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
+from daemon.sim.pim import create_pim_app, load_seed
+from daemon.telemetry.metrics import make_metrics
+from tests.engine.conftest import ROOT, Clock, World, build_world_settings
+
+ASSETS = "/api/rest/v1/asset-families/packshots/assets"
+
+
+@pytest.fixture(name="pg_url", scope="module")
+def _pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this module, dropped at the end."""
+    server = os.environ.get("DAMSYNC_TEST_DATABASE_URL")
+    if not server:
+        if os.environ.get("CI") == "true":
+            pytest.fail("DAMSYNC_TEST_DATABASE_URL is not set but CI=true")
+        pytest.skip("DAMSYNC_TEST_DATABASE_URL is not set")
+    admin = create_engine(make_url(server), isolation_level="AUTOCOMMIT")
+    name = f"damsync_t_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    name="world",
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ],
+)
+async def _world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    clock = Clock()
+    dam_app = create_dam_app(
+        DamSimOptions(assets=230, seed=7, history_days=2, base_url="http://127.0.0.1:8082"),
+        clock=clock,
+    )
+    pim_app = create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json"))
+    env: dict[str, str] = {}
+    if request.param == "postgresql":
+        env["DAMSYNC_STORE__URL"] = request.getfixturevalue("pg_url")
+    settings = build_world_settings(tmp_path, **env)
+    services = Services.create(settings, registry=CollectorRegistry())
+    services.store.upgrade()
+    if request.param == "postgresql":
+        with services.store.engine.begin() as conn:  # the module shares one database
+            conn.execute(
+                text(
+                    "TRUNCATE asset_states, media_files, sync_failures, sync_checkpoints, "
+                    "sync_runs, sync_leases, source_configs CASCADE"
+                )
+            )
+    app = SyncApp.build(
+        settings,
+        services,
+        pim_transport=httpx.ASGITransport(pim_app),
+        source_transports={"demo": httpx.ASGITransport(dam_app)},
+        source_clocks={"demo": lambda: clock.now.timestamp()},
+    )
+    await app.start()
+    dam = httpx.AsyncClient(transport=httpx.ASGITransport(dam_app), base_url="http://dam")
+    pim = httpx.AsyncClient(transport=httpx.ASGITransport(pim_app), base_url="http://pim")
+    try:
+        yield World(app, services, settings, clock, dam, pim)
+    finally:
+        await dam.aclose()
+        await pim.aclose()
+        await app.aclose()
+        services.store.dispose()
+
+
+async def pim_call(world: World, method: str, url: str, body: Any = None) -> httpx.Response:
+    token = await world._token()
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = await world.pim.request(method, url, json=body, headers=headers)
+    assert answer.status_code < 300, answer.text
+    return answer
+
+
+async def scan(world: World, family: str | None = None) -> tuple[DriftSummary, dict[str, Any]]:
+    """Reconcile the ``demo`` source; returns the summary and the items of each kind."""
+    runner = world.runner
+    mapper = await runner.processor.mappers.get()
+    with DriftSpill(family=family) as spill:
+        summary = await scan_drift(
+            runner.source, world.app.pim, world.services.store, mapper, spill
+        )
+        items = {
+            kind: sorted(i.dam_id for i in spill.items(kind))
+            for kind in ("missing", "stale", "orphaned", "deleted")
+        }
+    return summary, items
+
+
+async def scan_and_fix(world: World, max_delete_fraction: float = 0.5) -> FixResult:
+    runner = world.runner
+    mapper = await runner.processor.mappers.get()
+    store = world.services.store
+    with DriftSpill() as spill:
+        summary = await scan_drift(runner.source, world.app.pim, store, mapper, spill)
+        async with leased(store, "demo", runner.holder, 60) as lease:
+            assert lease is not None
+            return await fix_drift(
+                spill,
+                summary,
+                runner.source,
+                runner.processor,
+                lease,
+                batch_size=100,
+                max_delete_fraction=max_delete_fraction,
+            )
+
+
+async def hard_delete(world: World, dam_id: str) -> None:
+    """Delete an asset with a timestamp older than the cursor: the change feed misses it."""
+    body = {"id": dam_id, "deleted": True, "updated_at": "2020-01-01T00:00:00Z"}
+    answer = await world.dam.post("/_sim/mutate", json=body)
+    assert answer.status_code < 300, answer.text
+
+
+async def make_drift(world: World) -> dict[str, str]:
+    """One asset of each kind of drift, plus an edit damsync must ignore; returns their ids."""
+    dam = await world.dam_assets()
+    images = [a for a in dam if a["type"] == "image" and not a["deleted"]]
+    missing, stale, harmless, orphan, deleted = (a["id"] for a in images[:5])
+    await pim_call(world, "DELETE", f"{ASSETS}/{sanitise_code(missing)}")
+    edit = {"title": [{"locale": "en_US", "channel": None, "data": "Edited in the PIM"}]}
+    await pim_call(world, "PATCH", f"{ASSETS}/{sanitise_code(stale)}", {"values": edit})
+    foreign = {"dam_url": [{"locale": None, "channel": None, "data": "https://elsewhere/x"}]}
+    await pim_call(world, "PATCH", f"{ASSETS}/{sanitise_code(harmless)}", {"values": foreign})
+    # Deleted in the DAM, swept, then put back in the PIM by hand: owned, unexplained.
+    await hard_delete(world, orphan)
+    world.clock.advance(60)
+    assert 1 == await world.runner.reconcile()
+    code = sanitise_code(orphan)
+    back = {"code": code, "values": edit}
+    await pim_call(world, "PATCH", f"{ASSETS}/{code}", back)
+    await hard_delete(world, deleted)
+    return {"missing": missing, "stale": stale, "orphaned": orphan, "deleted": deleted}
+
+
+async def test_a_synced_world_is_clean(world):
+    """Right after a pass, the PIM holds exactly what the mapping gives: no drift at all."""
+    assert 0 == (await world.runner.run_once()).failed
+    summary, items = await scan(world)
+    assert {} == dict(summary.counts)
+    assert 0 == summary.total
+    assert ("packshots", "notices") == summary.families
+    assert summary.known > 200
+
+
+async def test_reconcile_finds_each_kind_and_fix_leaves_it_clean(world):
+    """Missing, stale, orphaned and deleted are each found; after --fix a reconcile is clean."""
+    await world.runner.run_once()
+    ids = await make_drift(world)
+    summary, items = await scan(world)
+    assert {kind: [dam_id] for kind, dam_id in ids.items()} == items
+    assert {("packshots", kind): 1 for kind in ids} == dict(summary.counts)
+    fixed = await scan_and_fix(world)
+    assert (2, 2, 0, False) == (fixed.resent, fixed.deleted, fixed.failed, fixed.refused)
+    summary, items = await scan(world)
+    assert {} == dict(summary.counts), items
+    pim = await world.pim_assets("packshots")
+    assert sanitise_code(ids["missing"]) in pim
+    assert sanitise_code(ids["orphaned"]) not in pim
+
+
+async def test_the_brake_refuses_deletions_but_still_resends(world):
+    """Past the deletion brake nothing is deleted; missing and stale assets are still re-sent."""
+    await world.runner.run_once()
+    ids = await make_drift(world)
+    fixed = await scan_and_fix(world, max_delete_fraction=0.001)
+    assert (2, 0, True) == (fixed.resent, fixed.deleted, fixed.refused)
+    _summary, items = await scan(world)
+    assert {"orphaned": [ids["orphaned"]], "deleted": [ids["deleted"]]} == {
+        k: v for k, v in items.items() if v
+    }
+
+
+async def test_a_family_filter_reports_that_family_only(world):
+    """--family notices sees none of the drift made in packshots."""
+    await world.runner.run_once()
+    await make_drift(world)
+    summary, _items = await scan(world, family="notices")
+    assert ("notices",) == summary.families
+    assert 0 == summary.total
+
+
+async def test_the_scheduled_reconcile_reports_drift_as_metrics(world):
+    """The sweep exports drift per family and kind, and when it last ran."""
+    await world.runner.run_once()
+    ids = await make_drift(world)
+    assert 1 == await world.runner.reconcile()  # the deleted asset, as before
+    registry = world.services.registry
+
+    def drift(kind: str) -> object:
+        labels = {"source": "demo", "family": "packshots", "kind": kind}
+        return registry.get_sample_value("damsync_reconcile_drift_assets", labels)
+
+    assert (1, 1, 1, 1) == (drift("missing"), drift("stale"), drift("orphaned"), drift("deleted"))
+    stamp = registry.get_sample_value(
+        "damsync_reconcile_last_run_timestamp_seconds", {"source": "demo"}
+    )
+    assert stamp is not None and stamp > 0
+    assert sanitise_code(ids["deleted"]) not in await world.pim_assets("packshots")
+    await scan_and_fix(world)
+    await world.runner.reconcile()
+    assert (0, 0, 0, 0) == (drift("missing"), drift("stale"), drift("orphaned"), drift("deleted"))
+
+
+def test_a_repaired_family_goes_back_to_zero_in_the_metrics():
+    """A family and kind reported before but not now is exported as 0, not left stale."""
+    metrics = make_metrics(CollectorRegistry())
+    before = DriftSummary(
+        "demo", ("notices",), {("notices", "stale"): 3, ("gone", "deleted"): 2}, 9
+    )
+    report_drift(metrics, before)
+    report_drift(metrics, DriftSummary("demo", ("notices",), {}, 9))
+
+    def value(family: str, kind: str) -> object:
+        labels = {"source": "demo", "family": family, "kind": kind}
+        return metrics.registry.get_sample_value("damsync_reconcile_drift_assets", labels)
+
+    assert (0, 0, 0) == (
+        value("notices", "stale"),
+        value("gone", "deleted"),
+        value("notices", "missing"),
+    )
