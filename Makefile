@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck test test-deps test-fast demo bench soak clean lock
+.PHONY: install install-user lint typecheck test test-deps test-fast fuzz demo bench soak clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,18 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# `damsync` on the PATH without activating the virtualenv: a link to .venv/bin/damsync in
+# USER_BIN (~/.local/bin, on the PATH of most login shells). Or, per shell:
+# `source .venv/bin/activate`.
+USER_BIN ?= $(HOME)/.local/bin
+install-user: install
+	@mkdir -p "$(USER_BIN)"
+	@ln -sfn "$(abspath $(BIN))/damsync" "$(USER_BIN)/damsync"
+	@echo "linked $(USER_BIN)/damsync -> $(abspath $(BIN))/damsync"
+	@case ":$$PATH:" in *":$(USER_BIN):"*) ;; \
+	  *) echo "$(USER_BIN) is not on your PATH: add it, e.g. export PATH=\"$(USER_BIN):\$$PATH\"";; \
+	esac
 
 lint: install
 	$(BIN)/ruff check daemon tests migrations bench
@@ -34,9 +46,19 @@ test-deps:
 test-fast: install
 	$(BIN)/pytest -m "not slow" -x -q $(PYTEST_ARGS)
 
-# The daemon against the built-in DAM and PIM simulators, SQLite, until Ctrl-C.
+# The parsers of untrusted input (DAM answers, hot-folder files, checksums, JSON) fuzzed with
+# 5,000 examples per property; `make test` runs the same properties with 50.
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q --timeout 3600 \
+		tests/reliability/test_fuzz_dam.py tests/reliability/test_fuzz_files.py $(PYTEST_ARGS)
+
+# The daemon against the built-in DAM and PIM simulators, SQLite, until Ctrl-C (options:
+# make demo DEMO_ARGS="--assets 1000"). On a terminal the demo runs as its own foreground job
+# (bash's `set -m`): Ctrl-C reaches the demo alone, which stops cleanly, so make exits 0 instead
+# of dying of the signal ("make: *** Interrupt"). Without a terminal it runs as a plain child.
+DEMO_ARGS ?=
 demo: install
-	$(BIN)/damsync demo
+	@bash -c 'if [ -t 0 ]; then set -m; fi; "$(BIN)/damsync" demo $(DEMO_ARGS); status=$$?; exit $$status'
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)

@@ -1,17 +1,23 @@
-"""Shared bits of the commands: the ``--config`` option, loading settings, logging setup."""
+"""
+Shared bits of the commands: the ``--config`` option, loading settings, logging setup.
+
+Every command module imports this one, ``--help`` included: the settings (pydantic, the mapping
+rules) and the logging setup (structlog) are imported when a command loads them, not here.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from daemon.core.errors import ConfigError
-from daemon.settings.root import Settings, load_settings
-from daemon.telemetry import logs
+
+if TYPE_CHECKING:
+    from daemon.settings.root import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +36,8 @@ def config_option(func: F) -> F:
 
 def load(config_path: str, *, configure_logs: bool = True) -> Settings:
     """Load the settings (exit 2 naming every bad key) and configure logging."""
+    from daemon.settings.root import load_settings
+
     try:
         settings = load_settings(config_path, dict(os.environ))
     except ConfigError as exc:
@@ -51,6 +59,9 @@ def known_source(settings: Settings, name: str | None) -> None:
 
 
 def setup_logs(settings: Settings, *, level: str | None = None) -> None:
+    """Configure structlog from ``log_level`` and ``log_format`` (``level`` overrides)."""
+    from daemon.telemetry import logs
+
     json = {"auto": None, "json": True, "console": False}[settings.log_format]
     logs.configure(level or settings.log_level, json=json)
 

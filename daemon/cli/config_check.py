@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
-from prometheus_client import CollectorRegistry
 
 from daemon.cli.common import config_option, load
 from daemon.cli.output import one_line, operator_store
 from daemon.core.errors import SyncError
 from daemon.core.records import Window
-from daemon.mapping import MappingFailed, validate_rules
-from daemon.service.wiring import Runner, Services, SyncApp
-from daemon.settings import Settings
+
+if TYPE_CHECKING:
+    from daemon.service.wiring import Runner
+    from daemon.settings import Settings
 
 #: Assets of each source mapped as a sample (at most the source's first page).
 SAMPLE = 100
@@ -44,6 +46,8 @@ def _warnings(settings: Settings) -> list[str]:
 
 async def _sample(runner: Runner, index: int) -> list[str]:
     """Map the first page of the source's changes; one line per distinct field failure."""
+    from daemon.mapping import MappingFailed
+
     window = Window(since=datetime(1970, 1, 1, tzinfo=UTC), until=datetime.now(UTC))
     mapper = await runner.processor.mappers.get()
     seen = 0
@@ -63,6 +67,12 @@ async def _sample(runner: Runner, index: int) -> list[str]:
 
 
 async def _validate(settings: Settings) -> list[str]:
+    # Imported here: `validate-config --help` starts without the engine (bench/startup.py).
+    from prometheus_client import CollectorRegistry
+
+    from daemon.mapping import validate_rules
+    from daemon.service.wiring import Services, SyncApp
+
     services = Services.create(settings, registry=CollectorRegistry())
     app = SyncApp.build(settings, services, one_shot=True)
     problems: list[str] = []
@@ -94,6 +104,7 @@ async def _validate(settings: Settings) -> list[str]:
                 entry.mapping, families, list(channels), prefix=f"sources[{index}].mapping"
             )
             problems.extend(f"{problem.path}: {problem.message}" for problem in rule_problems)
+            problems.extend(_mark_problems(entry.sync.mark, families, index))
             if reachable and not rule_problems and len(families) == len(entry.mapping.families):
                 try:
                     problems.extend(await _sample(runner, index))
@@ -104,6 +115,29 @@ async def _validate(settings: Settings) -> list[str]:
     finally:
         await app.aclose()
         services.store.dispose()
+    return problems
+
+
+def _mark_problems(
+    mark: Mapping[str, object], families: Mapping[str, Any], index: int
+) -> list[str]:
+    """
+    ``[sources.sync.mark]`` against each family the source writes: a withdrawn asset of any of
+    them gets the mark, so every attribute must exist there, and an option must be one of its.
+    """
+    problems = []
+    for attribute, value in mark.items():
+        for code, family in families.items():
+            found = family.attributes.get(attribute)
+            where = f"sources[{index}].sync.mark.{attribute}"
+            if found is None:
+                problems.append(f"{where}: family {code!r} has no attribute {attribute!r}")
+            elif found.type in ("media_file", "media_link", "multiple_options"):
+                problems.append(f"{where}: a {found.type} attribute cannot hold a mark")
+            elif found.type == "single_option" and str(value) not in family.options.get(
+                attribute, frozenset()
+            ):
+                problems.append(f"{where}: {value!r} is not an option of {code}.{attribute}")
     return problems
 
 

@@ -3,22 +3,28 @@
 
 ``upgrade`` is meant to run as its own deploy step (an init container, a pre-start hook); the
 daemon itself only checks that the schema is at head and refuses to start otherwise.
+
+The store (SQLAlchemy, Alembic) is imported when a command opens it, so ``--help`` stays light.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from daemon.core.errors import SyncError
-from daemon.store.database import DEFAULT_DATABASE_URL
-from daemon.store.rows import SchemaNotAtHeadError
-from daemon.store.state_store import Store
+
+if TYPE_CHECKING:
+    from daemon.store.state_store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``daemon.store.DEFAULT_DATABASE_URL``, spelled out for the help text so that ``--help`` does
+#: not import the store (a test keeps the two equal).
+DEFAULT_URL_SHOWN = "sqlite:///damsync.db"
 
 
 def _database_url(func: F) -> F:
@@ -34,7 +40,7 @@ def _database_url(func: F) -> F:
         envvar="DAMSYNC_DATABASE_URL",
         default=None,
         help="SQLAlchemy URL of the state store (env DAMSYNC_DATABASE_URL); wins over "
-        f"DAMSYNC_STORE__URL and --config. Default: {DEFAULT_DATABASE_URL}.",
+        f"DAMSYNC_STORE__URL and --config. Default: {DEFAULT_URL_SHOWN}.",
     )(func)
 
 
@@ -52,10 +58,14 @@ def resolve_url(database_url: str | None, config_path: str | None) -> str:
             return load_settings(config_path, dict(os.environ)).store.url
         except SyncError as exc:
             raise click.ClickException(str(exc)) from exc
+    from daemon.store.database import DEFAULT_DATABASE_URL
+
     return DEFAULT_DATABASE_URL
 
 
 def _open(url: str | None, config_path: str | None = None) -> Store:
+    from daemon.store.state_store import Store
+
     url = resolve_url(url, config_path)
     try:
         return Store.from_url(url)
@@ -111,6 +121,8 @@ def current(database_url: str | None, config_path: str | None) -> None:
 @_database_url
 def check(database_url: str | None, config_path: str | None) -> None:
     """Exit 0 when the schema is at head, 1 (with the fix) when it is not."""
+    from daemon.store.rows import SchemaNotAtHeadError
+
     store = _open(database_url, config_path)
     try:
         store.check_at_head()

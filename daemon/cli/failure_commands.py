@@ -4,15 +4,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from daemon.cli.common import config_option, known_source, load
 from daemon.cli.output import echo_json, format_option, iso, operator_store
-from daemon.store import Failure
+
+if TYPE_CHECKING:
+    from daemon.store import Failure
 
 
 @click.group()
@@ -47,6 +47,9 @@ def failures_list(
     if not found:
         click.echo("no failures" + (f" of source {source}" if source else ""))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("id", "source", "dam id", "stage", "tries", "state", "reason")
     for f in shown:
         state = "dead" if f.dead_lettered else f"due {iso(f.next_attempt_at)}"

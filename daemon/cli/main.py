@@ -9,6 +9,8 @@ SQLAlchemy, APScheduler, uvicorn, the simulators) is imported when that command 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -27,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": (
         "daemon.cli.sync_once:sync",
         "Run one pass of every source (or of --source NAME) and print a summary.",
+    ),
+    "reconcile": (
+        "daemon.cli.reconcile:reconcile",
+        "Compare the PIM with the DAM per family; --fix repairs (exit 0 clean, 2 drift).",
     ),
     "demo": (
         "daemon.cli.demo:demo",
@@ -48,6 +54,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "daemon.cli.checkpoint_commands:checkpoint",
         "Show or rewind the sources' cursors.",
     ),
+    "deletions": (
+        "daemon.cli.deletion_commands:deletions",
+        "Show, approve or reject the deletions the mass-deletion brake holds.",
+    ),
     "validate-config": (
         "daemon.cli.config_check:validate_config",
         "Check the config, the store, the PIM and each DAM; map a sample of assets.",
@@ -61,33 +71,42 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported on first use (``damsync --help`` imports none)."""
+    """
+    A group whose commands are imported on first use (its ``--help`` imports none).
+
+    Args:
+        lazy: name -> (``module:attribute``, one-line help) of each command.
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *self.commands})
+        return sorted({*self.lazy, *self.commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        if cmd_name not in COMMANDS:
+        if cmd_name not in self.lazy:
             return None
-        module_name, _, attribute = COMMANDS[cmd_name][0].partition(":")
+        module_name, _, attribute = self.lazy[cmd_name][0].partition(":")
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
-            raise TypeError(f"{COMMANDS[cmd_name][0]} is not a click command")
+            raise TypeError(f"{self.lazy[cmd_name][0]} is not a click command")
         self.commands[cmd_name] = command
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        rows = [(name, self.lazy[name][1]) for name in sorted(self.lazy)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="damsync")
 def main() -> None:
     """Keep the Akeneo PIM Asset Manager in sync with your DAM."""
 
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "LazyGroup", "main"]

@@ -3,6 +3,9 @@
 
 The HTTP endpoints are served in the same event loop as the scheduler. Start-up refuses a
 database whose schema is not at head (``damsync db upgrade`` fixes it, or ``--migrate``).
+
+The service (scheduler, HTTP server, engine) is imported inside :func:`run_daemon`, so that
+``run --help`` and ``reload`` start without it.
 """
 
 from __future__ import annotations
@@ -14,21 +17,20 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import httpx
-import structlog
-from prometheus_client import REGISTRY, CollectorRegistry
 
 from daemon.cli.common import config_option, load
 from daemon.core.errors import CheckpointError, ConfigError, SyncError
-from daemon.service.endpoints import ServerLimits, build_app, serve
-from daemon.service.readiness import Check
-from daemon.service.runtime import Runtime
-from daemon.service.wiring import Services, SyncApp
-from daemon.settings.root import Settings, load_settings
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    from daemon.service.readiness import Check
+    from daemon.service.runtime import Runtime
+    from daemon.settings.root import Settings
 
 
 class Readiness:
@@ -38,6 +40,9 @@ class Readiness:
         self._runtime = runtime
 
     async def checks(self) -> Sequence[Check]:
+        from daemon.service.readiness import Check
+        from daemon.service.wiring import SyncApp
+
         app = self._runtime.app
         if not isinstance(app, SyncApp):
             return [Check("startup", False, "the daemon is starting")]
@@ -70,6 +75,15 @@ async def run_daemon(
         source_transports: Injected DAM transports (tests).
         runtime_ready: Resolved with the runtime once it exists (tests).
     """
+    import structlog
+    from prometheus_client import REGISTRY
+
+    from daemon.service.endpoints import ServerLimits, build_app, serve
+    from daemon.service.runtime import Runtime
+    from daemon.service.wiring import Services, SyncApp
+    from daemon.settings.root import load_settings
+
+    log = structlog.get_logger(__name__)
     env = dict(environ if environ is not None else os.environ)
     services = Services.create(settings, registry=registry or REGISTRY)
     if migrate:
@@ -110,9 +124,19 @@ async def run_daemon(
             )
         )
     pid_file = Path(settings.runtime.pid_file) if settings.runtime.pid_file else None
-    if pid_file is not None:
-        pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
     try:
+        if pid_file is not None:
+            if handle_signals:
+                # Once the pid file exists `damsync reload` may send SIGHUP, possibly before the
+                # runtime installs its handlers: it must reload the daemon, not end it.
+                loop = asyncio.get_running_loop()
+                loop.add_signal_handler(signal.SIGHUP, runtime.request_reload)
+            try:
+                pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
+            except OSError as exc:
+                pid_file = None  # not written: nothing to remove at exit
+                click.echo(f"damsync: cannot write runtime.pid_file: {exc}", err=True)
+                return 1
         return await runtime.run()
     except (CheckpointError, ConfigError) as exc:
         log.error("runtime.refused_to_start", error=str(exc))
@@ -149,10 +173,10 @@ def run(config_path: str, migrate: bool) -> None:
 
 
 @click.command()
-@click.option("--pid", type=int, help="The daemon's process id.")
+@click.option("--pid", type=click.IntRange(min=1), help="The daemon's process id.")
 @click.option(
     "--pid-file",
-    type=click.Path(dir_okay=False, exists=True),
+    type=click.Path(dir_okay=False),
     help="The daemon's pid file (runtime.pid_file).",
 )
 @click.option("--config", "config_path", envvar="DAMSYNC_CONFIG", type=click.Path(dir_okay=False))
@@ -160,26 +184,83 @@ def reload(pid: int | None, pid_file: str | None, config_path: str | None) -> No
     """Make a running daemon re-read its configuration (sends SIGHUP).
 
     The new configuration is validated first; the daemon keeps its running configuration
-    when the new one is invalid, and logs why.
+    when the new one is invalid, and logs why. Exit 1 (one line saying where it looked) when
+    no damsync daemon answers.
     """
-    if pid is None and pid_file is None and config_path:
+    if config_path:
+        # Fail here, loudly, rather than in the daemon's log only.
         settings = load(config_path, configure_logs=False)
-        pid_file = settings.runtime.pid_file
+        if pid is None and pid_file is None:
+            pid_file = settings.runtime.pid_file
+            if not pid_file:
+                raise click.UsageError(
+                    f"{config_path} sets no runtime.pid_file: set it (and restart the daemon), "
+                    "or give --pid or --pid-file"
+                )
+    path: Path | None = None
     if pid is None:
         if not pid_file:
             raise click.UsageError("give --pid, --pid-file, or a --config with runtime.pid_file")
-        try:
-            pid = int(Path(pid_file).read_text(encoding="utf-8").strip())
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(f"cannot read pid file {pid_file}: {exc}") from exc
-    if config_path:
-        # Fail here, loudly, rather than in the daemon's log only.
-        load(config_path, configure_logs=False)
+        path = Path(pid_file).absolute()
+        pid = _read_pid(path)
+    named = f"{path} names process {pid}" if path else f"process {pid}"
+    _check_damsync(pid, named)
     try:
         os.kill(pid, signal.SIGHUP)
-    except ProcessLookupError as exc:
-        raise click.ClickException(f"no process {pid}") from exc
+    except ProcessLookupError:
+        raise click.ClickException(f"damsync is not running: {named}, which has exited") from None
+    except PermissionError:
+        raise click.ClickException(
+            f"cannot signal process {pid}: permission denied (run reload as the daemon's user)"
+        ) from None
     click.echo(f"reload requested from process {pid}")
+
+
+def _read_pid(path: Path) -> int:
+    """The process id in a pid file; one line (exit 1) when there is none to signal."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise click.ClickException(f"damsync is not running: no pid file {path}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot read pid file {path}: {exc.strerror}") from None
+    # 0 and negative ids name process groups for kill() (-1: every process): never signalled.
+    if not text.isdigit() or int(text) <= 0:
+        raise click.ClickException(f"pid file {path} holds no process id")
+    return int(text)
+
+
+def _check_damsync(pid: int, named: str) -> None:
+    """
+    Refuse to hang up a process that is not a damsync daemon (a stale pid file's reused pid).
+
+    Linux tells through ``/proc/PID/cmdline``; elsewhere the pid is trusted as it is.
+
+    Args:
+        pid: The process to signal.
+        named: How the messages name it ("<pid file> names process N" or "process N").
+    """
+    if pid <= 0:  # a process group for kill(); the options and _read_pid never let one through
+        raise click.ClickException(f"{pid} is not a process id")
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            raise click.ClickException(
+                f"damsync is not running: {named}, which has exited"
+            ) from None
+        return
+    except OSError:
+        return
+    args = [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
+    launched = any(Path(arg).name == "damsync" for arg in args[:3]) or any(
+        args[i : i + 2] == ["-m", "daemon"] for i in range(len(args))
+    )
+    if not (launched and {"run", "demo"} & set(args)):
+        shown = " ".join(args)[:60] or "no command line"
+        raise click.ClickException(
+            f"damsync is not running: {named}, which is not a damsync daemon ({shown})"
+        )
 
 
 __all__ = ["Readiness", "reload", "run", "run_daemon"]

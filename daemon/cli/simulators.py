@@ -1,19 +1,31 @@
-"""``damsync sim ...``: serve the built-in simulators on loopback."""
+"""
+``damsync sim ...``: serve the built-in simulators on loopback.
+
+Each simulator (Starlette, uvicorn) is imported when it runs, so ``sim --help`` stays light.
+"""
 
 from __future__ import annotations
 
 import click
 
-from daemon.sim.dam.dam_app import dam_command
-from daemon.sim.pim.pim_app import pim_command
+from daemon.cli.main import LazyGroup
+
+#: name -> (module:attribute, one-line help shown by ``damsync sim --help``).
+SIMULATORS: dict[str, tuple[str, str]] = {
+    "pim": (
+        "daemon.sim.pim.pim_app:pim_command",
+        "Serve the Akeneo PIM simulator on loopback (demo, dry runs, end-to-end tests).",
+    ),
+    "dam": (
+        "daemon.sim.dam.dam_app:dam_command",
+        "Serve the simulated DAM (generic, Bynder and Cloudinary shapes) on loopback.",
+    ),
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=SIMULATORS)
 def sim() -> None:
     """Run the built-in PIM and DAM simulators (for the demo, dry runs and tests)."""
 
-
-sim.add_command(pim_command, "pim")
-sim.add_command(dam_command, "dam")
 
 __all__ = ["sim"]

@@ -5,15 +5,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from daemon.cli.common import config_option, load
+from daemon.cli.common import config_option, known_source, load
 from daemon.cli.output import age, echo_json, format_option, iso, operator_store
-from daemon.store import RunSummary
+
+if TYPE_CHECKING:
+    from daemon.store import RunSummary
 
 
 @click.command()
@@ -47,6 +47,9 @@ def status(config_path: str, fmt: str) -> None:
     if fmt == "json":
         echo_json(rows)
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("source", "data lag", "last run", "ended", "last ok", "pending", "dead")
     for row in rows:
         last = row["last_run"]
@@ -76,9 +79,8 @@ def status(config_path: str, fmt: str) -> None:
 def runs(config_path: str, only: str | None, limit: int, fmt: str) -> None:
     """Past passes, newest first: start, end, status, counts and the error line."""
     settings = load(config_path, configure_logs=False)
+    known_source(settings, only)
     names = [only] if only else [entry.name for entry in settings.sources]
-    if only:
-        settings.source(only)
     with operator_store(settings) as store:
         found = [run for name in names for run in store.last_runs(name, limit)]
     found.sort(key=lambda run: (run.started_at, run.id), reverse=True)
@@ -89,6 +91,9 @@ def runs(config_path: str, only: str | None, limit: int, fmt: str) -> None:
     if not found:
         click.echo("no runs yet")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("id", "source", "started (UTC)", "took", "status", "read", "wrote", "failed")
     for run in found:
         took = (

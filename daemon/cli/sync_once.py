@@ -5,7 +5,9 @@ The exit code is 0 when every asset went through, 1 when some failed (they are i
 table), 2 when a pass itself failed, 3 when a pass was skipped because another process holds the
 source's lease (its summary line names the holder and the lease's expiry); when sources end
 differently, 2 wins over 3, and 3 over 1. ``--dry-run`` maps and prints what would be sent, per
-asset, and writes nothing (neither the PIM nor the checkpoint).
+asset, and writes nothing (neither the PIM nor the checkpoint). ``--full`` reads every asset
+from the beginning and re-sends it whatever its content hash (to repair a PIM), batched as usual;
+the stored cursor never moves back.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from daemon.cli.common import config_option, load
+from daemon.cli.common import config_option, known_source, load
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,13 +32,14 @@ EXIT_LEASE_HELD = 3
 
 
 def summary(result: PassResult) -> str:
-    """One line per pass; a dry run counts what it *would* write, delete and fail."""
+    """One line per pass; a dry run counts what it *would* write and delete (its failures are
+    real: values the mapping or the PIM's structure refuse)."""
     if result.dry_run:
         line = (
             f"{result.source}: {result.status} (dry run, nothing written) - read {result.read}, "
             f"would write {result.written}, unchanged {result.unchanged}, "
             f"skipped {result.skipped}, would delete {result.deleted}, "
-            f"would fail {result.failed} in {result.duration:.1f}s"
+            f"failed {result.failed} in {result.duration:.1f}s"
         )
     else:
         line = (
@@ -54,6 +57,7 @@ async def sync_once(
     *,
     sources: tuple[str, ...] = (),
     dry_run: bool = False,
+    full: bool = False,
     console: Console | None = None,
     **transports: Any,
 ) -> list[PassResult]:
@@ -61,6 +65,7 @@ async def sync_once(
     # Imported here so that `sync --help` starts without the engine and the upstream clients.
     from prometheus_client import CollectorRegistry
 
+    from daemon.engine.drift_resend import FromEpoch
     from daemon.service.wiring import Services, SyncApp
 
     for name in sources:
@@ -80,6 +85,9 @@ async def sync_once(
         if bar is not None:
             bar.progress.start()
         for runner in app.runners:
+            if full:  # every asset, from the epoch, re-sent whatever its content hash
+                runner.processor.force = True
+                runner.store = FromEpoch(runner.store)
             if bar is not None:
                 runner.observer = bar
                 runner.source = bar.watch(runner.source)
@@ -97,13 +105,18 @@ async def sync_once(
 @click.option("--once", is_flag=True, required=True, help="Run one pass and exit.")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; write nothing.")
-def sync(config_path: str, once: bool, sources: tuple[str, ...], dry_run: bool) -> None:
+@click.option("--full", is_flag=True, help="Re-send every asset, unchanged ones too.")
+def sync(config_path: str, once: bool, sources: tuple[str, ...], dry_run: bool, full: bool) -> None:
     """Run one pass of every source (or of --source NAME) and print a summary per source."""
     from rich.console import Console
 
     settings = load(config_path)
+    for name in sources:
+        known_source(settings, name)
     console = Console(stderr=True)
-    results = asyncio.run(sync_once(settings, sources=sources, dry_run=dry_run, console=console))
+    results = asyncio.run(
+        sync_once(settings, sources=sources, dry_run=dry_run, full=full, console=console)
+    )
     for result in results:
         if dry_run:
             for item in result.dry_run_items:

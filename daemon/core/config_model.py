@@ -24,6 +24,9 @@ from pydantic import (
 #: inside what date arithmetic holds (``1e12`` or ``inf`` would crash a pass later).
 MAX_SECONDS = 366 * 86400
 
+#: A ``{file = ...}`` secret is read up to this size: a token or a password, never ``/dev/zero``.
+MAX_SECRET_BYTES = 64 * 1024
+
 ENV_PREFIX = "DAMSYNC_"
 
 
@@ -39,9 +42,16 @@ def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
         if set(value) == {"file"}:
             path = Path(str(value["file"]))
             try:
-                return path.read_text(encoding="utf-8").strip()
+                with path.open("rb") as handle:
+                    raw = handle.read(MAX_SECRET_BYTES + 1)
             except OSError as exc:
                 raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+            if len(raw) > MAX_SECRET_BYTES:
+                raise ValueError(f"secret file {path} is too large (over {MAX_SECRET_BYTES} bytes)")
+            try:
+                return raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise ValueError(f"secret file {path}: can't decode it as UTF-8 text") from None
         raise ValueError('a secret is a string, {env = "NAME"} or {file = "/path"}')
     return value
 

@@ -36,6 +36,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+#: How much of an id an error message quotes: the reason must survive any truncation of the
+#: stored detail, and a hostile 100 kB id must not grow every log line.
+SHOWN_ID_CHARS = 120
+
+
+def shown_id(asset_id: str) -> str:
+    """An id as error messages quote it: whole when short, else its head and its length."""
+    if len(asset_id) <= SHOWN_ID_CHARS:
+        return repr(asset_id)
+    return f"{asset_id[:SHOWN_ID_CHARS]!r}… ({len(asset_id)} characters)"
+
 
 class TransientError(Exception):
     """Marker: the same operation may succeed later."""
@@ -142,7 +153,7 @@ class SourceAssetError(SourceError, PermanentError):
         self.path = path
         self.reason = reason
         self.source = source
-        who = f"asset {asset_id!r}" if asset_id is not None else "asset with unreadable id"
+        who = f"asset {shown_id(asset_id)}" if asset_id is not None else "asset with unreadable id"
         src = f"source {source!r}, " if source else ""
         super().__init__(f"{src}{who}, field {field!r} at {path!r}: {reason}")
 
@@ -266,7 +277,7 @@ class MappingError(SyncError, PermanentError):
         self.field = field
         self.reason = reason
         self.details = dict(details or {})
-        super().__init__(f"asset {asset_id!r}, field {field!r}: {reason}")
+        super().__init__(f"asset {shown_id(asset_id)}, field {field!r}: {reason}")
 
 
 class CheckpointError(SyncError, PermanentError):

@@ -11,6 +11,35 @@ from typing import Any
 
 _MISSING = object()
 
+#: The dates a DAM record may carry. Outside them a date is a placeholder (``0001-01-01``,
+#: ``9999-12-31``) or garbage, and the engine's arithmetic on it (the lookback before the
+#: cursor, the future tolerance after the DAM's clock, each up to a year) would overflow.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+#: Characters of a refused value quoted in an error.
+_SHOWN = 80
+
+
+def _show(raw: Any) -> str:
+    try:
+        text = repr(raw)
+    except ValueError:  # an int past Python's digit limit for text conversion
+        return f"<{type(raw).__name__} too long to show>"
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}..."
+
+
+def in_range(when: datetime, raw: Any) -> datetime:
+    """
+    ``when`` (aware) if it lies between :data:`EARLIEST` and :data:`LATEST`.
+
+    Raises:
+        ValueError: naming the value ``raw`` it was read from.
+    """
+    if not EARLIEST <= when < LATEST:
+        raise ValueError(f"{_show(raw)} is out of range ({EARLIEST.year} to {LATEST.year})")
+    return when
+
 
 class PathMissingError(LookupError):
     """A dotted path does not exist in a JSON value."""
@@ -99,22 +128,28 @@ def parse_datetime(raw: Any, fmt: str) -> datetime:
     Read a DAM datetime into aware UTC.
 
     ISO values without an offset are taken as UTC (the DAMs we read send UTC); numbers are
-    accepted for the epoch formats; ``strftime`` patterns are read as UTC.
+    accepted for the epoch formats; ``strftime`` patterns are read as UTC. Dates outside
+    :data:`EARLIEST` to :data:`LATEST` are refused.
 
     Raises:
-        ValueError: with a reason naming the value.
+        ValueError: with a reason naming the value (never ``OverflowError`` or ``OSError``:
+            a date too far out for the platform is refused like any other).
     """
     if isinstance(raw, bool) or raw is None:
-        raise ValueError(f"expected a datetime, got {raw!r}")
+        raise ValueError(f"expected a datetime, got {_show(raw)}")
     if fmt in ("epoch_s", "epoch_ms"):
         try:
             number = float(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected epoch {fmt[6:]}, got {raw!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"expected epoch {fmt[6:]}, got {_show(raw)}") from None
         seconds = number / 1000 if fmt == "epoch_ms" else number
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return in_range(datetime.fromtimestamp(seconds, tz=UTC), raw)
+        # NaN, infinity, past what the platform's time_t holds, or in_range's refusal.
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"epoch {fmt[6:]} {_show(raw)} is no date in range") from None
     if not isinstance(raw, str):
-        raise ValueError(f"expected a datetime string, got {raw!r}")
+        raise ValueError(f"expected a datetime string, got {_show(raw)}")
     if fmt in ("iso", "iso_seconds"):
         text = raw.strip()
         if text.endswith(("Z", "z")):
@@ -122,24 +157,31 @@ def parse_datetime(raw: Any, fmt: str) -> datetime:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"not an ISO-8601 datetime: {raw!r}") from None
+            raise ValueError(f"not an ISO-8601 datetime: {_show(raw)}") from None
     else:
         try:
             parsed = datetime.strptime(raw, fmt)  # noqa: DTZ007 (made aware just below)
         except ValueError:
-            raise ValueError(f"{raw!r} does not match {fmt!r}") from None
+            raise ValueError(f"{_show(raw)} does not match {fmt!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        # 0001-01-01T00:00:00+01:00 is a valid ISO text, and a year before UTC's first one.
+        return in_range(parsed.astimezone(UTC), raw)
+    except OverflowError:
+        raise ValueError(f"{_show(raw)} is out of range") from None
 
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "PathMissingError",
     "ceil_to",
     "dig",
     "dig_optional",
     "floor_to",
     "format_datetime",
+    "in_range",
     "parse_datetime",
     "resolution",
 ]

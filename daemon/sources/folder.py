@@ -82,13 +82,23 @@ class FolderSource:
         return datetime.fromtimestamp(stamp / 1e9, tz=UTC)
 
     def _rel(self, path: Path) -> str:
-        return PurePosixPath(path.relative_to(self.root).as_posix()).as_posix()
+        """
+        The id of ``path``. A name that is no UTF-8 (``caf\\xe9.png`` from a Latin-1 system)
+        is shown with its bad bytes escaped: the raw form cannot be stored, logged or sent.
+        """
+        rel = PurePosixPath(path.relative_to(self.root).as_posix()).as_posix()
+        if rel.isascii():
+            return rel
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
     def _read(
         self, path: Path, now: datetime, cache: CsvCache, *, walked: bool = True
     ) -> DamAsset | SourceAssetError | None:
         """One file as an asset, an error, or ``None`` when it has not settled yet."""
         asset_id = self._rel(path)
+        if walked and asset_id != path.relative_to(self.root).as_posix():
+            reason = "the file name is not valid UTF-8: rename it"
+            return self._error(asset_id, "id", asset_id, reason)
         why = self.files.check(path, walked=walked)
         if why is not None:
             return self._error(asset_id, "binary", str(path), why)

@@ -90,7 +90,17 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
         )
     url, where = await _resolve_url(calls, asset)
     base = httpx.URL(settings.base_url)
-    target = base.join(url)
+    try:
+        target = base.join(url)
+    except httpx.InvalidURL as exc:
+        # A control character, a bad port, 64 KiB of URL: the same every time, like a scheme.
+        raise UnusableBinaryError(
+            asset_id=asset.id,
+            field="binary_url",
+            path=where,
+            reason=f"the binary URL cannot be used: {exc}",
+            source=calls.name,
+        ) from None
     if target.scheme not in BINARY_SCHEMES or not target.host:
         # The same URL fails the same way every time: the asset's error, not the DAM's outage.
         # The URL itself is not quoted (a signed URL carries credentials in its query).
@@ -128,11 +138,21 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
                 reason=f"binary download answered HTTP {response.status_code}",
                 source=calls.name,
             )
-        length_header = response.headers.get("content-length")
-        try:
-            length = int(length_header) if length_header is not None else None
-        except ValueError:
-            length = None
+        content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+        if content_type.lower() == "text/html" and (asset.binary.mime_type or "") != "text/html":
+            # A login or error page answered with 200 (an expired SSO session, a proxy): it
+            # must not become the asset's media. Retried, as the DAM may answer right later.
+            raise SourceAssetError(
+                asset_id=asset.id,
+                field="binary",
+                path=where,
+                reason="the download answered an HTML page (text/html), not the binary "
+                f"({asset.binary.mime_type or 'type not announced'}): a login or error page?",
+                source=calls.name,
+            )
+        length_header = response.headers.get("content-length", "").strip()
+        # Only digits are a length (RFC 9110); "-5" or "abc" is no announcement at all.
+        length = int(length_header) if length_header.isdigit() else None
         yield verified(
             _chunks(calls, response, asset.id, where),
             source=calls.name,

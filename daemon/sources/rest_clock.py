@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from daemon.core.errors import SourceProtocolError
-from daemon.sources.fields import dig_optional, parse_datetime
+from daemon.sources.fields import dig_optional, in_range, parse_datetime
 from daemon.upstream.policy import RequestSpec
 
 
@@ -57,7 +57,11 @@ class DamClock:
             raise SourceProtocolError("unreadable Date header", endpoint=spec.endpoint) from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return when.astimezone(UTC)
+        try:
+            # A DAM claiming year 9999 would overflow the window arithmetic later.
+            return in_range(when.astimezone(UTC), header)
+        except (ValueError, OverflowError):
+            raise SourceProtocolError("Date header out of range", endpoint=spec.endpoint) from None
 
     def settle(self, body: Any, response: httpx.Response, spec: RequestSpec) -> datetime:
         """Anchor on an answer whose clock must be readable (a probe); its time is returned."""

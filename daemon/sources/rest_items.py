@@ -27,6 +27,16 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _url_path(url: str | None) -> str | None:
+    """The path of ``url`` to guess a type from; ``None`` when it cannot be split."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url).path
+    except ValueError:  # "http://[::1": the download reports it, naming the asset
+        return None
+
+
 def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> DamAsset:
     """
     Turn one raw item into an asset.
@@ -100,7 +110,7 @@ def _binary(raw: Any, paths: FieldPaths, fail: Any, *, download: bool) -> Binary
     filename = _text(dig_optional(raw, paths.filename))
     mime = _text(dig_optional(raw, paths.mime_type))
     if mime is None:
-        for name in (filename, urlsplit(url).path if url else None):
+        for name in (filename, _url_path(url)):
             if name and (guess := mimetypes.guess_type(name)[0]):
                 mime = guess
                 break

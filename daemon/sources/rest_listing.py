@@ -128,8 +128,14 @@ class RestListing:
                 value = next((response.headers[n] for n in names if n in response.headers), None)
             if value is None and paging.cursor_path:
                 value = dig_optional(body, paging.cursor_path)
-        if value is not None and not isinstance(value, str | int):
-            raise SourceProtocolError(f"next page token is not text: {type(value).__name__}")
+        if value is False:
+            return None  # "next": false, as null: no next page
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            # True would be followed as the token "True", a list as its repr.
+            raise SourceProtocolError(
+                f"next page token is not text: {type(value).__name__}",
+                endpoint=self._calls.settings.changes_path,
+            )
         return str(value) if value not in (None, "") else None
 
     def _check_same_origin(self, url: str) -> str:

@@ -89,6 +89,7 @@ class World:
 def build_world_settings(tmp_path: Path, **env: str) -> Settings:
     environ = {
         "DAMSYNC_STORE__URL": f"sqlite:///{tmp_path / 'state.db'}",
+        "DAMSYNC_RUNTIME__PID_FILE": str(tmp_path / "damsync.pid"),  # not in the working dir
         # Retries stay on, but fast: the tests inject faults, not patience.
         "DAMSYNC_PIM__HTTP__RETRY__ATTEMPTS": "3",
         "DAMSYNC_PIM__HTTP__RETRY__WAIT_INITIAL": "0.01",

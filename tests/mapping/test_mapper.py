@@ -264,7 +264,7 @@ def test_value_sources_and_transforms(rule, metadata, expected):
     ],
 )
 def test_missing_optional_value_is_left_out(rule, present):
-    """A missing optional value is not sent (nothing is erased in the PIM)."""
+    """A missing optional value is left out of the mapped values (the write may erase it)."""
     result = mapped(mapper({"product_ref": rule}).map_asset(image()))
     assert present == ("product_ref" in result.asset.values)
 

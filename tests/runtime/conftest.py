@@ -166,7 +166,7 @@ def write_config(
         r"(?m)^settle_delay = 2\b": f"settle_delay = {settle_delay:g}",
         r"(?m)^batch_size = 100\b": f"batch_size = {batch_size}",
         r'(?m)^log_format = "auto"': 'log_format = "json"',
-        r'(?m)^# pid_file = "/run/damsync.pid"': f'pid_file = "{pid_file}"' if pid_file else "",
+        r'(?m)^pid_file = "damsync\.pid"': f'pid_file = "{pid_file or path.with_suffix(".pid")}"',
     }
     for pattern, value in replacements.items():
         text, count = re.subn(pattern, value, text, count=1)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import pty
 import re
+import select
+import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -75,3 +83,122 @@ def _get(url: str) -> str | None:
         return httpx.get(url, timeout=5).text
     except httpx.HTTPError:
         return None
+
+
+class DemoProcess:
+    """A `damsync demo` subprocess whose output lines are collected as they come."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [*demo_command(), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ),
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(
+            target=lambda: self.lines.extend(self.process.stdout or ()), daemon=True
+        )
+        self.reader.start()
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = []
+        for line in list(self.lines):
+            if line.startswith("{"):
+                record = json.loads(line)
+                if record.get("event") == name:
+                    found.append(record)
+        return found
+
+    def wait_events(
+        self, name: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float
+    ) -> None:
+        def seen() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"demo exited {self.process.returncode}: {self.output()}")
+            return until(self.events(name))
+
+        wait_for(seen, timeout, f"{name} events")
+
+    def stop(self, timeout: float) -> int:
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout)
+        self.reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+def test_demo_passes_cleanly_keeps_deleting_and_exits_0_on_sigint(tmp_path):
+    """The default demo until a pass deletes: no warning, no failed asset; SIGINT exits 0."""
+    workdir = tmp_path / "demo"
+    demo = DemoProcess("--duration", "120", "--port-base", "0", "--dir", str(workdir))
+    try:
+        # The DAM deletes an asset every 3 s once the first pass is over: a tombstone reaches a
+        # pass within three intervals (its deletion must first be settle_delay old).
+        demo.wait_events("sync.pass_finished", lambda ps: any(p["deleted"] for p in ps), 60)
+        code = demo.stop(30)
+    finally:
+        demo.kill()
+    output = demo.output()
+    assert 0 == code, output
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [] == [r for r in records if r.get("level") not in ("debug", "info")]
+    assert "Traceback" not in output
+    passes = demo.events("sync.pass_finished")
+    assert {("succeeded", 0)} == {(p["status"], p["failed"]) for p in passes}, passes
+    assert 200 == passes[0]["written"]
+    assert [] == [r for r in records if r.get("event") == "scheduler.job_event"]
+    runs = query(workdir / "damsync.db", "SELECT status, failed FROM sync_runs")
+    assert {("success", 0)} == set(runs), runs
+    assert re.search(r"damsync demo: [1-9]\d* passes", output), output
+
+
+def test_make_demo_exits_0_on_ctrl_c_in_a_terminal(tmp_path):
+    """`make demo` on a terminal: Ctrl-C stops the demo cleanly and make itself exits 0."""
+    args = f"--port-base 0 --assets 20 --duration 60 --dir {tmp_path / 'demo'}"
+    # -o: the virtualenv is taken as installed; this test must never reinstall it.
+    make = ["make", "-s", "-o", ".venv/.installed-stamp", "demo", f"DEMO_ARGS={args}"]
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    planned = subprocess.run([*make, "-n"], cwd=ROOT, capture_output=True, text=True, check=True)
+    if "pip" in planned.stdout:
+        pytest.skip(f"make demo would install first: {planned.stdout}")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: make on the pseudo-terminal
+        os.chdir(ROOT)
+        os.execvp("make", make)
+    seen = bytearray()
+
+    def read_until(text: bytes, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in seen:
+            assert time.monotonic() < deadline, f"no {text!r} in: {seen.decode(errors='replace')}"
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    seen.extend(os.read(fd, 65536))
+                except OSError:  # the child closed the terminal
+                    break
+
+    try:
+        read_until(b"sync.pass_finished", 60)
+        os.write(fd, b"\x03")  # Ctrl-C, as typed: the terminal signals its foreground group
+        read_until(b"damsync demo:", 30)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert 0 == os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
