@@ -114,9 +114,17 @@ def sync(config_path: str, once: bool, sources: tuple[str, ...], dry_run: bool, 
     for name in sources:
         known_source(settings, name)
     console = Console(stderr=True)
-    results = asyncio.run(
-        sync_once(settings, sources=sources, dry_run=dry_run, full=full, console=console)
-    )
+    from daemon.cli.output import one_line
+    from daemon.core.errors import SyncError
+
+    try:
+        results = asyncio.run(
+            sync_once(settings, sources=sources, dry_run=dry_run, full=full, console=console)
+        )
+    except SyncError as exc:
+        # The store or an upstream failed before any pass could run: one line, exit 2.
+        click.echo(f"damsync: {one_line(exc)}", err=True)
+        sys.exit(2)
     for result in results:
         if dry_run:
             for item in result.dry_run_items:

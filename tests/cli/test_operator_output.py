@@ -147,3 +147,16 @@ def test_an_empty_postgres_database_is_one_line_saying_to_upgrade(env, tmp_path,
     assert 1 == result.exit_code, result.output
     assert "Traceback" not in result.output
     assert "upgrade" in result.output
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["sync", "dry-run"])
+def test_sync_once_reports_a_broken_store_in_one_line(env, tmp_path, dry_run):
+    """`sync --once` against an unreachable database: one `damsync:` line, exit 2, no traceback."""
+    config = _with_db(env.config, BROKEN_STORES["unreachable postgres"], tmp_path)
+    args = ["sync", "--once", "--config", str(config), *(["--dry-run"] if dry_run else [])]
+    result = CliRunner().invoke(main, args)
+    assert 2 == result.exit_code, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert 1 == len([line for line in result.output.splitlines() if line.startswith("damsync:")])
+    assert "secret" not in result.output
