@@ -12,7 +12,8 @@ from daemon.cli.common import config_option, known_source, load
 from daemon.cli.output import echo_json, format_option, iso, operator_store
 
 if TYPE_CHECKING:
-    from daemon.store import Failure
+    from daemon.store import AssetState, Failure
+    from daemon.store.rows import FailureAttempt
 
 
 @click.group()
@@ -67,21 +68,69 @@ def failures_list(
 @click.argument("failure_id", type=int)
 @format_option
 def failures_show(config_path: str, failure_id: int, fmt: str) -> None:
-    """Show one failure in full, with when its asset was last written."""
+    """Show one failure in full, its trail of attempts, and when its asset was last written."""
+    from daemon.store.rows import ATTEMPTS_KEPT
+
     settings = load(config_path, configure_logs=False)
     with operator_store(settings) as store:
         failure = store.get_failure(failure_id)
         if failure is None:
             raise click.ClickException(f"no failure {failure_id}")
+        trail = store.failure_trail(failure.source, failure.dam_id)
         state = store.asset_states(failure.source, [failure.dam_id]).get(failure.dam_id)
     shown = _failure_json(failure)
-    shown["last_written_dam_version"] = iso(state.dam_updated_at) if state else None
     shown["pim_asset"] = f"{state.family}/{state.code}" if state else None
+    shown["trail"] = [_attempt_json(a) for a in trail]
+    written = _last_written(state)
+    shown["last_written_at"] = iso(written.last_synced_at) if written else None
+    shown["last_written_dam_version"] = iso(written.dam_updated_at) if written else None
+    shown["deleted_in_pim_at"] = iso(state.last_synced_at) if state and state.deleted else None
     if fmt == "json":
         echo_json(shown)
         return
     for key, value in shown.items():
-        click.echo(f"{key}: {'-' if value is None else value}")
+        if key not in _SHOWN_BELOW:
+            click.echo(f"{key}: {'-' if value is None else value}")
+    click.echo(f"trail ({len(trail)} attempt(s); the last {ATTEMPTS_KEPT} are kept):")
+    for a in trail:
+        head = f"  #{a.attempt} {iso(a.failed_at)} {a.stage} {a.error_type}: "
+        click.echo(head + a.detail.replace("\n", "\n" + " " * 4))
+    if shown["deleted_in_pim_at"] is not None:
+        click.echo(f"deleted in the PIM: {shown['deleted_in_pim_at']}")
+    if written is None:
+        click.echo("last written: never")
+    else:
+        version = shown["last_written_dam_version"] or "unknown"
+        click.echo(f"last written: {shown['last_written_at']} (DAM version {version})")
+
+
+#: Keys of ``failures show`` printed after the failure's own fields, in their own form.
+_SHOWN_BELOW = frozenset(
+    {"trail", "last_written_at", "last_written_dam_version", "deleted_in_pim_at"}
+)
+
+
+def _last_written(state: AssetState | None) -> AssetState | None:
+    """
+    The state if it records a PIM write: ``last_synced_at`` is then that write's time.
+
+    A write intent (empty content hash) was never acknowledged; a deleted state's time is the
+    deletion's, and its write time is no longer known.
+    """
+    if state is None or state.deleted or not state.content_hash:
+        return None
+    return state
+
+
+def _attempt_json(a: FailureAttempt) -> dict[str, Any]:
+    return {
+        "attempt": a.attempt,
+        "failed_at": iso(a.failed_at),
+        "stage": a.stage,
+        "error_type": a.error_type,
+        "run_id": a.run_id,
+        "reason": a.detail,
+    }
 
 
 def _target(failure_id: str) -> int | Literal["all"]:

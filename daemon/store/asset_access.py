@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from daemon.store.batch_commit import chunks, record_intents, record_media, upsert
-from daemon.store.rows import AssetState, decode_value_keys
+from daemon.store.rows import AssetState
 from daemon.store.session_boundary import SessionBoundary
 from daemon.store.tables import asset_states, media_files, source_configs
+from daemon.store.value_keys import decode_value_keys
 
 
 class AssetAccess(SessionBoundary):

@@ -3,7 +3,9 @@ The batch commit: one transaction that records everything a PIM-acknowledged bat
 
 Order inside the transaction: the fenced checkpoint write first (so a stale lease stops
 everything before any other row is touched, and on PostgreSQL the checkpoint row lock serialises
-writers), then resolved failures, media codes, new failures and finally asset states. Any error
+writers), then resolved failures (with their trails), media codes, new failures (each with one
+more attempt in its trail, the oldest beyond :data:`ATTEMPTS_KEPT` deleted) and finally asset
+states. Any error
 rolls the whole transaction back: a batch is recorded completely or not at all.
 """
 
@@ -14,21 +16,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from daemon.core.errors import CheckpointError
 from daemon.core.records import Cursor, Window
 from daemon.store.rows import (
+    ATTEMPTS_KEPT,
     AssetWrite,
     BackoffPolicy,
     FailureRecord,
     Lease,
     LeaseLostError,
-    encode_value_keys,
 )
-from daemon.store.tables import asset_states, checkpoints, failures, media_files
+from daemon.store.tables import (
+    asset_states,
+    checkpoints,
+    failure_attempts,
+    failures,
+    media_files,
+)
+from daemon.store.value_keys import encode_value_keys
 
 T = TypeVar("T")
 
@@ -121,12 +130,18 @@ def commit_batch(
         session.execute(
             failures.delete().where(failures.c.source == source, failures.c.dam_id.in_(part))
         )
+        session.execute(
+            failure_attempts.delete().where(
+                failure_attempts.c.source == source, failure_attempts.c.dam_id.in_(part)
+            )
+        )
 
     codes = {w.binary_checksum: w.media_code for w in written if w.binary_checksum and w.media_code}
     codes.update(dict(media))
     record_media(session, source, codes, now)
 
     dead, scheduled = _record_failures(session, source, run_id, failed_by_id, now, backoff)
+    _record_attempts(session, source, run_id, failed_by_id, now)
     _write_assets(session, source, run_id, written, now)
     for part in chunks(sorted(set(deleted))):
         session.execute(
@@ -313,6 +328,57 @@ def _record_failures(
         rows,
     )
     return tuple(dead), tuple(scheduled)
+
+
+def _record_attempts(
+    session: Session,
+    source: str,
+    run_id: int | None,
+    failed: Mapping[str, FailureRecord],
+    now: datetime,
+) -> None:
+    """Add one attempt to each failed asset's trail; keep only its last ``ATTEMPTS_KEPT``."""
+    if not failed:
+        return
+    ids = sorted(failed)
+    last: dict[str, int] = {}
+    for part in chunks(ids):
+        query = (
+            select(failure_attempts.c.dam_id, func.max(failure_attempts.c.attempt))
+            .where(failure_attempts.c.source == source, failure_attempts.c.dam_id.in_(part))
+            .group_by(failure_attempts.c.dam_id)
+        )
+        last.update({dam_id: int(n) for dam_id, n in session.execute(query)})
+    attempt = {dam_id: last.get(dam_id, 0) + 1 for dam_id in ids}
+    rows = [
+        {
+            "source": source,
+            "dam_id": dam_id,
+            "attempt": attempt[dam_id],
+            "stage": failed[dam_id].stage,
+            "error_type": failed[dam_id].error_type,
+            "detail": failed[dam_id].detail,
+            "failed_at": now,
+            "run_id": run_id,
+        }
+        for dam_id in ids
+    ]
+    session.execute(failure_attempts.insert(), rows)
+    # Attempts at or below this number fall off the trail; grouped so that one DELETE serves
+    # every asset at the same count (almost always none, or a few counts per batch).
+    cutoffs: dict[int, list[str]] = {}
+    for dam_id, n in attempt.items():
+        if n > ATTEMPTS_KEPT:
+            cutoffs.setdefault(n - ATTEMPTS_KEPT, []).append(dam_id)
+    for cutoff, dam_ids in sorted(cutoffs.items()):
+        for part in chunks(dam_ids):
+            session.execute(
+                failure_attempts.delete().where(
+                    failure_attempts.c.source == source,
+                    failure_attempts.c.dam_id.in_(part),
+                    failure_attempts.c.attempt <= cutoff,
+                )
+            )
 
 
 __all__ = [

@@ -11,12 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from daemon.store import failures as queries
-from daemon.store.rows import Failure, FailureCounts, RunCounts, RunStatus, RunSummary
+from daemon.store.rows import (
+    Failure,
+    FailureAttempt,
+    FailureCounts,
+    RunCounts,
+    RunStatus,
+    RunSummary,
+)
 from daemon.store.session_boundary import SessionBoundary
 
 
 class FailureAccess(SessionBoundary):
-    """Failed assets: which are due, listing, retrying now, forgetting, and counts."""
+    """Failed assets: which are due, listing, their trails, retrying now, forgetting, counts."""
 
     def due_failures(self, source: str, now: datetime, limit: int) -> list[Failure]:
         """Failures due for a retry at ``now``, earliest first (never dead or permanent)."""
@@ -33,13 +40,18 @@ class FailureAccess(SessionBoundary):
         with self._read("get_failure") as session:
             return queries.get_failure(session, failure_id)
 
+    def failure_trail(self, source: str, dam_id: str) -> list[FailureAttempt]:
+        """The kept failed attempts of one asset, oldest first (empty once resolved)."""
+        with self._read("failure_trail") as session:
+            return queries.failure_trail(session, source, dam_id)
+
     def retry_failure(self, target: queries.Target, *, source: str | None = None) -> int:
         """Make one failure (or ``"all"``, optionally of one source) due now; returns how many."""
         with self._write("retry_failure") as session:
             return queries.retry_failures(session, target, source, self._clock())
 
     def forget_failure(self, target: queries.Target, *, source: str | None = None) -> int:
-        """Delete one failure (or ``"all"``, optionally of one source); returns how many."""
+        """Delete one failure (or ``"all"``, optionally of one source) and its trail; how many."""
         with self._write("forget_failure") as session:
             return queries.forget_failures(session, target, source)
 

@@ -12,18 +12,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from daemon.store.rows import (
     SUCCESS_STATUSES,
     Failure,
+    FailureAttempt,
     FailureCounts,
     RunCounts,
     RunStatus,
     RunSummary,
 )
-from daemon.store.tables import RUN_STATUSES, failures, runs
+from daemon.store.tables import RUN_STATUSES, failure_attempts, failures, runs
 
 Target = int | Literal["all"]
 
@@ -80,6 +81,26 @@ def get_failure(session: Session, failure_id: int) -> Failure | None:
     return None if row is None else to_failure(row)
 
 
+def failure_trail(session: Session, source: str, dam_id: str) -> list[FailureAttempt]:
+    """The kept attempts of one asset's open failure, oldest first."""
+    query = (
+        select(failure_attempts)
+        .where(failure_attempts.c.source == source, failure_attempts.c.dam_id == dam_id)
+        .order_by(failure_attempts.c.attempt)
+    )
+    return [
+        FailureAttempt(
+            attempt=row.attempt,
+            stage=row.stage,
+            error_type=row.error_type,
+            detail=row.detail,
+            failed_at=row.failed_at,
+            run_id=row.run_id,
+        )
+        for row in session.execute(query)
+    ]
+
+
 def _targeted(target: Target, source: str | None) -> list[Any]:
     clauses: list[Any] = []
     if target != "all":
@@ -100,7 +121,13 @@ def retry_failures(session: Session, target: Target, source: str | None, now: da
 
 
 def forget_failures(session: Session, target: Target, source: str | None) -> int:
-    """Delete failures; the assets come back only when the DAM changes them again."""
+    """Delete failures and their trails; the assets come back only when the DAM changes them."""
+    of_forgotten = exists().where(
+        failures.c.source == failure_attempts.c.source,
+        failures.c.dam_id == failure_attempts.c.dam_id,
+        *_targeted(target, source),
+    )
+    session.execute(failure_attempts.delete().where(of_forgotten))
     result = session.execute(failures.delete().where(*_targeted(target, source)))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -216,6 +243,7 @@ __all__ = [
     "Target",
     "due_failures",
     "failure_counts",
+    "failure_trail",
     "finish_run",
     "forget_failures",
     "get_failure",

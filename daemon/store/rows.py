@@ -9,8 +9,6 @@ which extend :class:`daemon.core.errors.CheckpointError` with fields.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -254,38 +252,6 @@ class AssetState:
     managed_values: frozenset[ValueKey] | None = None
 
 
-def encode_value_keys(keys: Iterable[ValueKey]) -> str:
-    """
-    Write value keys the canonical way: a sorted, compact JSON list of ``attr|locale|channel``.
-
-    Codes never hold ``|`` (Akeneo codes are letters, digits and ``_``); a missing locale or
-    channel is empty: ``["description|fr_FR|","tags||"]``.
-    """
-    texts = sorted({f"{a}|{loc or ''}|{ch or ''}" for a, loc, ch in keys})
-    return json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
-
-
-def decode_value_keys(text: str | None) -> frozenset[ValueKey] | None:
-    """
-    Read what :func:`encode_value_keys` wrote; ``None`` (unknown) for NULL.
-
-    Text that cannot be ours also reads as unknown: unknown erases nothing, the safe side.
-    """
-    if text is None:
-        return None
-    try:
-        items = json.loads(text)
-    except ValueError:
-        return None
-    keys: set[ValueKey] = set()
-    for item in items if isinstance(items, list) else [None]:
-        parts = item.split("|") if isinstance(item, str) else []
-        if len(parts) != 3 or not parts[0]:
-            return None
-        keys.add((parts[0], parts[1] or None, parts[2] or None))
-    return frozenset(keys)
-
-
 @dataclass(frozen=True, slots=True)
 class FailureRecord:
     """
@@ -335,6 +301,22 @@ class Failure:
     run_id: int | None
 
 
+#: Failed attempts kept per asset in the failure trail; older ones are deleted as new ones come.
+ATTEMPTS_KEPT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class FailureAttempt:
+    """One failed attempt of an asset, as the failure trail keeps it (full reason)."""
+
+    attempt: int
+    stage: str
+    error_type: str
+    detail: str
+    failed_at: datetime
+    run_id: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class FailureCounts:
     """Per source: failures still scheduled for a retry, and dead letters."""
@@ -374,12 +356,14 @@ class RunSummary:
 
 
 __all__ = [
+    "ATTEMPTS_KEPT",
     "SUCCESS_STATUSES",
     "AssetState",
     "AssetWrite",
     "BackoffPolicy",
     "Checkpoint",
     "Failure",
+    "FailureAttempt",
     "FailureCounts",
     "FailureRecord",
     "HeldLease",
@@ -391,6 +375,4 @@ __all__ = [
     "SchemaNotAtHeadError",
     "StoreUnavailableError",
     "ValueKey",
-    "decode_value_keys",
-    "encode_value_keys",
 ]

@@ -183,6 +183,21 @@ failures = Table(
     Index("ix_sync_failures_due", "source", "dead_lettered", "next_attempt_at"),
 )
 
+failure_attempts = Table(
+    "failure_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("dam_id", String(500), nullable=False),
+    Column("attempt", Integer, nullable=False, comment="1, 2, ... per open failure of the asset"),
+    Column("stage", String(50), nullable=False),
+    Column("error_type", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="SET NULL"), nullable=True),
+    UniqueConstraint("source", "dam_id", "attempt"),
+)
+
 #: What became of a PIM asset damsync no longer keeps live (see :mod:`daemon.store.ownership`).
 OWNER_ACTIONS = ("deleted", "marked", "unlinked", "ignored", "pending", "kept")
 
@@ -224,6 +239,7 @@ __all__ = [
     "UtcDateTime",
     "asset_states",
     "checkpoints",
+    "failure_attempts",
     "failures",
     "leases",
     "media_files",

@@ -10,8 +10,8 @@ from sqlalchemy import insert, inspect, select
 from daemon.core.records import Cursor
 from daemon.store import AssetWrite, Store
 from daemon.store.database import downgrade, head_revisions, make_engine, upgrade
-from daemon.store.rows import decode_value_keys, encode_value_keys
 from daemon.store.tables import asset_states
+from daemon.store.value_keys import decode_value_keys, encode_value_keys
 
 T0 = datetime(2025, 1, 1, 8, 30, 15, 123456, tzinfo=UTC)
 KEYS = frozenset({("tags", None, None), ("description", "fr_FR", None), ("size", None, "print")})
