@@ -7,7 +7,7 @@ edited in the PIM), orphaned (written by damsync, explained by no DAM asset now)
 in the DAM. ``--fix`` repairs them through the normal batched path, under the source's lease:
 missing and stale are re-sent whatever their content hash; deleted and orphaned are sent as
 tombstones, so the source's ``delete_policy`` and the mass-deletion brake
-(``sync.reconcile_max_delete_fraction``) apply exactly as in the scheduled sweep.
+(``sync.max_delete_share``, ``max_delete_count``) apply exactly as in the scheduled sweep.
 
 Exit codes, fit for cron: 0 clean, 2 drift found (with ``--fix`` too: the fix line says what was
 repaired; run it again to check), 1 an error (one line on stderr, no traceback). A bad command
@@ -114,8 +114,8 @@ def _emit(fmt: str) -> tuple[Findings, Fixed]:
             f"failed {fixed.failed}" + (" (damsync failures list)" if fixed.failed else "")
         )
         if fixed.refused:
-            _say(f"{source}: {fixed.would_delete} deletions refused by the brake")
-            _say(f"  (more than sync.reconcile_max_delete_fraction of {summary.known} assets)")
+            _say(f"{source}: {fixed.would_delete} deletions held by the brake")
+            _say("  (see damsync deletions list; sync.max_delete_share, max_delete_count)")
 
     if fmt == "json":
         return findings_json, fixed_json

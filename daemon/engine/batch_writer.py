@@ -21,6 +21,7 @@ import structlog
 from daemon.core.errors import SourceAssetError, SyncError, UnusableBinaryError
 from daemon.core.records import Cursor, DamAsset, PimAsset, Window
 from daemon.engine.batcher import BULK_LIMIT, Routed
+from daemon.engine.dry_run_diff import dry_run_items
 from daemon.engine.erasures import ValueKey, plan_erasures
 from daemon.engine.mapper_cache import MapperCache
 from daemon.engine.media_spool import BinaryTooLargeError, SpoolUnavailableError
@@ -38,7 +39,7 @@ from daemon.mapping import (
     MissingOption,
     fill_media,
 )
-from daemon.store import AssetWrite, FailureRecord, Lease
+from daemon.store import AssetWrite, FailureRecord, Lease, WithdrawalReason
 
 log = structlog.get_logger(__name__)
 
@@ -162,6 +163,7 @@ class BatchProcessor:
         copies = {r.family: self.structure.peek(r.family) for r in mapper.rules.families}
         items: list[_Item] = []
         withdrawals: list[Withdrawal] = []
+        decided: dict[str, tuple[DamAsset, tuple[str, str] | None, WithdrawalReason]] = {}
         resolved: list[str] = []
         for entry in routed:
             asset = entry.asset
@@ -176,6 +178,7 @@ class BatchProcessor:
                 report.unchanged += 1
                 continue
             if asset.deleted:
+                decided[asset.id] = (asset, None, "tombstone")
                 if state is not None and (force or not state.deleted):
                     withdrawals.append(Withdrawal(asset, state.family, state.code, "tombstone"))
                 else:
@@ -188,6 +191,7 @@ class BatchProcessor:
                 report.skipped += 1
                 resolved.append(asset.id)
                 withdrawals += withdrawal_of(asset, state, None)  # no rule matches it any more
+                decided[asset.id] = (asset, None, "unmatched")
             elif (
                 not force
                 and state is not None
@@ -201,12 +205,13 @@ class BatchProcessor:
             else:
                 plan = plan_erasures(outcome, state)  # erases what the DAM no longer gives
                 items.append(_Item(asset, plan.mapped, plan.managed))
-                withdrawals += withdrawal_of(
-                    asset, state, (outcome.asset.family, outcome.asset.code)
-                )
+                key = (outcome.asset.family, outcome.asset.code)
+                withdrawals += withdrawal_of(asset, state, key)
+                decided[asset.id] = (asset, key, "rekeyed")
 
         if self.dry_run:
-            report.dry_run_items.extend(_preview(i) for i in items)
+            previews = [(i.asset, _preview(i)) for i in items]
+            report.dry_run_items += dry_run_items(previews, states, withdrawals, self.delete_policy)
             report.written, report.deleted = len(items), len(withdrawals)
             return BatchWrite(report, [], [], failures, resolved, [])
 
@@ -225,7 +230,9 @@ class BatchProcessor:
         items = await self._create_options(items, failures)
         items = await self._transfer_media(items, failures, report)
         written = await self._upsert(items, failures, run_id, copies)
-        # After the writes: a re-keyed asset's old key goes once its new one is written.
+        # After the writes: a re-keyed asset's old key goes once its new one is written (and
+        # any other key still claimed for it: a crash before an earlier commit, see strays).
+        withdrawals += await self.withdrawer.strays(decided, withdrawals)
         withdrawn = await self.withdrawer.apply(withdrawals, written, failures)
         gone = [w.dam_id for w in withdrawn if w.reason != "rekeyed"]  # no live PIM asset left
         media_rows = [i.media_key for i in items if i.media_key is not None]

@@ -1,12 +1,13 @@
 """
-Where deletions are decided: the reconcile sweep that finds hard deletes, and its brake.
+Where deletions are decided: the reconcile sweep that finds hard deletes.
 
 A DAM that deletes an asset outright often shows nothing in its change feed. The sweep lists
 every live id, compares it with the ids the store knows, and sends the missing ones through the
 normal batch path as tombstones (what a tombstone does in the PIM is the source's
-``delete_policy``, applied by :mod:`daemon.engine.batch_writer`). A sweep that would delete more
-than ``max_delete_fraction`` of the known assets is refused and logged: an empty or truncated id
-listing from a misconfigured DAM must never empty the PIM.
+``delete_policy``, applied by :mod:`daemon.engine.batch_writer`). They pass the one deletion
+brake every path shares (:func:`daemon.engine.withdrawals.brake_trips`): a burst over a family's
+share or count waits in the pending table for ``damsync deletions approve|reject``, so an empty
+or truncated id listing from a misconfigured DAM never empties the PIM.
 """
 
 from __future__ import annotations
@@ -40,11 +41,6 @@ async def find_gone(source: JobSource, store: JobStore) -> tuple[list[str], int,
     return [dam_id for dam_id in known if dam_id not in live], len(known), len(live)
 
 
-def deletion_refused(gone: int, known: int, max_delete_fraction: float) -> bool:
-    """The mass-deletion brake: more than ``max_delete_fraction`` of the known assets."""
-    return gone > max_delete_fraction * known
-
-
 async def delete_gone(
     gone: Sequence[str],
     now: datetime,
@@ -59,4 +55,4 @@ async def delete_gone(
     return len(gone)
 
 
-__all__ = ["deletion_refused", "delete_gone", "find_gone"]
+__all__ = ["delete_gone", "find_gone"]

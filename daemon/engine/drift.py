@@ -6,6 +6,8 @@ one page at a time, so that memory does not grow with the number of assets:
 
 1. the store's asset states, first: an asset the DAM creates and a pass writes while the scan
    runs is then never taken for one the DAM deleted (it is not in this snapshot of the store);
+   with them the PIM assets damsync owns (``pim_owners``), so a code a crash or a re-key left
+   behind is seen too, and one the deletion policy kept on purpose is not taken for drift;
 2. the DAM's live ids (:meth:`JobSource.all_ids`) and its assets (a window from the epoch),
    each mapped with the source's mapper and compared with its stored state;
 3. the PIM's assets of the mapped families, each hashed on the keys the mapping fills for it.
@@ -125,6 +127,7 @@ async def scan_drift(
     """
     name = source.name
     await asyncio.to_thread(spill.add_states, store.iter_asset_states(name))
+    spill.add_owned(await asyncio.to_thread(store.owned_assets, name))
     async for ids in source.all_ids():
         spill.add_live(ids)
     until = await source.server_now()

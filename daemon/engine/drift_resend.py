@@ -6,20 +6,20 @@ path as every other write (:func:`~daemon.engine.routing.write_routed`: router, 
 PATCH, one commit per batch, under the source's lease), with ``force`` so that the content hash
 skips nothing:
 
-- deleted in the DAM and orphaned: tombstones, as the scheduled sweep sends, so the source's
-  ``delete_policy`` decides (``ignore`` leaves them) and the mass-deletion brake
-  (:func:`~daemon.engine.deletions.deletion_refused`) may refuse them all;
-- missing and stale: the DAM's current copy, fetched again by id and re-sent.
-
-Deletions go first: an orphan whose DAM asset now maps to another code is deleted at its old
-code before that asset is written at its new one. When the brake refuses, such assets are not
-re-sent either, so the store does not forget where the orphan lives.
+- deleted in the DAM, and orphans whose DAM asset maps nowhere now: tombstones, as the
+  scheduled sweep sends, so the source's ``delete_policy`` decides (``ignore`` leaves them) and
+  the one deletion brake (:func:`~daemon.engine.withdrawals.brake_trips`) holds a burst in the
+  pending table for ``damsync deletions approve|reject``, as it holds feed tombstones;
+- missing, stale, and orphans whose DAM asset maps to another code now: the DAM's current copy,
+  fetched again by id and re-sent; writing it withdraws its other codes (the old one the state
+  knows, and any ``pim_owners`` still holds live for it), behind the same brake.
 
 :class:`FromEpoch` makes a pass read every asset (``sync --once --full``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +29,6 @@ import structlog
 
 from daemon.core.records import DamAsset
 from daemon.engine.batch_writer import BatchProcessor
-from daemon.engine.deletions import deletion_refused
 from daemon.engine.drift import DriftSummary
 from daemon.engine.drift_store import DriftKind, DriftSpill
 from daemon.engine.outcomes import BatchReport
@@ -42,6 +41,7 @@ from daemon.store import (
     FailureCounts,
     HeldLease,
     Lease,
+    OwnedAsset,
     RunCounts,
     RunStatus,
 )
@@ -49,7 +49,6 @@ from daemon.store import (
 log = structlog.get_logger(__name__)
 
 _REMOVALS: tuple[DriftKind, ...] = ("deleted", "orphaned")
-_RESENDS: tuple[DriftKind, ...] = ("missing", "stale")
 
 
 @dataclass(slots=True)
@@ -58,11 +57,12 @@ class FixResult:
     What ``--fix`` did for one source.
 
     Args:
-        resent: Assets written again (missing or stale).
+        resent: Assets written again (missing, stale, or orphaned at an old code).
         deleted: Assets deleted in the PIM (deleted in the DAM, or orphaned).
         failed: Assets that failed (recorded in the failures table, retried as usual).
-        refused: The deletions were refused by the mass-deletion brake.
-        would_delete: How many deletions were asked for.
+        refused: The deletion brake held some withdrawals in the pending table.
+        would_delete: How many removals (deleted and orphaned) the scan found.
+        held: How many withdrawals the brake added to the pending table.
     """
 
     resent: int = 0
@@ -70,6 +70,7 @@ class FixResult:
     failed: int = 0
     refused: bool = False
     would_delete: int = 0
+    held: int = 0
 
     def add(self, report: BatchReport) -> None:
         self.resent += report.written
@@ -85,7 +86,7 @@ async def fix_drift(
     lease: Lease,
     *,
     batch_size: int,
-    max_delete_fraction: float,
+    max_delete_fraction: float | None = None,
 ) -> FixResult:
     """
     Repair the drift of one scan (see the module docstring).
@@ -94,44 +95,43 @@ async def fix_drift(
         spill: The scan's spill, still open.
         summary: The scan's counts.
         source: The DAM (current copies are fetched from it by id).
-        processor: The source's batch writer (its ``delete_policy`` applies).
+        processor: The source's batch writer (its ``delete_policy`` and brake apply).
         lease: The source's lease, held by the caller.
         batch_size: Assets per bulk PATCH.
-        max_delete_fraction: The mass-deletion brake.
+        max_delete_fraction: Deprecated and ignored: the brake is the source's
+            ``max_delete_share`` (``sync.reconcile_max_delete_fraction`` maps onto it).
 
     Returns:
         The counts of what was done.
     """
+    del max_delete_fraction  # one brake: the processor's withdrawer holds bursts
     result = FixResult(would_delete=sum(summary.count(k) for k in _REMOVALS))
-    result.refused = result.would_delete > 0 and deletion_refused(
-        result.would_delete, summary.known, max_delete_fraction
-    )
-    if result.refused:
-        log.error(
-            "sync.reconcile_refused",
-            known=summary.known,
-            would_delete=result.would_delete,
-            limit=max_delete_fraction,
-        )
-    elif result.would_delete:
+    held_before = await _held(processor)
+    if result.would_delete:
         now = await source.server_now()
-        for ids in spill.chunks(_REMOVALS, batch_size):
+        for ids in spill.repairs(batch_size, resend=False):
             result.add(await _tombstones(processor, ids, now, lease, batch_size))
-    skip = _REMOVALS[1:] if result.refused else ()
-    for ids in spill.chunks(_RESENDS, batch_size, skip=skip):
+    for ids in spill.repairs(batch_size, resend=True):
         page = await source.fetch(ids)
         report = await write_routed(
             processor, page.assets, page.errors, lease, batch_size=batch_size, force=True
         )
         result.add(report)
+    result.held = max(await _held(processor) - held_before, 0)
+    result.refused = result.held > 0
     log.info(
         "sync.reconcile_fixed",
         resent=result.resent,
         deleted=result.deleted,
         failed=result.failed,
-        refused=result.refused,
+        held=result.held,
     )
     return result
+
+
+async def _held(processor: BatchProcessor) -> int:
+    source = processor.withdrawer.source
+    return len(await asyncio.to_thread(processor.store.pending_deletions, source))
 
 
 async def _tombstones(
@@ -198,6 +198,9 @@ class FromEpoch:
 
     def iter_asset_states(self, source: str) -> Iterator[AssetState]:
         return self.store.iter_asset_states(source)
+
+    def owned_assets(self, source: str) -> list[OwnedAsset]:
+        return self.store.owned_assets(source)
 
 
 __all__ = ["FixResult", "FromEpoch", "fix_drift"]

@@ -12,7 +12,10 @@ The kinds, per family:
 - ``stale``: the PIM has it, but its values on the mapped keys differ from what the mapping
   gives now, or the store's content hash differs from the mapping's (never written as it is).
 - ``orphaned``: a PIM asset damsync wrote (the store knows its family and code) that no live
-  DAM asset maps to, while its DAM asset is gone after a deletion or maps elsewhere now.
+  DAM asset maps to, while its DAM asset is gone after a deletion or maps elsewhere now; or one
+  ``pim_owners`` holds live at a code no asset state knows (a re-key's old or half-written code)
+  that no DAM asset maps to. One the deletion policy kept on purpose (ignored, marked, unlinked,
+  or rejected in ``damsync deletions``) is not drift; one the brake holds still is, until settled.
 - ``deleted``: a live asset of the store the DAM no longer lists (and no live asset maps to
   its code): what the scheduled sweep deletes.
 """
@@ -28,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from daemon.store import AssetState
+from daemon.store import AssetState, OwnedAsset
 
 DriftKind = Literal["missing", "stale", "orphaned", "deleted"]
 DamStatus = Literal["mapped", "unmatched", "failed", "deleted"]
@@ -51,6 +54,8 @@ CREATE INDEX dam_code ON dam (family, code);
 CREATE TABLE pim (family TEXT NOT NULL, code TEXT NOT NULL, hash TEXT,
                   PRIMARY KEY (family, code)) WITHOUT ROWID;
 CREATE TABLE listed (family TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE owned (family TEXT NOT NULL, code TEXT NOT NULL, dam_id TEXT NOT NULL,
+                    action TEXT, PRIMARY KEY (family, code)) WITHOUT ROWID;
 """
 
 _ALIVE = """(EXISTS (SELECT 1 FROM live v WHERE v.dam_id = s.dam_id)
@@ -58,6 +63,17 @@ _ALIVE = """(EXISTS (SELECT 1 FROM live v WHERE v.dam_id = s.dam_id)
 # A code some live DAM asset maps to (or would, if its mapping did not fail) is explained.
 _EXPLAINED = """EXISTS (SELECT 1 FROM dam e WHERE e.family = s.family AND e.code = s.code
     AND e.status IN ('mapped', 'failed'))"""
+
+# Withdrawn on purpose and left in the PIM by the policy or an operator: not drift.
+_KEPT = """EXISTS (SELECT 1 FROM owned k WHERE k.family = s.family AND k.code = s.code
+    AND k.action IN ('ignored', 'marked', 'unlinked', 'kept'))"""
+# An owned live code no asset state knows (a crash between a re-key's write and its commit).
+_STRAY = """SELECT o.family, o.dam_id, o.code FROM owned o
+    JOIN pim p ON p.family = o.family AND p.code = o.code
+    WHERE o.action IS NULL AND (:family IS NULL OR o.family = :family)
+    AND NOT EXISTS (SELECT 1 FROM state t WHERE t.family = o.family AND t.code = o.code)
+    AND NOT EXISTS (SELECT 1 FROM dam e WHERE e.family = o.family AND e.code = o.code
+        AND e.status IN ('mapped', 'failed'))"""
 
 _KINDS: dict[DriftKind, str] = {
     "missing": """SELECT d.family, d.dam_id, d.code FROM dam d JOIN listed l ON l.family = d.family
@@ -69,9 +85,10 @@ _KINDS: dict[DriftKind, str] = {
         AND (d.in_sync = 0 OR p.hash IS NOT d.expected)""",
     "orphaned": f"""SELECT s.family, s.dam_id, s.code FROM state s
         JOIN pim p ON p.family = s.family AND p.code = s.code
-        WHERE (:family IS NULL OR s.family = :family) AND NOT {_EXPLAINED}
+        WHERE (:family IS NULL OR s.family = :family) AND NOT {_EXPLAINED} AND NOT {_KEPT}
         AND ((s.deleted = 1 AND NOT {_ALIVE}) OR EXISTS (SELECT 1 FROM dam r
-            WHERE r.dam_id = s.dam_id AND r.status IN ('mapped', 'unmatched')))""",
+            WHERE r.dam_id = s.dam_id AND r.status IN ('mapped', 'unmatched')))
+        UNION {_STRAY}""",
     "deleted": f"""SELECT s.family, s.dam_id, s.code FROM state s
         WHERE s.deleted = 0 AND (:family IS NULL OR s.family = :family)
         AND NOT {_ALIVE} AND NOT {_EXPLAINED}""",
@@ -179,6 +196,13 @@ class DriftSpill:
         rows.clear()
         return count
 
+    def add_owned(self, owned: Iterable[OwnedAsset]) -> None:
+        """The PIM assets ``pim_owners`` says the source wrote, with what was done to each."""
+        self._write(
+            "INSERT OR REPLACE INTO owned VALUES (?, ?, ?, ?)",
+            ((o.family, o.code, o.dam_id, o.action) for o in owned),
+        )
+
     def add_live(self, ids: Iterable[str]) -> None:
         """Ids the DAM lists as live (its id listing; unreadable records with an id)."""
         self._write("INSERT OR IGNORE INTO live VALUES (?)", ((i,) for i in ids))
@@ -250,6 +274,25 @@ class DriftSpill:
             skipped = " UNION ".join(f"SELECT dam_id FROM ({_KINDS[k]})" for k in skip)
             query += f" WHERE dam_id NOT IN ({skipped})"
         cursor = self._db.execute(query + " ORDER BY dam_id", self._params())
+        while batch := cursor.fetchmany(size):
+            yield [dam_id for (dam_id,) in batch]
+
+    def repairs(self, size: int, *, resend: bool) -> Iterator[list[str]]:
+        """
+        DAM ids ``--fix`` repairs, ``size`` at a time: re-sent (missing, stale, and orphans whose
+        DAM asset maps somewhere now: writing it withdraws its other codes) or, with ``resend``
+        false, sent as tombstones (deleted, and the other orphans).
+        """
+        mapped = "SELECT dam_id FROM dam WHERE status = 'mapped'"
+        orphans = f"SELECT dam_id FROM ({_KINDS['orphaned']})"
+        if resend:
+            query = f"""SELECT dam_id FROM ({_KINDS["missing"]}) UNION
+                SELECT dam_id FROM ({_KINDS["stale"]}) UNION
+                SELECT dam_id FROM ({orphans}) WHERE dam_id IN ({mapped})"""
+        else:
+            query = f"""SELECT dam_id FROM ({_KINDS["deleted"]}) UNION
+                SELECT dam_id FROM ({orphans}) WHERE dam_id NOT IN ({mapped})"""
+        cursor = self._db.execute(f"SELECT dam_id FROM ({query}) ORDER BY dam_id", self._params())
         while batch := cursor.fetchmany(size):
             yield [dam_id for (dam_id,) in batch]
 

@@ -24,6 +24,7 @@ from daemon.store import (
     FailureRecord,
     HeldLease,
     Lease,
+    OwnedAsset,
     OwnerAction,
     PendingDeletion,
     RunCounts,
@@ -94,6 +95,14 @@ class PimReader(Protocol):
     def iter_assets(self, family: str) -> AsyncIterator[PimAssetView]: ...
 
 
+class PimAssetLookup(Protocol):
+    """What a dry run's diff reads from the PIM: the assets of a family with these codes."""
+
+    def iter_assets(
+        self, family: str, *, codes: Iterable[str] | None = None
+    ) -> AsyncIterator[PimAssetView]: ...
+
+
 class LeaseStore(Protocol):
     """The lease half of the state store (``daemon.store.Store`` implements it)."""
 
@@ -136,6 +145,10 @@ class BatchStore(Protocol):
         self, source: str, claims: Sequence[tuple[str, str, str]]
     ) -> dict[tuple[str, str], str]: ...
 
+    def live_keys(
+        self, source: str, dam_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str]]]: ...
+
     def brake_figures(
         self, source: str, families: Iterable[str], window_seconds: float
     ) -> dict[str, BrakeFigures]: ...
@@ -163,6 +176,8 @@ class DriftStore(Protocol):
     def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]: ...
 
     def iter_asset_states(self, source: str) -> Iterator[AssetState]: ...
+
+    def owned_assets(self, source: str) -> list[OwnedAsset]: ...
 
 
 class JobStore(EngineStore, DriftStore, Protocol):
@@ -239,6 +254,7 @@ __all__ = [
     "JobStore",
     "LeaseStore",
     "PassObserver",
+    "PimAssetLookup",
     "PimAssetView",
     "PimReader",
     "PimWriter",

@@ -15,7 +15,7 @@ import structlog
 
 from daemon.core.errors import SyncError
 from daemon.engine.batch_writer import BatchProcessor
-from daemon.engine.deletions import delete_gone, deletion_refused
+from daemon.engine.deletions import delete_gone
 from daemon.engine.drift import report_drift, scan_drift
 from daemon.engine.drift_store import DriftSpill
 from daemon.engine.leasing import dead_local_holder, leased
@@ -44,7 +44,8 @@ class SourceJobs:
         retry_batch: Due failures tried per retry job.
         holder: This process's lease holder name.
         pim: The PIM, as the reconcile reads it.
-        reconcile_max_delete_fraction: The reconcile sweep's mass-deletion brake.
+        reconcile_max_delete_fraction: Deprecated and unused: the sweep's tombstones go through
+            the one deletion brake (``max_delete_share``, see :mod:`.withdrawals`).
         observer: Replaces ``metrics`` as the pass observer (the CLI's progress bar).
     """
 
@@ -97,9 +98,9 @@ class SourceJobs:
     async def reconcile(self, stop: asyncio.Event | None = None) -> int:
         """
         Find this source's drift (rule 9: hard deletes, edits that never reach the change feed)
-        and report it as metrics; then delete the assets gone from the DAM per
-        ``delete_policy``, unless that would delete more than ``reconcile_max_delete_fraction``
-        of the known assets. The other kinds are repaired by ``damsync reconcile --fix``.
+        and report it as metrics; then send the assets gone from the DAM as tombstones, so
+        ``delete_policy`` and the one deletion brake apply (a burst waits in the pending table
+        for ``damsync deletions``). The other kinds are repaired by ``damsync reconcile --fix``.
 
         Returns:
             How many assets were found deleted.
@@ -117,14 +118,6 @@ class SourceJobs:
             gone, known = summary.count("deleted"), summary.known
             if not gone or (stop is not None and stop.is_set()):
                 log.info("sync.reconciled", known=known, drift=summary.total, deleted=0)
-                return 0
-            if deletion_refused(gone, known, self.reconcile_max_delete_fraction):
-                log.error(
-                    "sync.reconcile_refused",
-                    known=known,
-                    would_delete=gone,
-                    limit=self.reconcile_max_delete_fraction,
-                )
                 return 0
             now = await self.source.server_now()
             async with self._lease() as lease:

@@ -164,6 +164,33 @@ class Withdrawer:
                 lost.add(asset.id)
         return lost
 
+    async def strays(
+        self,
+        decided: Mapping[str, tuple[DamAsset, tuple[str, str] | None, WithdrawalReason]],
+        withdrawals: Sequence[Withdrawal],
+    ) -> list[Withdrawal]:
+        """
+        Withdrawals of the other keys this source still holds live for the ``decided`` assets.
+
+        ``decided`` maps a DAM id to its asset, the key it maps to now (``None``: none) and the
+        reason its other keys leave. A crash between a PIM write and its commit leaves a claimed
+        key the asset state does not know (a re-key's new code); without this, a later re-key or
+        withdrawal would withdraw the stored key only and orphan that one.
+        """
+        if not decided:
+            return []
+        held = await asyncio.to_thread(self.store.live_keys, self.source, sorted(decided))
+        known = {(w.asset.id, w.family, w.code) for w in withdrawals}
+        out: list[Withdrawal] = []
+        for dam_id, keys in held.items():
+            asset, key, reason = decided[dam_id]
+            out += [
+                Withdrawal(asset, family, code, reason)
+                for family, code in keys
+                if (family, code) != key and (dam_id, family, code) not in known
+            ]
+        return out
+
     async def apply(
         self,
         withdrawals: Sequence[Withdrawal],

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import structlog
 from pydantic import (
     BaseModel,
     Field,
@@ -144,8 +145,18 @@ class EngineSettings(Model):
         0.5,
         gt=0,
         le=1,
-        description="a sweep that would delete more than this share of known assets is refused",
+        description="deprecated alias of max_delete_share (used when that key is not set)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_fraction(cls, data: Any) -> Any:
+        # One brake for every path: the old sweep refusal's key now sets the pending brake's share.
+        if isinstance(data, Mapping) and "reconcile_max_delete_fraction" in data:
+            _warn_deprecated("sync.reconcile_max_delete_fraction", "sync.max_delete_share")
+            if "max_delete_share" not in data:
+                data = {**data, "max_delete_share": data["reconcile_max_delete_fraction"]}
+        return data
 
     @model_validator(mode="after")
     def _mark_needs_values(self) -> EngineSettings:
@@ -153,6 +164,18 @@ class EngineSettings(Model):
         if self.delete_policy == "mark" and not self.mark:
             raise ValueError('delete_policy = "mark" needs a [sources.sync.mark] table')
         return self
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_deprecated(key: str, replacement: str) -> None:
+    """Log ``config.deprecated_key`` once per process for ``key``."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        structlog.get_logger(__name__).warning(
+            "config.deprecated_key", key=key, replacement=replacement
+        )
 
 
 class SourceEntry(SourceSettings):

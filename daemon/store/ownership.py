@@ -154,6 +154,27 @@ class OwnershipAccess(SessionBoundary):
                     )
         return refused
 
+    def live_keys(self, source: str, dam_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """
+        The keys ``source`` holds live (claimed, never withdrawn) for each of ``dam_ids``.
+
+        A crash between a PIM write and its batch commit leaves a claimed key the asset state
+        never heard of (a re-key's new code, written or not): this is where it is found again.
+        """
+        found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        owners = pim_owners.c
+        with self._read("live_keys") as session:
+            for part in chunks(sorted(set(dam_ids))):
+                query = (
+                    select(owners.dam_id, owners.family, owners.code)
+                    .where(owners.source == source, owners.dam_id.in_(part))
+                    .where(owners.action.is_(None))
+                    .order_by(owners.family, owners.code)
+                )
+                for row in session.execute(query):
+                    found[row.dam_id].append((row.family, row.code))
+        return dict(found)
+
     def brake_figures(
         self, source: str, families: Iterable[str], window_seconds: float
     ) -> dict[str, BrakeFigures]:

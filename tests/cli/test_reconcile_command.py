@@ -143,19 +143,19 @@ def test_config_error_is_exit_1(tmp_path: Path):
 
 
 def test_fix_past_the_brake_says_so_and_deletes_nothing(env, tmp_path):
-    """With a tight brake --fix re-sends but deletes nothing, says why, and drift remains."""
+    """With a tight brake --fix re-sends but holds the deletion, says so, and drift remains."""
     tight = tmp_path / "tight.toml"
-    text = env.config.read_text().replace("fraction = 0.5", "fraction = 0.001")
+    text = env.config.read_text().replace("max_delete_share = 0.5", "max_delete_share = 0.001")
     tight.write_text(text)
     invoke("sync", "--once", "--config", str(tight))
     ids = make_drift(env)
     fixed = invoke("reconcile", "--fix", "--config", str(tight))
     assert 2 == fixed.exit_code, fixed.output
     assert "demo: fixed - resent 2, deleted 0, failed 0" in fixed.stdout
-    assert "demo: 1 deletions refused by the brake" in fixed.stdout
+    assert "demo: 1 deletions held by the brake" in fixed.stdout
     assert all(len(line) <= 80 for line in fixed.stdout.splitlines())
     again = invoke("reconcile", "--config", str(tight), "--format", "json")
     left = [json.loads(line) for line in again.stdout.splitlines()]
-    assert [("deleted", ids["deleted"])] == [
+    assert [("orphaned", ids["deleted"])] == [
         (r["kind"], r["dam_id"]) for r in left if r["type"] == "drift"
     ]

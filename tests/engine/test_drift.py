@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
 from daemon.engine.drift import DriftSummary, report_drift, scan_drift
@@ -22,6 +23,7 @@ from daemon.mapping import sanitise_code
 from daemon.service.wiring import Services, SyncApp
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
+from daemon.store.tables import pim_owners
 from daemon.telemetry.metrics import make_metrics
 from tests.engine.conftest import ROOT, Clock, World, build_world_settings
 
@@ -73,7 +75,8 @@ async def _world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             conn.execute(
                 text(
                     "TRUNCATE asset_states, media_files, sync_failures, sync_checkpoints, "
-                    "sync_runs, sync_leases, source_configs CASCADE"
+                    "sync_runs, sync_leases, source_configs, pim_owners, pending_deletions "
+                    "CASCADE"
                 )
             )
     app = SyncApp.build(
@@ -118,7 +121,7 @@ async def scan(world: World, family: str | None = None) -> tuple[DriftSummary, d
     return summary, items
 
 
-async def scan_and_fix(world: World, max_delete_fraction: float = 0.5) -> FixResult:
+async def scan_and_fix(world: World) -> FixResult:
     runner = world.runner
     mapper = await runner.processor.mappers.get()
     store = world.services.store
@@ -133,7 +136,6 @@ async def scan_and_fix(world: World, max_delete_fraction: float = 0.5) -> FixRes
                 runner.processor,
                 lease,
                 batch_size=100,
-                max_delete_fraction=max_delete_fraction,
             )
 
 
@@ -165,6 +167,49 @@ async def make_drift(world: World) -> dict[str, str]:
     return {"missing": missing, "stale": stale, "orphaned": orphan, "deleted": deleted}
 
 
+async def put_back(world: World, code: str) -> None:
+    """Create (or restore) a packshot at ``code`` in the PIM, as a crash or an operator would."""
+    edit = {"title": [{"locale": "en_US", "channel": None, "data": "Left behind"}]}
+    await pim_call(world, "PATCH", f"{ASSETS}/{code}", {"code": code, "values": edit})
+
+
+def set_action(world: World, code: str, action: str) -> None:
+    """Record what damsync did to the owned packshot at ``code``."""
+    with world.services.store.engine.begin() as conn:
+        conn.execute(
+            update(pim_owners)
+            .where(pim_owners.c.family == "packshots", pim_owners.c.code == code)
+            .values(action=action)
+        )
+
+
+async def test_owned_assets_at_old_codes_are_orphans_unless_the_policy_kept_them(world):
+    """A live owned key no DAM asset maps to is orphaned; ignored or rejected ones are not."""
+    await world.runner.run_once()
+    images = [a for a in await world.dam_assets() if a["type"] == "image" and not a["deleted"]]
+    left, ignored, rejected = (a["id"] for a in images[:3])
+    store = world.services.store
+    for dam_id in (left, ignored):  # re-keyed, killed before the commit: owners knows the code
+        code = sanitise_code(f"old_{dam_id}")
+        assert {} == store.claim_keys("demo", [(dam_id, "packshots", code)])
+        await put_back(world, code)
+    set_action(world, sanitise_code(f"old_{ignored}"), "ignored")
+    await hard_delete(world, rejected)
+    world.clock.advance(60)
+    assert 1 == await world.runner.reconcile()
+    await put_back(world, sanitise_code(rejected))  # rejected in `damsync deletions`: kept
+    set_action(world, sanitise_code(rejected), "kept")
+    summary, items = await scan(world)
+    assert {"orphaned": [left]} == {k: v for k, v in items.items() if v}
+    assert {("packshots", "orphaned"): 1} == dict(summary.counts)
+    fixed = await scan_and_fix(world)  # re-sent: writing it withdraws its old code
+    assert (1, 1, 0) == (fixed.resent, fixed.deleted, fixed.failed)
+    pim = await world.pim_assets("packshots")
+    kept = [sanitise_code(f"old_{ignored}"), sanitise_code(rejected), sanitise_code(left)]
+    assert (False, [True] * 3) == (sanitise_code(f"old_{left}") in pim, [c in pim for c in kept])
+    assert {} == dict((await scan(world))[0].counts)
+
+
 async def test_a_synced_world_is_clean(world):
     """Right after a pass, the PIM holds exactly what the mapping gives: no drift at all."""
     assert 0 == (await world.runner.run_once()).failed
@@ -191,14 +236,16 @@ async def test_reconcile_finds_each_kind_and_fix_leaves_it_clean(world):
     assert sanitise_code(ids["orphaned"]) not in pim
 
 
-async def test_the_brake_refuses_deletions_but_still_resends(world):
-    """Past the deletion brake nothing is deleted; missing and stale assets are still re-sent."""
+async def test_the_brake_holds_deletions_but_still_resends(world):
+    """Past the deletion brake removals wait in the pending table; the rest is still re-sent."""
     await world.runner.run_once()
     ids = await make_drift(world)
-    fixed = await scan_and_fix(world, max_delete_fraction=0.001)
-    assert (2, 0, True) == (fixed.resent, fixed.deleted, fixed.refused)
+    withdrawer = world.runner.processor.withdrawer
+    withdrawer.options = dataclasses.replace(withdrawer.options, max_count=0)
+    fixed = await scan_and_fix(world)
+    assert (2, 0, True, 2) == (fixed.resent, fixed.deleted, fixed.refused, fixed.held)
     _summary, items = await scan(world)
-    assert {"orphaned": [ids["orphaned"]], "deleted": [ids["deleted"]]} == {
+    assert {"orphaned": sorted([ids["orphaned"], ids["deleted"]])} == {
         k: v for k, v in items.items() if v
     }
 

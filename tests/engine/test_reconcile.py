@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from daemon.mapping import sanitise_code
-from tests.engine.conftest import World
+from tests.engine.conftest import World, build_world_settings
 
 
 async def hard_delete(world: World) -> dict[str, Any]:
@@ -33,10 +34,20 @@ async def test_reconcile_deletes_assets_gone_from_the_dam(world):
     assert 0 == await world.runner.reconcile()
 
 
-async def test_reconcile_refuses_a_sweep_that_would_delete_too_much(world):
-    """A sweep deleting more than the allowed share is refused: the PIM keeps everything."""
+async def test_a_sweep_deleting_too_much_waits_in_the_pending_table(world):
+    """Past the one deletion brake the sweep's tombstones are held: the PIM keeps everything."""
     await world.runner.run_once()
     victim = await hard_delete(world)
-    world.runner.reconcile_max_delete_fraction = 0.001
-    assert 0 == await world.runner.reconcile()
+    withdrawer = world.runner.processor.withdrawer
+    withdrawer.options = dataclasses.replace(withdrawer.options, max_count=0)
+    assert 1 == await world.runner.reconcile()  # sent as a tombstone, held by the brake
     assert sanitise_code(victim["id"]) in await world.pim_assets("packshots")
+    held = world.services.store.pending_deletions("demo")
+    assert [sanitise_code(victim["id"])] == [p.code for p in held]
+
+
+def test_the_old_sweep_fraction_is_an_alias_of_the_share(tmp_path):
+    """``reconcile_max_delete_fraction`` still loads and sets ``max_delete_share``."""
+    settings = build_world_settings(tmp_path)
+    sync = settings.source("demo").sync
+    assert (0.5, 0.5) == (sync.reconcile_max_delete_fraction, sync.max_delete_share)

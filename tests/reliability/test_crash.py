@@ -7,7 +7,10 @@ Promises checked:
   transaction that records the batch the PIM acknowledged);
 - after a final clean pass the PIM holds exactly the DAM's live assets and values;
 - each media file is uploaded at most once more than needed (a kill between upload and commit
-  costs one re-upload; otherwise the media code is reused).
+  costs one re-upload; otherwise the media code is reused);
+- kills across code template changes (re-keys) and rules no longer matching (withdrawals), with
+  ``delete_policy = "delete"``, leave no PIM asset under an old code, lose no DAM asset, and no
+  state row (``pim_owners``, ``asset_states``) claims a PIM asset that does not exist.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pytest
 
 from daemon.store import Store
 from tests.reliability.conftest import Sims, config_text, differences, mismatch, pim_code
+from tests.reliability.rekey_world import rekey_config, rekey_problems, withdraw
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,16 +40,17 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def run_daemon(config: Path, kill_after: float | None) -> int | None:
+def run_daemon(config: Path, kill_after: float | None, *flags: str) -> int | None:
     """
-    Run ``damsync sync --once``; SIGKILL it after ``kill_after`` seconds (None: let it finish).
+    Run ``damsync sync --once [flags]``; SIGKILL it after ``kill_after`` seconds (None: let it
+    finish).
 
     Returns:
         The exit code, or None when it was killed before finishing.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAMSYNC_")}
     process = subprocess.Popen(
-        [str(DAMSYNC), "sync", "--once", "--config", str(config)],
+        [str(DAMSYNC), "sync", "--once", "--config", str(config), *flags],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -148,3 +153,38 @@ def test_sigkill_many_times_loses_nothing(sims, tmp_path, seed):
     """Thirty seeded SIGKILLs per seed on a bigger DAM keep every promise of the default run."""
     figures = crash_loop(sims, tmp_path, kills=30, seed=seed)
     assert figures["uploads"] <= 2 * figures["binaries"], figures
+
+
+@pytest.mark.parametrize("sims", [{"assets": 150}], indirect=True)
+def test_sigkill_across_rekeys_and_withdrawals_leaves_no_orphan(sims, tmp_path):
+    """Kills while two template changes and withdrawals run leave the PIM equal to the DAM."""
+    db = tmp_path / "state.db"
+    url = f"sqlite:///{db}"
+    config = tmp_path / "damsync.toml"
+    upgrade = [str(DAMSYNC), "db", "upgrade", "--database-url", url]
+    assert 0 == subprocess.run(upgrade, capture_output=True, timeout=60).returncode
+    rng = random.Random(20261124)
+    sims.pim_options(latency=0.01)
+    sims.dam_options(latency=0.005)
+    withdrawn: set[str] = set()
+    outcomes = []
+    # Each stage: a code template (images, PDFs), then kills; a stage after the first re-keys
+    # every asset (read in full) and withdraws a few from every rule.
+    stages = [("{id}", "notice_{id}"), ("v2_{id}", "v2n_{id}"), ("v3_{id}", "v3n_{id}")]
+    for number, (image_code, pdf_code) in enumerate(stages):
+        config.write_text(rekey_config(sims, url, image_code, pdf_code))
+        flags = ("--full",) if number else ()
+        if number:
+            withdrawn |= withdraw(sims, rng, 4)
+        for _kill in range(2):
+            outcomes.append(run_daemon(config, rng.uniform(1.0, 3.5), *flags))
+            time.sleep(1.1)  # the dead holder's lease (lease_ttl = 1 s) must expire first
+    sims.heal()
+    assert run_daemon(config, None, "--full") in (0, 1)
+    store = Store.from_url(url)
+    try:
+        assert [] == store.list_failures("demo")
+        assert [] == rekey_problems(sims, store, *stages[-1], withdrawn)
+    finally:
+        store.dispose()
+    assert None in outcomes  # at least one pass really was killed mid-way
