@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from daemon.mapping import sanitise_code
-from tests.engine.conftest import World, build_world_settings
+from tests.engine.conftest import World
 
 
 async def hard_delete(world: World) -> dict[str, Any]:
@@ -48,6 +48,11 @@ async def test_a_sweep_deleting_too_much_waits_in_the_pending_table(world):
 
 def test_the_old_sweep_fraction_is_an_alias_of_the_share(tmp_path):
     """``reconcile_max_delete_fraction`` still loads and sets ``max_delete_share``."""
-    settings = build_world_settings(tmp_path)
-    sync = settings.source("demo").sync
+    from daemon.settings.root import EngineSettings
+
+    sync = EngineSettings.model_validate({"reconcile_max_delete_fraction": 0.5})
     assert (0.5, 0.5) == (sync.reconcile_max_delete_fraction, sync.max_delete_share)
+    explicit = EngineSettings.model_validate(
+        {"reconcile_max_delete_fraction": 0.5, "max_delete_share": 0.1}
+    )
+    assert 0.1 == explicit.max_delete_share
