@@ -145,7 +145,9 @@ def test_config_error_is_exit_1(tmp_path: Path):
 def test_fix_past_the_brake_says_so_and_deletes_nothing(env, tmp_path):
     """With a tight brake --fix re-sends but holds the deletion, says so, and drift remains."""
     tight = tmp_path / "tight.toml"
-    policy = 'delete_policy = "delete"          # a DAM deletion deletes the PIM asset; or "ignore"\n'
+    policy = (
+        'delete_policy = "delete"          # a DAM deletion deletes the PIM asset; or "ignore"\n'
+    )
     text = env.config.read_text()
     assert policy in text
     text = text.replace(policy, 'delete_policy = "delete"\nmax_delete_share = 0.001\n')
