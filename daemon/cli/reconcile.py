@@ -190,7 +190,6 @@ async def reconcile_sources(
                         runner.processor,
                         lease,
                         batch_size=runner.options.batch_size,
-                        max_delete_fraction=runner.reconcile_max_delete_fraction,
                     )
                 show_fix(summary, fixed)
     finally:

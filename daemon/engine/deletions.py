@@ -12,7 +12,6 @@ or truncated id listing from a misconfigured DAM never empties the PIM.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -21,24 +20,9 @@ import structlog
 from daemon.core.records import DamAsset
 from daemon.engine.batch_writer import BatchProcessor
 from daemon.engine.routing import write_routed
-from daemon.engine.seams import JobSource, JobStore
 from daemon.store import Lease
 
 log = structlog.get_logger(__name__)
-
-
-async def find_gone(source: JobSource, store: JobStore) -> tuple[list[str], int, int]:
-    """
-    The ids the store knows for ``source`` that the DAM no longer lists.
-
-    Returns:
-        ``(gone, known, live)``: the missing ids, and how many ids each side has.
-    """
-    live: set[str] = set()
-    async for chunk in source.all_ids():
-        live.update(chunk)
-    known = await asyncio.to_thread(lambda: list(store.known_ids(source.name)))
-    return [dam_id for dam_id in known if dam_id not in live], len(known), len(live)
 
 
 async def delete_gone(
@@ -55,4 +39,4 @@ async def delete_gone(
     return len(gone)
 
 
-__all__ = ["delete_gone", "find_gone"]
+__all__ = ["delete_gone"]

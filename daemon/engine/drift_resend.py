@@ -86,7 +86,6 @@ async def fix_drift(
     lease: Lease,
     *,
     batch_size: int,
-    max_delete_fraction: float | None = None,
 ) -> FixResult:
     """
     Repair the drift of one scan (see the module docstring).
@@ -98,13 +97,10 @@ async def fix_drift(
         processor: The source's batch writer (its ``delete_policy`` and brake apply).
         lease: The source's lease, held by the caller.
         batch_size: Assets per bulk PATCH.
-        max_delete_fraction: Deprecated and ignored: the brake is the source's
-            ``max_delete_share`` (``sync.reconcile_max_delete_fraction`` maps onto it).
 
     Returns:
         The counts of what was done.
     """
-    del max_delete_fraction  # one brake: the processor's withdrawer holds bursts
     result = FixResult(would_delete=sum(summary.count(k) for k in _REMOVALS))
     held_before = await _held(processor)
     if result.would_delete:

@@ -44,8 +44,6 @@ class SourceJobs:
         retry_batch: Due failures tried per retry job.
         holder: This process's lease holder name.
         pim: The PIM, as the reconcile reads it.
-        reconcile_max_delete_fraction: Deprecated and unused: the sweep's tombstones go through
-            the one deletion brake (``max_delete_share``, see :mod:`.withdrawals`).
         observer: Replaces ``metrics`` as the pass observer (the CLI's progress bar).
     """
 
@@ -58,7 +56,6 @@ class SourceJobs:
     retry_batch: int
     holder: str
     pim: PimReader
-    reconcile_max_delete_fraction: float = 0.5
     last_result: PassResult | None = None
     observer: PassObserver | None = None
 

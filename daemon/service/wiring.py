@@ -162,7 +162,6 @@ class SyncApp:
                     retry_batch=entry.sync.retry_batch,
                     holder=holder,
                     pim=pim,
-                    reconcile_max_delete_fraction=entry.sync.reconcile_max_delete_fraction,
                     schedule=schedule_of(entry),
                 )
             )
