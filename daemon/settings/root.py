@@ -35,11 +35,13 @@ from pydantic import (
 )
 
 from daemon.core import secret_values
-from daemon.core.config_model import ENV_PREFIX, Model, format_validation_error
+from daemon.core.config_model import Model, format_validation_error
 from daemon.core.errors import ConfigError
 from daemon.mapping.rules import SourceMapping
 from daemon.settings.connections import PimSettings
 from daemon.settings.dam_sources import MAX_SECONDS, SourceSettings
+from daemon.settings.env_overrides import env_overrides, merge
+from daemon.settings.event_intake import BrokerSettings, EventFields, EventSettings, WebhookSettings
 
 #: ``store.url`` schemes; ``postgresql`` is read as ``postgresql+psycopg`` (the driver installed).
 STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
@@ -184,6 +186,15 @@ class SourceEntry(SourceSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     sync: EngineSettings = EngineSettings()
     mapping: SourceMapping
+    events: EventFields | None = None
+    webhook: WebhookSettings | None = None
+    broker: BrokerSettings | None = None
+
+    @model_validator(mode="after")
+    def _events_read(self) -> SourceEntry:
+        if (self.webhook or self.broker) and self.events is None:
+            raise ValueError("a webhook or broker needs [sources.events] (where the ids are)")
+        return self
 
 
 class StoreSettings(Model):
@@ -289,6 +300,7 @@ class Settings(Model):
     failures: FailureSettings = FailureSettings()
     server: ServerSettings = ServerSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    events: EventSettings = EventSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -334,33 +346,6 @@ def _collect_secrets(value: Any, found: list[str]) -> None:
             _collect_secrets(item, found)
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``DAMSYNC_PIM__HTTP__MAX_IN_FLIGHT=8`` becomes ``{"pim": {"http": {...: "8"}}}``."""
-    tree: dict[str, Any] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        node = tree
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[parts[-1]] = value
-    return tree
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(dict(merged[key]), value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def load_settings(path: Path | str | None, environ: Mapping[str, str]) -> Settings:
     """
     Read, merge with the environment and validate the configuration.
@@ -380,7 +365,7 @@ def load_settings(path: Path | str | None, environ: Mapping[str, str]) -> Settin
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", key=str(path)) from None
-    data = _merge(data, _env_overrides(environ))
+    data = merge(data, env_overrides(environ))
     try:
         settings = Settings.model_validate(data, context={"environ": environ})
     except ValidationError as exc:
