@@ -28,6 +28,7 @@ from prometheus_client import (
 )
 
 from daemon import __version__
+from daemon.telemetry.event_observer import EVENT_LATENCY_BUCKETS, EventObserver
 from daemon.telemetry.http_observer import HttpObserver
 from daemon.telemetry.labels import _ENDPOINT, _SOURCE, _LabelCap
 
@@ -52,7 +53,7 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
 
 
-class Metrics(SyncObserver, HttpObserver):
+class Metrics(SyncObserver, HttpObserver, EventObserver):
     """
     The daemon's metrics on one registry; also the HTTP :class:`RequestObserver`.
 
@@ -161,11 +162,53 @@ class Metrics(SyncObserver, HttpObserver):
             "Unix time the last reconcile of the source finished (0: none since start).",
             src,
         )
+        self.intake_received = counter(
+            "damsync_events_received",
+            "Events stored in the inbox (new ones), by origin: webhook, rabbitmq, nats.",
+            (*src, "origin"),
+        )
+        self.intake_duplicates = counter(
+            "damsync_events_deduplicated",
+            "Events already in the inbox (redeliveries, replays): acknowledged, not stored again.",
+            (*src, "origin"),
+        )
+        self.intake_rejected = counter(
+            "damsync_events_rejected",
+            "Webhooks and broker messages refused (bad signature, stale, too large, unparsable).",
+            (*src, "origin", "reason"),
+        )
+        self.events_consumed = counter(
+            "damsync_events_consumed",
+            "Inbox rows the consumer settled: written, deleted, failed (retried as failures) or "
+            "retried (the consume failed; the row waits for its backoff).",
+            (*src, "outcome"),
+        )
+        self.event_latency = histogram(
+            "damsync_event_to_pim_seconds",
+            "From an event's arrival to its asset written to the PIM.",
+            src,
+            EVENT_LATENCY_BUCKETS,
+        )
+        self.inbox_pending = gauge("damsync_inbox_pending", "Inbox rows not yet processed.", src)
+        self.inbox_oldest_age = gauge(
+            "damsync_inbox_oldest_pending_age_seconds",
+            "Age of the oldest unprocessed inbox row (0: none).",
+            src,
+        )
+        self.inbox_dead = gauge(
+            "damsync_inbox_dead", "Inbox rows given up after max_attempts consumes.", src
+        )
+        self.broker_connected = gauge(
+            "damsync_broker_connected",
+            "1 while the broker consumer is connected.",
+            (*src, "origin"),
+        )
         self.build_info = gauge("damsync_build_info", "Always 1; version label.", ("version",))
         self.build_info.labels(version).set(1)
 
         self._sources = _LabelCap("source")
         self._families = _LabelCap("family")
+        self._event_sources: set[str] = set()
         self._drift_series: dict[str, set[tuple[str, str]]] = {}
         self._upstreams = _LabelCap("upstream")
         self._endpoints = _LabelCap("endpoint")

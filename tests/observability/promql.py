@@ -55,6 +55,7 @@ def exported_names() -> set[str]:
     registry = CollectorRegistry()
     metrics = make_metrics(registry, sources=[("s", 60.0)])
     metrics.register_endpoint("pim", "GET", "/x")
+    metrics.register_event_source("s", ("webhook", "rabbitmq", "nats"))
     return {s.name for m in registry.collect() for s in m.samples} | PROMETHEUS_NAMES
 
 
