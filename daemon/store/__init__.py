@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from daemon.store.batch_commit import BatchResult
 from daemon.store.database import DEFAULT_DATABASE_URL, make_engine
+from daemon.store.inbox import InboxAccess
 from daemon.store.ownership import (
     BrakeFigures,
     OwnedAsset,
@@ -49,6 +50,7 @@ __all__ = [
     "FailureCounts",
     "FailureRecord",
     "HeldLease",
+    "InboxAccess",
     "Lease",
     "LeaseLostError",
     "OwnedAsset",

@@ -26,6 +26,7 @@ from daemon.store import fencing as leases
 from daemon.store.asset_access import AssetAccess
 from daemon.store.batch_commit import BatchResult, commit_batch
 from daemon.store.failure_access import FailureAccess, RunAccess
+from daemon.store.inbox import InboxAccess
 from daemon.store.ownership import OwnershipAccess, WithdrawnAsset, record_withdrawn
 from daemon.store.rows import (
     AssetWrite,
@@ -41,7 +42,7 @@ from daemon.store.session_boundary import utcnow
 log = structlog.get_logger(__name__)
 
 
-class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess, OwnershipAccess):
+class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess, OwnershipAccess, InboxAccess):
     """
     Durable state of every source: leases, checkpoints, asset states, media, failures, runs.
 

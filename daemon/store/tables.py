@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from daemon.core.events import MAX_DAM_ID, MAX_EVENT_ID
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -232,13 +234,57 @@ pending_deletions = Table(
     Index("ix_pending_deletions_source", "source"),
 )
 
+#: Closed sets of the event inbox (see :mod:`daemon.store.inbox` and :mod:`daemon.core.events`).
+INBOX_STATUSES = ("pending", "claimed", "done", "dead")
+EVENT_KINDS = ("changed", "deleted")
+EVENT_ORIGINS = ("webhook", "rabbitmq", "nats")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
+
+
+event_inbox = Table(
+    "event_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("event_id", String(MAX_EVENT_ID), nullable=False, comment="the dedupe key"),
+    Column("dam_id", String(MAX_DAM_ID), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("origin", String(10), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, comment="claims so far, the current one included"),
+    Column("next_attempt_at", UtcDateTime, nullable=False, comment="a pending row is due then"),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True, comment="an expired claim is taken over"),
+    Column("last_error", Text, nullable=True, comment="redacted and truncated"),
+    Column("done_at", UtcDateTime, nullable=True, comment="when it became done or dead"),
+    UniqueConstraint("source", "event_id", "dam_id"),
+    CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
+    CheckConstraint(_one_of("origin", EVENT_ORIGINS), name="origin"),
+    CheckConstraint(_one_of("status", INBOX_STATUSES), name="status"),
+    CheckConstraint("attempts >= 0", name="attempts"),
+    CheckConstraint("(status = 'claimed') = (claimed_until IS NOT NULL)", name="claim_complete"),
+    CheckConstraint("(status IN ('done', 'dead')) = (done_at IS NOT NULL)", name="done_complete"),
+    # The claim and the depth queries: one source's rows of a status, oldest received first.
+    Index("ix_event_inbox_source_status_received_at", "source", "status", "received_at"),
+    # Pruning: settled rows by the time they were settled.
+    Index("ix_event_inbox_status_done_at", "status", "done_at"),
+)
+
 __all__ = [
     "NAMING_CONVENTION",
+    "EVENT_KINDS",
+    "EVENT_ORIGINS",
+    "INBOX_STATUSES",
     "OWNER_ACTIONS",
     "RUN_STATUSES",
     "UtcDateTime",
     "asset_states",
     "checkpoints",
+    "event_inbox",
     "failure_attempts",
     "failures",
     "leases",
