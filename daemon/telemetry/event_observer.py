@@ -14,6 +14,7 @@ configured is counted as ``unknown``, never under the name an attacker sent; a r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -42,13 +43,32 @@ ORIGINS = ("webhook", "rabbitmq", "nats")
 EVENT_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 1800)
 
 
+class ConsumeFacts(Protocol):
+    """What the metrics read from one consume of the inbox (``daemon.engine`` reports it)."""
+
+    @property
+    def written(self) -> int: ...
+
+    @property
+    def unchanged(self) -> int: ...
+
+    @property
+    def deleted(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+    @property
+    def released(self) -> int: ...
+
+
 class EventObserver:
     """Webhook, broker and inbox metrics (a mixin of :class:`~daemon.telemetry.metrics.Metrics`)."""
 
     intake_received: Counter
     intake_rejected: Counter
     intake_duplicates: Counter
-    events_consumed: Counter
+    consumed_events: Counter
     event_latency: Histogram
     inbox_pending: Gauge
     inbox_oldest_age: Gauge
@@ -70,7 +90,7 @@ class EventObserver:
             if origin != "webhook":
                 self.broker_connected.labels(s, origin)
         for outcome in ("written", "deleted", "failed", "retried"):
-            self.events_consumed.labels(s, outcome)
+            self.consumed_events.labels(s, outcome)
         self.event_latency.labels(s)
         for gauge in (self.inbox_pending, self.inbox_oldest_age, self.inbox_dead):
             gauge.labels(s).set(0)
@@ -106,17 +126,26 @@ class EventObserver:
             self.inbox_oldest_age.labels(s).set(age or 0.0)
             self.inbox_dead.labels(s).set(dead)
 
-    def events_done(
-        self, source: str, latencies: Sequence[float], outcomes: Mapping[str, int]
+    def events_consumed(
+        self, source: str, latencies: Sequence[float], report: ConsumeFacts
     ) -> None:
-        """Rows the consumer finished: their received-to-written latencies and outcome counts."""
+        """
+        One consume of the inbox finished: the event-to-PIM latency of each finished row, and
+        the assets by outcome (``retried``: rows released for a later attempt).
+        """
         s = self._event_src(source)
         histogram = self.event_latency.labels(s)
         for latency in latencies:
             histogram.observe(max(0.0, latency))
+        outcomes = {
+            "written": report.written + report.unchanged,
+            "deleted": report.deleted,
+            "failed": report.failed,
+            "retried": report.released,
+        }
         for outcome, count in outcomes.items():
             if count:
-                self.events_consumed.labels(s, outcome).inc(count)
+                self.consumed_events.labels(s, outcome).inc(count)
 
 
-__all__ = ["EVENT_LATENCY_BUCKETS", "ORIGINS", "REJECT_REASONS", "EventObserver"]
+__all__ = ["EVENT_LATENCY_BUCKETS", "ConsumeFacts", "ORIGINS", "REJECT_REASONS", "EventObserver"]

@@ -177,10 +177,10 @@ class Metrics(SyncObserver, HttpObserver, EventObserver):
             "Webhooks and broker messages refused (bad signature, stale, too large, unparsable).",
             (*src, "origin", "reason"),
         )
-        self.events_consumed = counter(
+        self.consumed_events = counter(
             "damsync_events_consumed",
-            "Inbox rows the consumer settled: written, deleted, failed (retried as failures) or "
-            "retried (the consume failed; the row waits for its backoff).",
+            "Assets named by events, settled by the consumer: written, deleted, failed (kept as "
+            "failures) or retried (the consume failed; the rows wait for their backoff).",
             (*src, "outcome"),
         )
         self.event_latency = histogram(

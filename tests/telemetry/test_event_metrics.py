@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry
 
 from daemon.intake.ports import IntakeObserver
 from daemon.telemetry.metrics import Metrics, make_metrics
+
+
+@dataclass(frozen=True)
+class Consumed:
+    written: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    released: int = 0
 
 
 def _metrics() -> tuple[Metrics, CollectorRegistry]:
@@ -72,7 +83,7 @@ def test_inbox_depth_and_latency() -> None:
     metrics.set_inbox_depth({"cloudinary": (1, 0.5, 0)})
     assert value(registry, "damsync_inbox_pending", source="bynder") == 0
     assert value(registry, "damsync_inbox_oldest_pending_age_seconds", source="bynder") == 0
-    metrics.events_done("bynder", [0.2, 1.7], {"written": 2, "failed": 0})
+    metrics.events_consumed("bynder", [0.2, 1.7], Consumed(written=1, unchanged=1))
     assert value(registry, "damsync_event_to_pim_seconds_count", source="bynder") == 2
     assert value(registry, "damsync_event_to_pim_seconds_bucket", source="bynder", le="0.25") == 1
     assert value(registry, "damsync_events_consumed_total", source="bynder", outcome="written") == 2
