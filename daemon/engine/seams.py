@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from daemon.core.errors import FieldError, SyncError
+from daemon.core.events import DamEvent, InboxAdded, InboxDepth, InboxEntry
 from daemon.core.records import Cursor, PimAsset, PimValue, SourcePage, Window
 from daemon.store import (
     AssetState,
@@ -33,6 +34,7 @@ from daemon.store import (
 )
 
 if TYPE_CHECKING:
+    from daemon.engine.inbox_consumer import ConsumeReport
     from daemon.engine.outcomes import BatchReport, PassResult
 
 
@@ -190,6 +192,50 @@ class JobStore(EngineStore, DriftStore, Protocol):
     def failure_counts(self) -> dict[str, FailureCounts]: ...
 
 
+class InboxStore(Protocol):
+    """
+    The event inbox of the state store (``daemon.store.Store`` implements it).
+
+    A row is one asset of one event: ``pending`` until a consumer claims it for
+    ``claim_seconds`` (each claim is an attempt), then ``done``, back to ``pending`` at its
+    ``retry_at``, or ``dead`` at ``max_attempts``. Only the claiming holder settles a row.
+    """
+
+    def add_events(self, events: Sequence[DamEvent]) -> InboxAdded: ...
+
+    def claim_events(
+        self,
+        source: str,
+        holder: str,
+        *,
+        limit: int,
+        claim_seconds: float,
+        now: datetime | None = None,
+    ) -> list[InboxEntry]: ...
+
+    def finish_events(self, ids: Sequence[int], holder: str) -> int: ...
+
+    def release_events(
+        self,
+        ids: Sequence[int],
+        holder: str,
+        *,
+        error: str,
+        retry_at: datetime,
+        max_attempts: int,
+    ) -> int: ...
+
+    def unclaim_events(self, ids: Sequence[int], holder: str) -> int: ...
+
+    def prune_events(self, before: datetime) -> int: ...
+
+    def inbox_depth(self) -> dict[str, InboxDepth]: ...
+
+
+class InboxConsumerStore(LeaseStore, InboxStore, Protocol):
+    """What the inbox consumer uses of the store: the source's lease and the inbox."""
+
+
 class ChangeSource(Protocol):
     """What a pass reads from a DAM: its clock and the changes of a window."""
 
@@ -237,6 +283,19 @@ class DriftObserver(Protocol):
     ) -> None: ...
 
 
+class EventObserver(Protocol):
+    """
+    Where consumed inbox events are reported (the daemon's metrics).
+
+    ``latencies`` are the seconds from each finished row's receipt to the end of its write
+    (event-to-PIM latency).
+    """
+
+    def events_consumed(
+        self, source: str, latencies: Sequence[float], report: ConsumeReport
+    ) -> None: ...
+
+
 class JobObserver(PassObserver, BacklogObserver, DeletionObserver, DriftObserver, Protocol):
     """Every observer in one (the daemon's metrics)."""
 
@@ -249,6 +308,9 @@ __all__ = [
     "DeletionObserver",
     "DriftStore",
     "EngineStore",
+    "EventObserver",
+    "InboxConsumerStore",
+    "InboxStore",
     "JobObserver",
     "JobSource",
     "JobStore",
