@@ -16,9 +16,12 @@ consumed and pruned. Every key is documented in ``docs/configuration.md``.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Literal
 
-from pydantic import Field, FiniteFloat, model_validator
+from pydantic import Field, FiniteFloat, field_validator, model_validator
 
 from daemon.core.config_model import MAX_SECONDS, Model, Secret
 
@@ -34,7 +37,9 @@ class EventFields(Model):
     place (Bynder: ``ids = "Message.media_id"``, ``kind = "Subject"``).
     """
 
-    ids: str = Field(description='asset ids, e.g. "asset_id" or "resources[].asset_id"')
+    ids: str = Field(
+        description='asset ids, e.g. "asset_id" or "resources[].asset_id"; "a | b": a, else b'
+    )
     kind: str | None = Field(None, description="the event kind; absent: every event is a change")
     deleted: list[str] = Field([], description="kinds that mean the assets were deleted")
     ignored: list[str] = Field([], description="kinds acknowledged and dropped (not about assets)")
@@ -73,10 +78,29 @@ class WebhookSettings(Model):
         300.0, gt=0, le=86400, description="seconds a signed timestamp may be off (replays)"
     )
 
+    @field_validator("cert_hosts")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
+
     @model_validator(mode="after")
     def _complete(self) -> WebhookSettings:
         if self.style in ("standard", "hmac", "token") and not self.secrets:
             raise ValueError(f"webhook style {self.style!r} needs secrets")
+        if self.style == "standard":
+            for secret in self.secrets:
+                # Checked here, at load: the message never quotes the secret.
+                try:
+                    base64.b64decode(
+                        secret.get_secret_value().removeprefix("whsec_"), validate=True
+                    )
+                except (binascii.Error, ValueError):
+                    raise ValueError("a standard webhook secret is whsec_<base64>") from None
         if self.style == "token" and (self.token_header is None) == (self.token_path is None):
             raise ValueError("webhook style 'token' needs exactly one of token_header, token_path")
         return self
