@@ -2,7 +2,8 @@
 The DAM simulator: an ASGI app serving a generic REST DAM, Bynder and Cloudinary shapes.
 
 ``create_dam_app`` assembles the store (dam_data), the request plumbing (dam_server), the API
-shapes (dam_generic, dam_bynder, dam_cloudinary) and the helper endpoints under ``/_sim/``
+shapes (dam_generic, dam_bynder, dam_cloudinary), the optional event feed (event_feed: signed
+webhooks and broker messages for every change) and the helper endpoints under ``/_sim/``
 that tests and the demo use to drive and inspect the DAM. ``dam_command`` serves it with
 uvicorn on loopback (``damsync sim dam``). See docs/dam-simulator.md.
 """
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+import httpx
 import structlog
 import uvicorn
 from starlette.applications import Starlette
@@ -27,6 +29,10 @@ from starlette.routing import Route
 from daemon.sim.dam.bynder import bynder_routes
 from daemon.sim.dam.cloudinary import cloudinary_routes
 from daemon.sim.dam.dataset import DamSimOptions, parse_asset_id
+from daemon.sim.dam.event_admin import event_routes
+from daemon.sim.dam.event_cli import event_options, feed_options
+from daemon.sim.dam.event_feed import EventFeed
+from daemon.sim.dam.event_options import EventFeedOptions
 from daemon.sim.dam.generic import generic_routes
 from daemon.sim.dam.plumbing import DamSim, DateHeaderMiddleware, json_body
 from daemon.sim.dam.query import QueryError, parse_time
@@ -40,7 +46,11 @@ def _utc_now() -> datetime:
 
 
 def create_dam_app(
-    options: DamSimOptions | None = None, *, clock: Callable[[], datetime] | None = None
+    options: DamSimOptions | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    events: EventFeedOptions | None = None,
+    event_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """
     Build a simulated DAM.
@@ -48,30 +58,43 @@ def create_dam_app(
     Args:
         options: sizes, seed, ticks, latency, faults, credentials; defaults when ``None``.
         clock: the DAM's clock (aware UTC); stamps ``updated_at`` and the ``Date`` header.
+        events: send every change as an event (webhook, RabbitMQ, NATS); ``None``: none.
+        event_transport: the httpx transport of the webhook (tests); ``None``: the network.
 
     Returns:
-        The Starlette app; ``app.state.dam`` is its :class:`DamSim`.
+        The Starlette app; ``app.state.dam`` is its :class:`DamSim`, ``app.state.events`` its
+        :class:`EventFeed` or ``None``. The feed runs during the app's lifespan; without one
+        (``httpx.ASGITransport``), use it as ``async with app.state.events: ...``.
     """
     opts = options or DamSimOptions()
     now = clock or _utc_now
     sim = DamSim(opts, now)
+    feed = (
+        EventFeed(events, sim.store, now, base_url=opts.base_url, transport=event_transport)
+        if events is not None
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_ticker(sim)) if opts.tick_interval else None
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        async with contextlib.AsyncExitStack() as stack:
+            if feed is not None:
+                await stack.enter_async_context(feed)
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     routes = [
         *generic_routes(sim),
         *bynder_routes(sim),
         *cloudinary_routes(sim),
         *_helper_routes(sim),
+        *event_routes(feed),
     ]
     app = Starlette(
         routes=routes,
@@ -79,6 +102,7 @@ def create_dam_app(
         lifespan=lifespan,
     )
     app.state.dam = sim
+    app.state.events = feed
     return app
 
 
@@ -226,6 +250,7 @@ def _bad(param: str, message: str, *, status: int = 400) -> Response:
 @click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds per request.")
 @click.option("--fault-rate", default=0.0, show_default=True, type=float, help="Fault probability.")
 @click.option("--rng-seed", default=0, show_default=True, type=int, help="Fault sequence seed.")
+@event_options
 def dam_command(
     host: str,
     port: int,
@@ -235,8 +260,12 @@ def dam_command(
     latency: float,
     fault_rate: float,
     rng_seed: int,
+    **events: Any,
 ) -> None:
-    """Serve the simulated DAM (generic, Bynder and Cloudinary shapes) on loopback."""
+    """Serve the simulated DAM (generic, Bynder and Cloudinary shapes) on loopback.
+
+    With --webhook-url, --amqp-url or --nats-url it also sends every change as a signed event.
+    """
     options = DamSimOptions(
         assets=assets,
         seed=seed,
@@ -246,8 +275,12 @@ def dam_command(
         rng_seed=rng_seed,
         base_url=f"http://{host}:{port}",
     )
-    app = create_dam_app(options)
+    feed = feed_options(events)
+    app = create_dam_app(options, events=feed)
     click.echo(f"DAM simulator on http://{host}:{port} ({assets} assets, seed {seed})")
+    if feed is not None:
+        targets = [t for t in ("webhook", "amqp", "nats") if events[f"{t}_url"]]
+        click.echo(f"  events: {feed.style} style to {', '.join(targets)}")
     uvicorn.run(app, host=host, port=port, log_level="warning", date_header=False)
 
 

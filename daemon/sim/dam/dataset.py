@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left, insort
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,6 +190,7 @@ class DamStore:
         self.removed: list[int] = []
         self.tick_count = 0
         self.last_stamp_us = now_us
+        self.listeners: list[Callable[[AssetRecord | None, AssetRecord], None]] = []  # on change
         self._generate(options.assets, now_us)
 
     def _generate(self, count: int, now_us: int) -> None:
@@ -247,6 +248,8 @@ class DamStore:
             insort(self.by_time_live, key_of(new))
         if new.deleted and (old is None or not old.deleted):
             self.removed.append(new.num)
+        for listener in self.listeners:  # the event feed: every add, change and delete
+            listener(old, new)
 
     def next_stamp(self, now_us: int, needed: int = 1) -> int:
         """
