@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from daemon.service.readiness import Check
     from daemon.service.runtime import Runtime
+    from daemon.service.webhook_gate import WebhookGate
     from daemon.settings.root import Settings
 
 
@@ -60,6 +61,7 @@ async def run_daemon(
     pim_transport: httpx.AsyncBaseTransport | None = None,
     source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     runtime_ready: asyncio.Future[Runtime] | None = None,
+    webhook_started: Callable[[int], None] | None = None,
 ) -> int:
     """
     Run the daemon until stopped; returns the exit code.
@@ -74,12 +76,13 @@ async def run_daemon(
         pim_transport: Injected PIM transport (tests).
         source_transports: Injected DAM transports (tests).
         runtime_ready: Resolved with the runtime once it exists (tests).
+        webhook_started: Called with the webhook server's port once it listens (tests, demo).
     """
     import structlog
     from prometheus_client import REGISTRY
 
-    from daemon.service.endpoints import ServerLimits, build_app, serve
     from daemon.service.runtime import Runtime
+    from daemon.service.webhook_gate import WebhookGate
     from daemon.service.wiring import Services, SyncApp
     from daemon.settings.root import load_settings
 
@@ -89,6 +92,8 @@ async def run_daemon(
     if migrate:
         await asyncio.to_thread(services.store.upgrade)
     current = {"settings": settings}
+    # The webhook server lives as long as the process; each configuration installs its app.
+    gate = WebhookGate() if any(s.webhook is not None for s in settings.sources) else None
 
     async def build() -> SyncApp:
         fresh = current["settings"]
@@ -101,6 +106,8 @@ async def run_daemon(
             services,
             pim_transport=pim_transport,
             source_transports=source_transports,
+            events=True,
+            gate=gate,
         )
         current["settings"] = fresh
         return app
@@ -109,20 +116,9 @@ async def run_daemon(
     if runtime_ready is not None:
         runtime_ready.set_result(runtime)
     stop_server = asyncio.Event()
-    server_task: asyncio.Task[None] | None = None
-    if settings.server.enabled:
-        http = build_app(
-            services.registry, Readiness(runtime), metrics_cache=settings.server.metrics_cache
-        )
-        server_task = asyncio.create_task(
-            serve(
-                http,
-                settings.server.host,
-                settings.server.port,
-                stop_server,
-                limits=ServerLimits.from_settings(settings.server),
-            )
-        )
+    servers = _start_servers(
+        settings, services.registry, Readiness(runtime), gate, stop_server, webhook_started
+    )
     pid_file = Path(settings.runtime.pid_file) if settings.runtime.pid_file else None
     try:
         if pid_file is not None:
@@ -144,13 +140,47 @@ async def run_daemon(
         return 1
     finally:
         stop_server.set()
-        if server_task is not None:
+        for task in servers:
             with contextlib.suppress(Exception):
-                await server_task
+                await task
         await asyncio.to_thread(services.store.dispose)
         if pid_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 pid_file.unlink()
+
+
+def _start_servers(
+    settings: Settings,
+    registry: CollectorRegistry,
+    readiness: Readiness,
+    gate: WebhookGate | None,
+    stop: asyncio.Event,
+    webhook_started: Callable[[int], None] | None,
+) -> list[asyncio.Task[None]]:
+    """Start the metrics/health server and, with webhook sources, the webhook server."""
+    from daemon.service.endpoints import ServerLimits, build_app, serve
+
+    limits = ServerLimits.from_settings(settings.server)
+    tasks = []
+    if settings.server.enabled:
+        http = build_app(registry, readiness, metrics_cache=settings.server.metrics_cache)
+        tasks.append(
+            asyncio.create_task(
+                serve(http, settings.server.host, settings.server.port, stop, limits=limits)
+            )
+        )
+    if gate is not None:
+        # Its own address: it may face the DAMs while /metrics stays internal.
+        webhook = serve(
+            gate,
+            settings.events.host,
+            settings.events.port,
+            stop,
+            on_started=webhook_started,
+            limits=limits,
+        )
+        tasks.append(asyncio.create_task(webhook))
+    return tasks
 
 
 @click.command()

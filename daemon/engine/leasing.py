@@ -21,6 +21,7 @@ import functools
 import os
 import re
 import socket
+import weakref
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -151,6 +152,16 @@ async def acquire_lease(
     )
 
 
+#: One lock per (source, holder) and event loop: the jobs of one process share a holder name.
+_LOCAL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]]
+_LOCAL = weakref.WeakKeyDictionary()
+
+
+def _local_lock(source: str, holder: str) -> asyncio.Lock:
+    locks = _LOCAL.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault((source, holder), asyncio.Lock())
+
+
 @contextlib.asynccontextmanager
 async def leased(
     store: LeaseStore,
@@ -158,6 +169,8 @@ async def leased(
     holder: str,
     ttl: float,
     dead_holder: Callable[[str], bool] | None = dead_local_holder,
+    *,
+    wait: bool = False,
 ) -> AsyncIterator[Lease | None]:
     """
     Hold ``source``'s lease for the body; yields ``None`` when another holder has it.
@@ -165,16 +178,27 @@ async def leased(
     The lease is released however the body ends (its epoch is bumped, so it can never write
     again). Releasing is shielded from cancellation: a shutdown past its grace still frees the
     source for the next process instead of leaving it blocked until the lease expires.
+
+    The jobs of one process (a pass, the retry, the reconcile, the inbox consumer) share one
+    holder name, and the store renews a lease for the holder that has it: two of them would
+    hold the same lease, and the first to finish would release it under the other. A local
+    lock per source and holder keeps them apart: with ``wait`` (a pass) the job waits for the
+    one in progress; without it, it gets ``None`` at once, as for another holder.
     """
-    lease = await acquire_lease(store, source, holder, ttl, dead_holder)
-    try:
-        yield lease
-    finally:
-        if lease is not None:
-            try:
-                await asyncio.shield(asyncio.to_thread(store.release_lease, lease))
-            except Exception as exc:  # the lease expires anyway, and its epoch fences it
-                log.error("sync.lease_not_released", source=source, error=str(exc))
+    lock = _local_lock(source, holder)
+    if not wait and lock.locked():
+        yield None
+        return
+    async with lock:
+        lease = await acquire_lease(store, source, holder, ttl, dead_holder)
+        try:
+            yield lease
+        finally:
+            if lease is not None:
+                try:
+                    await asyncio.shield(asyncio.to_thread(store.release_lease, lease))
+                except Exception as exc:  # the lease expires anyway, and its epoch fences it
+                    log.error("sync.lease_not_released", source=source, error=str(exc))
 
 
 __all__ = [

@@ -141,7 +141,9 @@ async def run_pass(
     holder = holder or f"damsync-{uuid.uuid4().hex[:12]}"
     try:
         result.run_id = await asyncio.to_thread(store.start_run, source.name)
-        async with leased(store, source.name, holder, options.lease_ttl, dead_holder) as lease:
+        async with leased(
+            store, source.name, holder, options.lease_ttl, dead_holder, wait=True
+        ) as lease:
             if lease is None:
                 held = await asyncio.to_thread(store.lease_held, source.name)
                 result.status = "skipped"

@@ -42,6 +42,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from daemon.service.readiness import READINESS_TIMEOUT, Check, ReadinessProbe, _check_json
@@ -313,7 +314,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve(
-    app: Starlette,
+    app: ASGIApp,
     host: str,
     port: int,
     stop_event: asyncio.Event,
@@ -326,7 +327,7 @@ async def serve(
     Serve ``app`` in the running loop until ``stop_event`` is set.
 
     Args:
-        app: The app from :func:`build_app`.
+        app: The app from :func:`build_app`, or the webhook gate.
         host: Address to listen on.
         port: Port; 0 picks a free one (passed to ``on_started``).
         stop_event: Set by the runtime to stop the server.

@@ -26,7 +26,9 @@ from daemon.engine.mapper_cache import MapperCache
 from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.source_jobs import SourceJobs
 from daemon.engine.structure_cache import StructureCache
+from daemon.intake.webhook_app import build_webhook_app
 from daemon.pim import PimClient
+from daemon.service.event_loops import EventLoops, webhook_sources
 from daemon.service.part_options import (
     backoff_policy,
     engine_options,
@@ -35,6 +37,7 @@ from daemon.service.part_options import (
 )
 from daemon.service.readiness import Check, readiness_checks, schedule_period
 from daemon.service.runtime import Schedule
+from daemon.service.webhook_gate import WebhookGate
 from daemon.settings.root import Settings
 from daemon.sources import DamSource, build_source
 from daemon.store import Store
@@ -95,6 +98,8 @@ class SyncApp:
     structure: StructureCache
     retry_interval: float
     shutdown_grace: float
+    events: EventLoops | None = None
+    gate: WebhookGate | None = None
     _closed: bool = field(default=False)
 
     @classmethod
@@ -109,6 +114,8 @@ class SyncApp:
         only: Sequence[str] | None = None,
         source_clocks: Mapping[str, Callable[[], float]] | None = None,
         one_shot: bool = False,
+        events: bool = False,
+        gate: WebhookGate | None = None,
     ) -> SyncApp:
         metrics = services.metrics
         retry_cap = ONE_SHOT_RETRY if one_shot else None
@@ -166,6 +173,7 @@ class SyncApp:
                 )
             )
             metrics.register_source(entry.name, interval_seconds=entry.schedule.interval)
+        loops = EventLoops(settings, services.store, metrics, runners) if events else None
         return cls(
             settings=settings,
             services=services,
@@ -175,6 +183,8 @@ class SyncApp:
             structure=structure,
             retry_interval=settings.runtime.retry_interval,
             shutdown_grace=settings.runtime.shutdown_grace,
+            events=loops if loops is not None and loops.sources else None,
+            gate=gate,
         )
 
     async def start(self) -> None:
@@ -192,6 +202,23 @@ class SyncApp:
             )
             await self._judge_again_if_mapping_changed(runner)
             await runner.refresh_backlog()
+        await self._start_events()
+
+    async def _start_events(self) -> None:
+        """Webhooks go to this configuration's inbox; brokers and consumers start."""
+        if self.events is None:
+            if self.gate is not None:
+                await self.gate.install(None)
+            return
+        if self.gate is not None:
+            app = build_webhook_app(
+                webhook_sources(self.settings),
+                self.settings.events,
+                self.events.persist,
+                self.services.metrics,
+            )
+            await self.gate.install(app)
+        self.events.start()
 
     async def _judge_again_if_mapping_changed(self, runner: Runner) -> None:
         """
@@ -234,6 +261,8 @@ class SyncApp:
         if self._closed:
             return
         self._closed = True
+        if self.events is not None:
+            await self.events.aclose(self.shutdown_grace)
         for source in reversed(self.sources):
             await source.aclose()
         await self.pim.aclose()
