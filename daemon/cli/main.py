@@ -14,8 +14,6 @@ from typing import Any
 
 import click
 
-from daemon import __version__
-
 #: name -> (module:attribute, one-line help shown by ``damsync --help``).
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": (
@@ -103,8 +101,27 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """Print ``damsync, version X`` and exit, as ``click.version_option`` would."""
+    if not value or ctx.resilient_parsing:
+        return
+    # Imported here: reading the installed version costs tens of milliseconds (importlib.metadata)
+    # that no other command should pay.
+    from daemon import __version__
+
+    click.echo(f"damsync, version {__version__}", color=ctx.color)
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="damsync")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def main() -> None:
     """Keep the Akeneo PIM Asset Manager in sync with your DAM."""
 

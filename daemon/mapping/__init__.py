@@ -5,28 +5,79 @@ The sync engine builds one :class:`Mapper` per source from its :class:`SourceMap
 cached family structure, calls :meth:`Mapper.map_asset` per asset, uploads the
 :class:`MediaRequest` binaries and calls :func:`fill_media`. ``damsync validate-config`` calls
 :func:`validate_rules`. The rules are documented key by key in ``docs/mapping.md``.
+
+The facade is partly lazy (PEP 562): ``from daemon.mapping import Mapper`` imports the mapper
+when the name is first asked for, so that the settings, which need only the rules
+(:mod:`daemon.mapping.rules`), do not load the mapper and its converters at every start-up.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from daemon.mapping.codes import option_code, sanitise_code
-from daemon.mapping.mapper import (
-    AssetKey,
-    ManagedScope,
-    MappedAsset,
-    Mapper,
-    MappingFailed,
-    MappingResult,
-    MediaRequest,
-    MissingOption,
-    Unmatched,
-    content_hash,
-    fill_media,
-)
-from daemon.mapping.plan import ConfigProblem
 from daemon.mapping.results import ValueKey
 from daemon.mapping.rules import SourceMapping, load_mapping
-from daemon.mapping.validate import validate_rules
+
+if TYPE_CHECKING:
+    from daemon.mapping.mapper import (
+        AssetKey,
+        ManagedScope,
+        MappedAsset,
+        Mapper,
+        MappingFailed,
+        MappingResult,
+        MediaRequest,
+        MissingOption,
+        Unmatched,
+        content_hash,
+        fill_media,
+    )
+    from daemon.mapping.plan import ConfigProblem
+    from daemon.mapping.validate import validate_rules
+
+#: The names that need the mapper, its compiled plan and its converters.
+_FROM_MAPPER = frozenset(
+    {
+        "AssetKey",
+        "ManagedScope",
+        "MappedAsset",
+        "Mapper",
+        "MappingFailed",
+        "MappingResult",
+        "MediaRequest",
+        "MissingOption",
+        "Unmatched",
+        "content_hash",
+        "fill_media",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a name of the mapper, the plan or the validation on first use, then keep it."""
+    value: Any
+    if name in _FROM_MAPPER:
+        from daemon.mapping import mapper
+
+        value = getattr(mapper, name)
+    elif name == "ConfigProblem":
+        from daemon.mapping.plan import ConfigProblem
+
+        value = ConfigProblem
+    elif name == "validate_rules":
+        from daemon.mapping.validate import validate_rules
+
+        value = validate_rules
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "AssetKey",

@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from daemon.core.errors import CheckpointError
 from daemon.core.records import Cursor, Window
@@ -38,6 +36,10 @@ from daemon.store.tables import (
     media_files,
 )
 from daemon.store.value_keys import encode_value_keys
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -69,9 +71,15 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 def upsert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports ``on_conflict_do_update`` on the session's dialect."""
+    # Imported here: a read-only command on SQLite never loads the PostgreSQL dialect (and a
+    # PostgreSQL engine has loaded it already).
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _last_wins(items: Iterable[T], key: Any) -> dict[str, T]:

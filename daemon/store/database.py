@@ -16,6 +16,9 @@ that the store recovers on its next operation instead of at the next restart.
 Migrations run through Alembic with ``script_location`` set programmatically from this package's
 location, never from the working directory. On PostgreSQL, ``upgrade`` holds a session advisory
 lock on a dedicated connection, with a bounded wait, so that two replicas never migrate at once.
+Checking the schema head does not import Alembic (:mod:`daemon.store.schema_revisions` reads the
+same revision ids): every command that opens the store checks it, and importing Alembic would be
+most of a read-only command's start-up.
 """
 
 from __future__ import annotations
@@ -26,13 +29,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnElement, Connection, Engine, create_engine, event, func, literal, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import ExceptionContext, make_url
@@ -40,6 +39,10 @@ from sqlalchemy.types import String
 
 from daemon.core.errors import CheckpointError
 from daemon.store.rows import SchemaNotAtHeadError
+from daemon.store.schema_revisions import ShippedRevisions, database_revisions, shipped_revisions
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = structlog.get_logger(__name__)
 
@@ -200,8 +203,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     Returns:
         The config, with ``script_location`` set from this package's location.
     """
-    if not (MIGRATIONS_DIR / "env.py").is_file():
-        raise CheckpointError(f"migrations not found at {MIGRATIONS_DIR}: broken installation")
+    from alembic.config import Config
+
+    _require_migrations()
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
@@ -209,14 +213,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+def _require_migrations() -> None:
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        raise CheckpointError(f"migrations not found at {MIGRATIONS_DIR}: broken installation")
+
+
+def _shipped() -> ShippedRevisions:
+    _require_migrations()
+    return shipped_revisions(MIGRATIONS_DIR / "versions")
+
+
 def head_revisions() -> tuple[str, ...]:
     """
-    The head revision(s) of the shipped migrations.
+    The head revision(s) of the shipped migrations (read from their text, without Alembic).
 
     Returns:
         Usually one revision id.
     """
-    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return _shipped().heads
 
 
 def current_revisions(engine: Engine) -> tuple[str, ...]:
@@ -230,7 +244,7 @@ def current_revisions(engine: Engine) -> tuple[str, ...]:
         Empty for a database never migrated.
     """
     with engine.connect() as conn:
-        return tuple(MigrationContext.configure(conn).get_current_heads())
+        return database_revisions(conn)
 
 
 def check_at_head(engine: Engine) -> None:
@@ -244,13 +258,11 @@ def check_at_head(engine: Engine) -> None:
         SchemaNotAtHeadError: Naming the current and expected revisions and the fix.
     """
     current = current_revisions(engine)
-    head = head_revisions()
-    if set(current) == set(head):
+    shipped = _shipped()
+    if set(current) == set(shipped.heads):
         return
-    script = ScriptDirectory.from_config(alembic_config())
-    known = {rev.revision for rev in script.walk_revisions()}
-    unknown = any(rev not in known for rev in current)
-    raise SchemaNotAtHeadError(current=current, head=head, unknown=unknown)
+    unknown = any(rev not in shipped.known for rev in current)
+    raise SchemaNotAtHeadError(current=current, head=shipped.heads, unknown=unknown)
 
 
 def upgrade(url: str, *, revision: str = "head", lock_timeout: float = 60.0) -> tuple[str, ...]:
@@ -268,6 +280,8 @@ def upgrade(url: str, *, revision: str = "head", lock_timeout: float = 60.0) -> 
     Raises:
         CheckpointError: The lock could not be taken within ``lock_timeout``.
     """
+    from alembic import command
+
     engine = make_engine(url, foreign_keys=False)
     try:
         with engine.connect() as conn, _migration_lock(conn, lock_timeout):
@@ -292,6 +306,8 @@ def downgrade(url: str, *, revision: str, lock_timeout: float = 60.0) -> tuple[s
     Returns:
         The revision(s) the database is at afterwards.
     """
+    from alembic import command
+
     engine = make_engine(url, foreign_keys=False)
     try:
         with engine.connect() as conn, _migration_lock(conn, lock_timeout):

@@ -1,4 +1,10 @@
-"""Both simulators served on loopback (free ports) and a config file pointing at them."""
+"""
+Both simulators served on loopback and a config file pointing at them.
+
+Each simulator's listening socket is bound (port 0) before its app is built and handed to
+uvicorn as it is: a port chosen by binding and closing a socket could be taken by another
+process before uvicorn bound it again.
+"""
 
 from __future__ import annotations
 
@@ -21,22 +27,34 @@ from daemon.store import Store
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def bound_socket(port: int = 0) -> socket.socket:
+    """A TCP socket bound to a loopback port (0: a free one), kept until its server stops."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+    """
+    A port that was free a moment ago.
+
+    Racy (another process may take it before it is bound again): prefer :func:`bound_socket`.
+    """
+    with bound_socket() as sock:
         return int(sock.getsockname()[1])
 
 
 class Served:
-    """An ASGI app served by uvicorn in a thread, stopped at the end."""
+    """An ASGI app served by uvicorn in a thread on an already-bound socket, stopped at the end."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off"
-        )
+    def __init__(self, app: Any, sock: socket.socket | int | None = None) -> None:
+        self.sock = sock if isinstance(sock, socket.socket) else bound_socket(sock or 0)
+        self.port = int(self.sock.getsockname()[1])
+        config = uvicorn.Config(app, log_config=None, lifespan="off")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     def __enter__(self) -> Served:
         self.thread.start()
@@ -49,6 +67,7 @@ class Served:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.sock.close()
 
     @property
     def url(self) -> str:
@@ -68,11 +87,12 @@ class Env:
 
 @pytest.fixture(name="env")
 def _env(tmp_path: Path) -> Iterator[Env]:
-    dam_port = free_port()
-    dam_url = f"http://127.0.0.1:{dam_port}"
+    # The DAM's app names its own URL, so its socket is bound before the app is built.
+    dam_socket = bound_socket()
+    dam_url = f"http://127.0.0.1:{dam_socket.getsockname()[1]}"
     dam = create_dam_app(DamSimOptions(assets=120, seed=3, history_days=2, base_url=dam_url))
     pim = create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json"))
-    with Served(pim) as pim_server, Served(dam, dam_port):
+    with Served(pim) as pim_server, Served(dam, dam_socket):
         db_url = f"sqlite:///{tmp_path / 'state.db'}"
         text = (ROOT / "config" / "damsync.example.toml").read_text(encoding="utf-8")
         text = text.replace("http://127.0.0.1:8081", pim_server.url)

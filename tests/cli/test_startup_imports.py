@@ -28,6 +28,7 @@ HELP_FORBIDDEN = (
     "daemon.sources",
     "daemon.store",
     "httpx",
+    "importlib.metadata",
     "prometheus_client",
     "pydantic",
     "rich",
@@ -37,17 +38,25 @@ HELP_FORBIDDEN = (
     "uvicorn",
 )
 
-#: What reading the state store does not need (it needs SQLAlchemy and the settings; ``rich``
-#: comes with structlog, which the store logs through).
+#: What reading the state store does not need. It needs SQLAlchemy Core and the settings
+#: (pydantic, the mapping *rules*); ``rich`` comes with structlog, which the store logs through.
+#: The schema-head check reads the revision ids without Alembic (nor Alembic's Mako), the
+#: settings do not load the mapper, and a SQLite store never loads the PostgreSQL dialect.
 STORE_READ_FORBIDDEN = (
+    "alembic",
     "apscheduler",
     "daemon.engine",
+    "daemon.mapping.convert",
+    "daemon.mapping.fast",
+    "daemon.mapping.mapper",
     "daemon.pim",
     "daemon.service",
     "daemon.sim",
     "daemon.sources",
     "httpx",
+    "mako",
     "prometheus_client",
+    "sqlalchemy.dialects.postgresql",
     "starlette",
     "uvicorn",
 )
@@ -118,13 +127,34 @@ def test_help_of_each_command_imports_nothing_heavy(command):
     assert [] == loaded_by([*command, "--help"], HELP_FORBIDDEN)
 
 
-@pytest.mark.parametrize("command", STORE_READS, ids=" ".join)
-def test_store_reading_commands_import_neither_engine_nor_http(command, tmp_path: Path):
-    """The read-only operator commands load the settings and the store, nothing of the daemon."""
-    config = tmp_path / "damsync.toml"
+def _config(directory: Path, *, migrated: bool) -> Path:
+    """The example configuration, its store a SQLite file in ``directory`` (at head or empty)."""
+    config = directory / "damsync.toml"
     example = (ROOT / "config" / "damsync.example.toml").read_text(encoding="utf-8")
-    db_url = f"sqlite:///{tmp_path / 'state.db'}"
+    db_url = f"sqlite:///{directory / 'state.db'}"
     config.write_text(example.replace("sqlite:///damsync.db", db_url), encoding="utf-8")
+    if migrated:
+        from daemon.store.database import upgrade
+
+        upgrade(db_url)
+    return config
+
+
+@pytest.fixture(name="config_at_head", scope="module")
+def _config_at_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _config(tmp_path_factory.mktemp("at-head"), migrated=True)
+
+
+@pytest.mark.parametrize("command", STORE_READS, ids=" ".join)
+def test_store_reading_commands_import_neither_engine_nor_http(command, config_at_head: Path):
+    """The read-only operator commands load the settings and the store, nothing of the daemon."""
+    assert [] == loaded_by([*command, "--config", str(config_at_head)], STORE_READ_FORBIDDEN)
+
+
+@pytest.mark.parametrize("command", STORE_READS, ids=" ".join)
+def test_store_reading_commands_refuse_an_empty_store_as_lightly(command, tmp_path: Path):
+    """Refusing a store that is not at head (the head check, the error line) stays as light."""
+    config = _config(tmp_path, migrated=False)
     assert [] == loaded_by([*command, "--config", str(config)], STORE_READ_FORBIDDEN)
 
 
@@ -147,3 +177,11 @@ def test_sim_table_resolves_each_simulator_with_its_own_help():
         command = sim.get_command(ctx, name)
         assert command is not None
         assert shown == command.get_short_help_str(limit=300)
+
+
+def test_the_lazy_mapping_facade_still_exports_every_name():
+    """`daemon.mapping` loads its mapper on first use; every exported name still resolves."""
+    import daemon.mapping
+
+    assert all(getattr(daemon.mapping, name) is not None for name in daemon.mapping.__all__)
+    assert set(daemon.mapping.__all__) <= set(dir(daemon.mapping))
