@@ -60,6 +60,8 @@ def inbox_options(events: EventSettings) -> InboxOptions:
         claim_batch=events.claim_batch,
         claim_seconds=events.claim_seconds,
         max_attempts=events.max_attempts,
+        retry_base=events.retry_base,
+        retry_max=events.retry_max,
         retention=events.retention,
     )
 

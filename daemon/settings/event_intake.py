@@ -147,7 +147,13 @@ class EventSettings(Model):
     claim_seconds: FiniteFloat = Field(
         300.0, gt=0, le=MAX_SECONDS, description="seconds a claim holds before others take it"
     )
-    max_attempts: int = Field(10, ge=1, description="consumer attempts before a row is dead")
+    max_attempts: int = Field(30, ge=1, description="consumer attempts before a row is dead")
+    retry_base: FiniteFloat = Field(
+        5.0, gt=0, le=MAX_SECONDS, description="seconds before a failed consume is retried..."
+    )
+    retry_max: FiniteFloat = Field(
+        300.0, gt=0, le=MAX_SECONDS, description="...doubled per attempt up to this many"
+    )
     retention: FiniteFloat = Field(
         7 * 86400.0, gt=0, le=MAX_SECONDS, description="seconds processed rows are kept (dedupe)"
     )
