@@ -6,8 +6,10 @@ configuration derived from ``config/damsync.example.toml`` points the daemon at 
 SQLite file (and the pid file ``damsync reload`` reads) in a temporary directory, migrations are
 applied, and :func:`~daemon.cli.run.run_daemon` runs with an interval long enough for the first
 pass. Between passes the DAM simulator keeps changing, adding and deleting a few assets (never
-during one: :mod:`daemon.cli.demo_session`). The terminal shows one summary line per pass.
-Ctrl-C (or ``--duration``) stops everything cleanly, with exit code 0.
+during one: :mod:`daemon.cli.demo_session`), and posts each change as a signed webhook (Standard
+Webhooks, a secret made for the session) to the daemon's ``[events]`` port, so changes reach the
+PIM within seconds while polling stays on. The terminal shows one summary line per pass and per
+group of webhooks written. Ctrl-C (or ``--duration``) stops everything cleanly, with exit code 0.
 
 This module only declares the command (``demo --help`` stays light); the session itself, which
 imports the whole daemon, is in :mod:`daemon.cli.demo_session`.
@@ -16,6 +18,7 @@ imports the whole daemon, is in :mod:`daemon.cli.demo_session`.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
 import sys
@@ -72,22 +75,45 @@ class DemoFiles:
 
 @dataclass(frozen=True, slots=True)
 class DemoPorts:
-    """The three loopback ports: PIM simulator, DAM simulator, the daemon's endpoints."""
+    """
+    The four loopback ports: PIM simulator, DAM simulator, the daemon's endpoints (``/metrics``,
+    ``/readyz``) and its webhook server (``[events]``).
+    """
 
     pim: int
     dam: int
     daemon: int
+    events: int
 
 
-def demo_config(example: str, ports: DemoPorts, db_path: Path, interval: float) -> str:
+#: The demo source's events: the DAM simulator's Standard Webhooks, verified with the session's
+#: secret (a file in the demo's directory; the configuration names the file, never the secret).
+WEBHOOK_SECTIONS = """
+# damsync demo: the DAM simulator posts every change to /webhooks/demo on the [events] port.
+[sources.events]
+ids = "data.id"
+kind = "type"
+deleted = ["asset.deleted"]
+
+[sources.webhook]
+style = "standard"
+secrets = [{{ file = {secret_file} }}]
+"""
+
+
+def demo_config(
+    example: str, ports: DemoPorts, db_path: Path, interval: float, secret_file: Path
+) -> str:
     """
-    The example configuration, pointed at the demo's ports, database and interval.
+    The example configuration, pointed at the demo's ports, database and interval, its source
+    fed by the DAM simulator's webhooks.
 
     Args:
         example: The text of ``config/damsync.example.toml``.
-        ports: Where the simulators and the daemon's endpoints listen.
+        ports: Where the simulators, the daemon's endpoints and its webhook server listen.
         db_path: The SQLite file; the pid file goes next to it (``damsync.pid``).
         interval: Seconds between passes.
+        secret_file: The file holding the webhook secret (``whsec_...``).
 
     Returns:
         The configuration text.
@@ -101,6 +127,7 @@ def demo_config(example: str, ports: DemoPorts, db_path: Path, interval: float) 
             f'pid_file = "{db_path.with_suffix(".pid").as_posix()}"',
         ),
         (r"(?m)^port = 9180\b", f"port = {ports.daemon}"),
+        (r"(?m)^port = 9181\b", f"port = {ports.events}"),
         (r"(?m)^interval = 10\b", f"interval = {interval:g}"),
         (r"(?m)^jitter = 1\b", "jitter = 0"),
         (r'(?m)^log_format = "auto"', 'log_format = "console"'),
@@ -110,7 +137,8 @@ def demo_config(example: str, ports: DemoPorts, db_path: Path, interval: float) 
         text, count = re.subn(pattern, value, text, count=1)
         if count != 1:
             raise click.ClickException(f"the example configuration has no {pattern!r} to adapt")
-    return text
+    # Appended, so they belong to the example's last (and only) [[sources]] entry.
+    return text + WEBHOOK_SECTIONS.format(secret_file=json.dumps(secret_file.as_posix()))
 
 
 @click.command()
@@ -120,8 +148,9 @@ def demo_config(example: str, ports: DemoPorts, db_path: Path, interval: float) 
     "--port-base",
     default=8081,
     show_default=True,
-    type=click.IntRange(0, 65533),
-    help="PIM simulator port; DAM on +1, /metrics and /readyz on +2 (0: any free ports).",
+    type=click.IntRange(0, 65532),
+    help="PIM simulator port; DAM on +1, /metrics and /readyz on +2, webhooks on +3 "
+    "(0: any free ports).",
 )
 @click.option(
     "--dir",
@@ -161,4 +190,4 @@ def _run(workdir: Path, *, duration: float | None, assets: int, port_base: int) 
 if __name__ == "__main__":  # `python -m daemon.cli.demo` works too
     demo()
 
-__all__ = ["DemoFiles", "DemoPorts", "demo", "demo_config", "demo_interval"]
+__all__ = ["WEBHOOK_SECTIONS", "DemoFiles", "DemoPorts", "demo", "demo_config", "demo_interval"]

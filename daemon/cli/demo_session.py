@@ -1,19 +1,26 @@
 """
 One ``damsync demo`` session: both simulators served in the daemon's event loop, the DAM changed
-between passes, the daemon run until stopped, and the totals printed.
+between passes and posting each change as a signed webhook, the daemon run until stopped, and
+the totals printed (every :data:`TOTALS_EVERY` seconds while something happens, and at the end).
 
 The DAM simulator changes, adds and deletes a few assets every few seconds, but never while a
 scheduled job runs (:class:`JobGate`, fed by the scheduler's job events), and only once the
 first pass has finished: a pass never sees an asset vanish between its listing and its binary
-download, so the demo shows clean passes, and the deletions arrive as tombstones in the next one.
+download, so the demo shows clean passes. Each change is also a webhook (Standard Webhooks, signed
+with a secret made for the session and kept in ``webhook-secret`` in the demo's directory): the
+inbox consumer writes a tick's changes and deletions about a second later, so the next pass
+mostly finds them unchanged. The consumer is not a scheduled job, so a tick is not held back
+for it; a tick comes ``DEMO_TICK`` seconds after the previous one, long after its consume.
 Imported by :mod:`daemon.cli.demo` when the demo runs (it pulls the whole daemon).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
+import secrets
 import socket
 import sys
 from collections.abc import Iterator
@@ -45,6 +52,7 @@ from daemon.service.endpoints import bind_socket
 from daemon.service.runtime import Runtime
 from daemon.settings.root import load_settings
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
+from daemon.sim.dam.event_options import EventFeedOptions
 from daemon.sim.dam.plumbing import DamSim
 from daemon.sim.pim import create_pim_app, load_seed
 from daemon.sim.pim.options import PimSimOptions
@@ -63,6 +71,12 @@ QUIET_LOGGERS = ("apscheduler", "alembic", "uvicorn", "uvicorn.error")
 #: (httpx: 5 s), so the client always closes first and never reuses a connection the server is
 #: closing at that moment (a "server disconnected" retry between passes).
 KEEP_ALIVE = 60
+
+#: Seconds between two ``demo.totals`` lines (passes, assets written, webhooks received).
+TOTALS_EVERY = 30.0
+
+#: The demo's source (``config/damsync.example.toml``): its webhooks go to /webhooks/demo.
+SOURCE = "demo"
 
 #: The scheduler events that open and close :class:`JobGate`.
 JOB_EVENTS = EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
@@ -155,11 +169,12 @@ def _pick_ports(port_base: int) -> tuple[DemoPorts, socket.socket, socket.socket
     try:
         dam_sock = bind_socket(HOST, port_base + 1 if port_base else 0)
         if port_base:
-            daemon_port = port_base + 2
+            daemon_port, events_port = port_base + 2, port_base + 3
         else:
-            # The daemon binds its own port; this reservation is released just before it does.
-            with bind_socket(HOST, 0) as probe:
+            # The daemon binds its own ports; these reservations end just before it does.
+            with bind_socket(HOST, 0) as probe, bind_socket(HOST, 0) as other:
                 daemon_port = int(probe.getsockname()[1])
+                events_port = int(other.getsockname()[1])
     except OSError:
         pim_sock.close()
         raise
@@ -167,8 +182,19 @@ def _pick_ports(port_base: int) -> tuple[DemoPorts, socket.socket, socket.socket
         pim=int(pim_sock.getsockname()[1]),
         dam=int(dam_sock.getsockname()[1]),
         daemon=daemon_port,
+        events=events_port,
     )
     return ports, pim_sock, dam_sock
+
+
+def _webhook_secret(workdir: Path) -> tuple[str, Path]:
+    """A Standard Webhooks secret for this session, and the file (owner-only) holding it."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+    path = workdir / "webhook-secret"
+    path.unlink(missing_ok=True)  # a previous session's (--dir): created afresh, mode 0600
+    path.touch(mode=0o600)
+    path.write_text(secret, encoding="utf-8")
+    return secret, path
 
 
 async def _serve(
@@ -219,18 +245,25 @@ async def run_demo(
     files = DemoFiles.find()
     ports, pim_sock, dam_sock = _pick_ports(port_base)
     pim_url, dam_url = f"http://{HOST}:{ports.pim}", f"http://{HOST}:{ports.dam}"
+    webhooks_url = f"http://{HOST}:{ports.events}/webhooks/{SOURCE}"
     interval = demo_interval(assets)
+    secret, secret_file = _webhook_secret(workdir)
     config_path = workdir / "damsync.toml"
     config_path.write_text(
         demo_config(
-            files.example.read_text(encoding="utf-8"), ports, workdir / "damsync.db", interval
+            files.example.read_text(encoding="utf-8"),
+            ports,
+            workdir / "damsync.db",
+            interval,
+            secret_file,
         ),
         encoding="utf-8",
     )
     settings = load_settings(config_path, {})
     pim_app = create_pim_app(load_seed(files.seed), options=PimSimOptions(base_url=pim_url))
-    # No ticker of its own: _change_dam_between_jobs ticks it.
-    dam_app = create_dam_app(DamSimOptions(assets=assets, base_url=dam_url))
+    # No ticker of its own: _change_dam_between_jobs ticks it. Each change is also a webhook.
+    feed = EventFeedOptions(style="standard", webhook_url=webhooks_url, secret=secret)
+    dam_app = create_dam_app(DamSimOptions(assets=assets, base_url=dam_url), events=feed)
     servers = [
         await _serve(pim_app, pim_sock, lifespan="off"),
         await _serve(dam_app, dam_sock, lifespan="on"),
@@ -243,13 +276,17 @@ async def run_demo(
         "a few change, appear or go)",
         f"  metrics        {daemon_url}/metrics",
         f"  readiness      {daemon_url}/readyz",
+        f"  webhooks       {webhooks_url}  (the DAM simulator posts each change, signed)",
         f"  a pass every {interval:g}s; Ctrl-C stops"
         + (f" (or after {duration:g}s)" if duration else ""),
     ):
         click.echo(line)
     sys.stdout.flush()
     ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
-    helpers = [asyncio.create_task(_change_dam_between_jobs(ready, dam_app.state.dam, DEMO_TICK))]
+    helpers = [
+        asyncio.create_task(_change_dam_between_jobs(ready, dam_app.state.dam, DEMO_TICK)),
+        asyncio.create_task(_log_totals(registry or REGISTRY, TOTALS_EVERY)),
+    ]
     if duration:
         helpers.append(asyncio.create_task(_stop_after(ready, duration)))
     try:
@@ -276,10 +313,47 @@ async def _stop_after(ready: asyncio.Future[Runtime], duration: float) -> None:
     runtime.request_stop()
 
 
+def demo_totals(registry: CollectorRegistry) -> dict[str, int]:
+    """
+    Passes, assets they wrote, webhooks received, and the assets the inbox consumer settled
+    from them (written, unchanged or deleted).
+    """
+
+    def value(name: str, **labels: str) -> int:
+        return int(registry.get_sample_value(name, {"source": SOURCE, **labels}) or 0)
+
+    return {
+        "passes": value("damsync_sync_passes_total"),
+        "written": value("damsync_assets_written_total"),
+        "webhooks": value("damsync_events_received_total", origin="webhook"),
+        "by_events": value("damsync_events_consumed_total", outcome="written")
+        + value("damsync_events_consumed_total", outcome="deleted"),
+    }
+
+
+async def _log_totals(registry: CollectorRegistry, every: float) -> None:
+    """One ``demo.totals`` line every ``every`` seconds when something changed since the last."""
+    last: dict[str, int] = {}
+    while True:
+        await asyncio.sleep(every)
+        totals = demo_totals(registry)
+        if totals != last:
+            log.info(
+                "demo.totals",
+                passes=totals["passes"],
+                assets_written=totals["written"],
+                webhooks_received=totals["webhooks"],
+                assets_settled_by_events=totals["by_events"],
+            )
+            last = totals
+
+
 def _print_totals(registry: CollectorRegistry) -> None:
-    passes = registry.get_sample_value("damsync_sync_passes_total", {"source": "demo"}) or 0
-    written = registry.get_sample_value("damsync_assets_written_total", {"source": "demo"}) or 0
-    click.echo(f"damsync demo: {passes:.0f} passes, {written:.0f} assets written")
+    totals = demo_totals(registry)
+    click.echo(
+        f"damsync demo: {totals['passes']} passes, {totals['written']} assets written, "
+        f"{totals['webhooks']} webhooks received ({totals['by_events']} assets settled from them)"
+    )
 
 
-__all__ = ["JobGate", "configure_demo_logs", "run_demo"]
+__all__ = ["JobGate", "configure_demo_logs", "demo_totals", "run_demo"]

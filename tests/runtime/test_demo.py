@@ -140,13 +140,17 @@ class DemoProcess:
 
 
 def test_demo_passes_cleanly_keeps_deleting_and_exits_0_on_sigint(tmp_path):
-    """The default demo until a pass deletes: no warning, no failed asset; SIGINT exits 0."""
+    """
+    The default demo for its first minute: no warning, no failed asset; the DAM's
+    webhooks arrive and bring its changes and deletions to the PIM; SIGINT exits 0.
+    """
     workdir = tmp_path / "demo"
     demo = DemoProcess("--duration", "120", "--port-base", "0", "--dir", str(workdir))
     try:
-        # The DAM deletes an asset every 3 s once the first pass is over: a tombstone reaches a
-        # pass within three intervals (its deletion must first be settle_delay old).
-        demo.wait_events("sync.pass_finished", lambda ps: any(p["deleted"] for p in ps), 60)
+        # The DAM changes, adds and deletes assets every 3 s once the first pass is over, and
+        # posts each change as a webhook: the inbox consumer writes them a second later. A
+        # totals line comes every 30 s: the second one closes the first minute.
+        demo.wait_events("demo.totals", lambda ts: len(ts) >= 2, 90)
         code = demo.stop(30)
     finally:
         demo.kill()
@@ -161,7 +165,15 @@ def test_demo_passes_cleanly_keeps_deleting_and_exits_0_on_sigint(tmp_path):
     assert [] == [r for r in records if r.get("event") == "scheduler.job_event"]
     runs = query(workdir / "damsync.db", "SELECT status, failed FROM sync_runs")
     assert {("success", 0)} == set(runs), runs
+    # Webhooks arrived, were counted, and their changes and deletions reached the PIM.
+    assert demo.events("demo.totals")[0]["webhooks_received"] > 0, output
+    consumed = demo.events("sync.inbox_consumed")
+    assert consumed, output
+    assert {0} == {c["failed"] for c in consumed}, consumed
+    assert sum(c["written"] for c in consumed) > 0, consumed
+    assert sum(c["deleted"] + c["gone"] for c in consumed) > 0, consumed
     assert re.search(r"damsync demo: [1-9]\d* passes", output), output
+    assert re.search(r"[1-9]\d* webhooks received \([1-9]\d* assets settled", output), output
 
 
 def test_make_demo_exits_0_on_ctrl_c_in_a_terminal(tmp_path):
