@@ -61,6 +61,9 @@ class ConsumeFacts(Protocol):
     @property
     def released(self) -> int: ...
 
+    @property
+    def gone(self) -> int: ...
+
 
 class EventObserver:
     """Webhook, broker and inbox metrics (a mixin of :class:`~daemon.telemetry.metrics.Metrics`)."""
@@ -74,6 +77,10 @@ class EventObserver:
     inbox_oldest_age: Gauge
     inbox_dead: Gauge
     broker_connected: Gauge
+    assets_written: Counter
+    assets_unchanged: Counter
+    assets_failed: Counter
+    assets_deleted: Counter
     _sources: _LabelCap
     _event_sources: set[str]
 
@@ -137,15 +144,26 @@ class EventObserver:
         histogram = self.event_latency.labels(s)
         for latency in latencies:
             histogram.observe(max(0.0, latency))
+        deleted = report.deleted + report.gone
         outcomes = {
             "written": report.written + report.unchanged,
-            "deleted": report.deleted,
+            "deleted": deleted,
             "failed": report.failed,
             "retried": report.released,
         }
         for outcome, count in outcomes.items():
             if count:
                 self.consumed_events.labels(s, outcome).inc(count)
+        # The asset totals count every write, whichever job made it (a pass or the consumer).
+        if s != "unknown":
+            for counter, count in (
+                (self.assets_written, report.written),
+                (self.assets_unchanged, report.unchanged),
+                (self.assets_failed, report.failed),
+                (self.assets_deleted, deleted),
+            ):
+                if count:
+                    counter.labels(s).inc(count)
 
 
 __all__ = ["EVENT_LATENCY_BUCKETS", "ConsumeFacts", "ORIGINS", "REJECT_REASONS", "EventObserver"]

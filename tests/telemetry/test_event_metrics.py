@@ -17,6 +17,7 @@ class Consumed:
     deleted: int = 0
     failed: int = 0
     released: int = 0
+    gone: int = 0
 
 
 def _metrics() -> tuple[Metrics, CollectorRegistry]:
@@ -87,3 +88,9 @@ def test_inbox_depth_and_latency() -> None:
     assert value(registry, "damsync_event_to_pim_seconds_count", source="bynder") == 2
     assert value(registry, "damsync_event_to_pim_seconds_bucket", source="bynder", le="0.25") == 1
     assert value(registry, "damsync_events_consumed_total", source="bynder", outcome="written") == 2
+    # The consumer's writes count in the asset totals too, like a pass's.
+    assert value(registry, "damsync_assets_written_total", source="bynder") == 1
+    assert value(registry, "damsync_assets_unchanged_total", source="bynder") == 1
+    metrics.events_consumed("bynder", [], Consumed(deleted=1, gone=2))
+    assert value(registry, "damsync_assets_deleted_total", source="bynder") == 3
+    assert value(registry, "damsync_events_consumed_total", source="bynder", outcome="deleted") == 3
