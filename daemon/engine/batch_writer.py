@@ -1,6 +1,7 @@
 """
-One bounded batch: map, skip unchanged, create missing options, transfer media, bulk-PATCH,
-delete, then record every per-item outcome and the cursor in one store transaction.
+One bounded batch: map (or keep the mapping of :mod:`.screening`), skip unchanged, create
+missing options (:mod:`.option_writer`), transfer media, bulk-PATCH, delete, then record every
+per-item outcome and the cursor in one store transaction.
 
 Every asset of a batch ends in exactly one bucket: written, unchanged, skipped (no mapping rule,
 on purpose), deleted, or failed (recorded in the failures table with its stage and reason).
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,19 +27,14 @@ from daemon.engine.erasures import ValueKey, plan_erasures
 from daemon.engine.mapper_cache import MapperCache
 from daemon.engine.media_spool import BinaryTooLargeError, SpoolUnavailableError
 from daemon.engine.media_transfer import MediaTransfer
+from daemon.engine.option_writer import OptionWriter
 from daemon.engine.outcomes import UPSTREAM_WIDE, BatchReport, BatchWrite, DeletePolicy, failure_of
+from daemon.engine.screening import Screen, stale_copy, unchanged
 from daemon.engine.seams import BatchStore, PimWriter
 from daemon.engine.structure_cache import FamilyCopy, StructureCache
 from daemon.engine.structure_drift import judge_rejection
 from daemon.engine.withdrawals import Withdrawal, WithdrawalOptions, Withdrawer, withdrawal_of
-from daemon.mapping import (
-    AssetKey,
-    MappedAsset,
-    MappingFailed,
-    MediaRequest,
-    MissingOption,
-    fill_media,
-)
+from daemon.mapping import MappedAsset, MappingFailed, MediaRequest, fill_media
 from daemon.store import AssetWrite, FailureRecord, Lease, WithdrawalReason
 
 log = structlog.get_logger(__name__)
@@ -100,22 +96,17 @@ class BatchProcessor:
         self.withdrawer = Withdrawer(source_name, pim, store, options, structure)
         self.dry_run = dry_run
         self.force = force
+        self.options = OptionWriter(pim, structure)
+        self._screen = Screen(source_name, store, mappers)
         self._batches = 0
 
-    async def router(self) -> Callable[[DamAsset], Routed]:
+    async def screen(self, assets: Sequence[DamAsset], *, force: bool = False) -> list[Routed]:
         """
-        Where each asset goes, found once: its key (family, code, rule) travels with it to
-        mapping, so the batcher can fill every bulk PATCH and mapping never matches twice.
+        Where each asset goes and whether it changed, found once before batching: its key and
+        mapping travel with it to the writer, so the batcher fills every bulk PATCH with changed
+        assets and mapping never runs twice (:mod:`daemon.engine.screening`).
         """
-        mapper = await self.mappers.get()
-
-        def route(asset: DamAsset) -> Routed:
-            if asset.deleted:
-                return Routed(asset)
-            key = mapper.identify(asset)
-            return Routed(asset, key if isinstance(key, AssetKey) else None)
-
-        return route
+        return await self._screen(assets, force=force or self.force)
 
     async def process(
         self,
@@ -145,8 +136,10 @@ class BatchProcessor:
 
         Nothing is recorded yet: :meth:`commit` does that, in batch order, so several batches
         can be written at once while the checkpoint still only moves past committed ones.
-        Assets not routed yet (a bare :class:`DamAsset`) are matched against the rules here.
-        ``force`` (or :attr:`force`) writes what the content hash would skip.
+        Screened assets (:meth:`screen`) keep their mapping while the mapper is the same one
+        (a structure change maps them again); those screened unchanged are only counted and
+        resolved. Assets not routed yet (a bare :class:`DamAsset`) are matched against the
+        rules here. ``force`` (or :attr:`force`) writes what the content hash would skip.
         """
         force = force or self.force
         self._batches += 1
@@ -155,26 +148,22 @@ class BatchProcessor:
         failures = [
             failure_of(e.asset_id or f"?{e.path}", "source", e, None) for e in source_errors
         ]
-        states = await asyncio.to_thread(
-            self.store.asset_states, self.source, [r.asset.id for r in routed]
-        )
+        # Found unchanged when screened: nothing to write, failures to resolve.
+        resolved = [r.asset.id for r in routed if r.unchanged]
+        report.unchanged += len(resolved)
+        routed = [r for r in routed if not r.unchanged]
+        ids = [r.asset.id for r in routed]
+        states = await asyncio.to_thread(self.store.asset_states, self.source, ids) if ids else {}
         mapper = await self.mappers.get()
         # The copies the mapper was built from, to judge the PIM's refusals against.
         copies = {r.family: self.structure.peek(r.family) for r in mapper.rules.families}
         items: list[_Item] = []
         withdrawals: list[Withdrawal] = []
         decided: dict[str, tuple[DamAsset, tuple[str, str] | None, WithdrawalReason]] = {}
-        resolved: list[str] = []
         for entry in routed:
             asset = entry.asset
             state = states.get(asset.id)
-            if (
-                state is not None
-                and state.dam_updated_at is not None
-                and asset.updated_at < state.dam_updated_at
-            ):
-                # An older copy than the one already written (an unsorted DAM repeating an
-                # asset across pages): writing it would put stale data over fresh.
+            if stale_copy(asset, state):
                 report.unchanged += 1
                 continue
             if asset.deleted:
@@ -184,7 +173,9 @@ class BatchProcessor:
                 else:
                     report.unchanged += 1
                 continue
-            outcome = mapper.map_asset(asset, entry.key)
+            outcome = entry.outcome
+            if outcome is None or entry.mapper is not mapper:  # not screened, or drift since
+                outcome = mapper.map_asset(asset, entry.key)
             if isinstance(outcome, MappingFailed):
                 failures.extend(failure_of(asset.id, "mapping", e, asset) for e in outcome.errors)
             elif not isinstance(outcome, MappedAsset):
@@ -192,14 +183,7 @@ class BatchProcessor:
                 resolved.append(asset.id)
                 withdrawals += withdrawal_of(asset, state, None)  # no rule matches it any more
                 decided[asset.id] = (asset, None, "unmatched")
-            elif (
-                not force
-                and state is not None
-                and not state.deleted
-                and state.content_hash == outcome.content_hash
-                and (state.family, state.code) == (outcome.asset.family, outcome.asset.code)
-                and not plan_erasures(outcome, state).erased  # an erasure due is a change
-            ):
+            elif not force and unchanged(outcome, state):
                 report.unchanged += 1
                 resolved.append(asset.id)
             else:
@@ -283,22 +267,10 @@ class BatchProcessor:
     async def _create_options(
         self, items: list[_Item], failures: list[FailureRecord]
     ) -> list[_Item]:
-        needed: dict[tuple[str, str, str], MissingOption] = {}
-        for item in items:
-            for option in item.mapped.missing_options:
-                needed.setdefault((option.family, option.attribute, option.code), option)
-        broken: dict[tuple[str, str, str], SyncError] = {}
-        for key, option in needed.items():
-            try:
-                labels = {"en_US": option.label} if option.label else None
-                await self.pim.upsert_attribute_option(
-                    option.family, option.attribute, option.code, labels
-                )
-                self.structure.add_option(option.family, option.attribute, option.code)
-            except UPSTREAM_WIDE:
-                raise
-            except SyncError as exc:
-                broken[key] = exc
+        """Each missing option once (:mod:`.option_writer`); its assets fail if it is refused."""
+        broken = await self.options.create(o for i in items for o in i.mapped.missing_options)
+        if not broken:
+            return items
         kept = []
         for item in items:
             keys = [(o.family, o.attribute, o.code) for o in item.mapped.missing_options]

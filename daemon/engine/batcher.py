@@ -1,14 +1,22 @@
 """
 Grouping assets into bounded batches: at most :data:`BULK_LIMIT` assets and a byte budget
 per batch, one asset family per batch, so that every PIM bulk PATCH is as full as it can be.
+
+Only assets that need a write count: an asset found unchanged before it is batched (see
+:mod:`daemon.engine.screening`) waits aside and rides with the next batch cut, so a family
+costs ``ceil(changed / BULK_LIMIT)`` PATCHes however its unchanged assets interleave.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from daemon.core.records import Cursor, DamAsset
+from daemon.core.records import Cursor, DamAsset, PimAsset
 from daemon.mapping import AssetKey
+
+if TYPE_CHECKING:
+    from daemon.mapping import MappingResult
 
 #: Akeneo's bulk asset PATCH takes at most this many assets per request: every batch of the
 #: engine (a pass, a retry, a reconcile sweep) is cut here, and only here.
@@ -24,15 +32,34 @@ class Routed:
 
     ``key`` is ``None`` for an asset that makes no PIM PATCH (a deletion, an unmatched or an
     unmappable asset); mapping then says why in full.
+
+    Args:
+        asset: The DAM asset.
+        key: Its family and code.
+        outcome: Its mapping, when it was screened before batching.
+        mapper: The mapper that gave ``outcome``: the writer maps again with any other one.
+        unchanged: Its content equals the stored one: no PATCH, counted ``unchanged``.
     """
 
     asset: DamAsset
     key: AssetKey | None = None
+    outcome: MappingResult | None = None
+    mapper: object = None
+    unchanged: bool = False
 
     @property
     def family(self) -> str:
-        """The buffer this asset waits in: its asset family, or ``""``."""
-        return self.key.family if self.key is not None else ""
+        """The buffer this asset waits in: its asset family, or ``""`` when it sends no value."""
+        if self.key is None or (self.outcome is not None and self.outcome.kind != "mapped"):
+            return ""
+        return self.key.family
+
+    def size(self) -> int:
+        """An estimate of its bytes in a PATCH body (from its mapped values when screened)."""
+        outcome = self.outcome
+        if outcome is not None and outcome.kind == "mapped":
+            return pim_size(outcome.asset)
+        return estimate_size(self.asset)
 
 
 @dataclass(slots=True)
@@ -51,7 +78,7 @@ class Batcher:
 
     def add(self, item: Routed) -> list[Routed] | None:
         """Add one asset; returns a full batch when this one would overflow the current one."""
-        size = estimate_size(item.asset)
+        size = item.size()
         flushed = None
         if self._items and (
             len(self._items) >= self.max_items or self._bytes + size > self.max_bytes
@@ -77,6 +104,10 @@ class FamilyBatcher:
     Interleaved families would otherwise cut every batch short: 100 assets split over two
     families cost two PATCHes instead of one. The price is that the cursor may only move up
     to just before the oldest asset still waiting in a buffer: :meth:`safe_cursor`.
+
+    Unchanged assets (:attr:`Routed.unchanged`) wait in a buffer of their own that never cuts
+    a family's batch: they ride with the next batch cut, or go alone (no PATCH, one commit)
+    once ``max_items`` of them wait. Until then they hold the cursor like any waiting asset.
     """
 
     max_items: int = BULK_LIMIT
@@ -85,10 +116,22 @@ class FamilyBatcher:
     #: For each non-empty buffer, the cursor read just before its first waiting asset.
     _anchors: dict[str, Cursor | None] = field(default_factory=dict)
     _last: Cursor | None = None
+    _riders: list[Routed] = field(default_factory=list)
+    _riders_anchor: Cursor | None = None
 
     def add(self, item: Routed) -> list[Routed] | None:
-        """Add ``item`` to its family's buffer; returns that buffer's full batch, if any."""
-        asset, key = item.asset, item.family
+        """
+        Add ``item`` to its family's buffer; returns that buffer's full batch, if any, with
+        the unchanged assets waiting so far.
+        """
+        asset = item.asset
+        if item.unchanged:
+            if not self._riders:
+                self._riders_anchor = self._last
+            self._riders.append(item)
+            self._last = asset.cursor if self._last is None else max(self._last, asset.cursor)
+            return self._take_riders() if len(self._riders) >= self.max_items else None
+        key = item.family
         buffer = self._buffers.get(key)
         if buffer is None:
             buffer = self._buffers[key] = Batcher(self.max_items, self.max_bytes)
@@ -97,13 +140,21 @@ class FamilyBatcher:
             # The buffer (re)starts with this asset.
             self._anchors[key] = self._last
         self._last = asset.cursor if self._last is None else max(self._last, asset.cursor)
+        if full is not None and self._riders:
+            full += self._take_riders()
         return full
+
+    def _take_riders(self) -> list[Routed]:
+        riders, self._riders, self._riders_anchor = self._riders, [], None
+        return riders
 
     def safe_cursor(self) -> Cursor | None:
         """
         The highest cursor below every waiting asset: all assets read up to it are flushed.
         """
         waiting = [self._anchors[k] for k, b in self._buffers.items() if len(b)]
+        if self._riders:
+            waiting.append(self._riders_anchor)
         if not waiting:
             return self._last
         if any(anchor is None for anchor in waiting):
@@ -111,15 +162,40 @@ class FamilyBatcher:
         return min(a for a in waiting if a is not None)
 
     def drain(self) -> list[list[Routed]]:
-        """Every waiting batch (end of the window)."""
+        """Every waiting batch (end of the window); the unchanged assets ride with the last."""
         batches = [b.flush() for b in self._buffers.values() if len(b)]
         self._anchors.clear()
+        if self._riders:
+            if batches:
+                batches[-1] += self._take_riders()
+            else:
+                batches.append(self._take_riders())
         return batches
 
 
 def estimate_size(asset: DamAsset) -> int:
     """A cheap upper-bound-ish size of the asset's payload in bytes."""
     return 256 + _size(asset.metadata)
+
+
+def pim_size(asset: PimAsset) -> int:
+    """
+    A cheap estimate of a mapped asset's bytes in a PATCH body: its values are few and flat
+    (text, number, option codes), so this costs a fraction of walking the DAM's metadata.
+    """
+    total = 64 + len(asset.code)
+    for attr, values in asset.values.items():
+        total += len(attr) + 4
+        for value in values:
+            data = value.data
+            kind = type(data)
+            if kind is str:
+                total += 48 + len(data)
+            elif kind is list or kind is tuple:
+                total += 48 + sum(len(v) + 3 if type(v) is str else 8 for v in data)
+            else:
+                total += 64  # a number, a boolean, a media file code to come
+    return total
 
 
 def _size(value: object) -> int:
@@ -142,4 +218,4 @@ def _size(value: object) -> int:
     return 8
 
 
-__all__ = ["BULK_LIMIT", "Batcher", "FamilyBatcher", "Routed", "estimate_size"]
+__all__ = ["BULK_LIMIT", "Batcher", "FamilyBatcher", "Routed", "estimate_size", "pim_size"]

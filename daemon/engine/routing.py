@@ -31,7 +31,6 @@ async def write_routed(
     ``errors`` (records that could not be read) are recorded with the first batch. ``force``
     writes what the content hash would skip (a reconcile's ``--fix``).
     """
-    route = await processor.router()
     batcher = FamilyBatcher(max_items=batch_size)
     total = BatchReport()
     pending = list(errors)
@@ -50,10 +49,11 @@ async def write_routed(
         total.deleted += report.deleted
         total.uploaded += report.uploaded
 
-    for asset in assets:
-        full = batcher.add(route(asset))
-        if full is not None:
-            await write(full)
+    for start in range(0, len(assets), batch_size):  # screened a batch at a time: O(batch)
+        for item in await processor.screen(assets[start : start + batch_size], force=force):
+            full = batcher.add(item)
+            if full is not None:
+                await write(full)
     for batch in batcher.drain():
         await write(batch)
     if pending:

@@ -34,6 +34,7 @@ from daemon.engine.checkpoint import advance, dedupe_page, plan_window
 from daemon.engine.leasing import busy_reason, leased
 from daemon.engine.outcomes import RUN_STATUS, PassResult, PassStatus, error_text
 from daemon.engine.pipeline import WritePipeline
+from daemon.engine.read_ahead import ReadAhead
 from daemon.engine.seams import ChangeSource, EngineStore, PassObserver
 from daemon.store import Lease, StoreUnavailableError
 
@@ -199,7 +200,6 @@ async def _read_window(
     result.window = window
     log.info("sync.window", source=source.name, since=window.since, until=window.until)
     batcher = FamilyBatcher(max_items=options.batch_size, max_bytes=options.batch_bytes)
-    route = await processor.router()
     # A source that cannot sort by (updated_at, id) only moves the cursor at window end (rule 8).
     sorted_source = source.sorted_by_cursor
     pending_errors: list[SourceAssetError] = []
@@ -222,7 +222,8 @@ async def _read_window(
         result.cursor = pipeline.cursor
         log.error("sync.pass_deadline", source=source.name, deadline_s=deadline.seconds)
 
-    pages = source.changes(window)
+    # The next page is requested while this one is screened and batched (read_ahead).
+    pages = ReadAhead(source.changes(window))
     try:
         while True:
             try:
@@ -234,8 +235,10 @@ async def _read_window(
             assets = dedupe_page(page.assets)
             result.read += len(assets) + len(page.errors)
             pending_errors.extend(page.errors)
-            for asset in assets:
-                full = batcher.add(route(asset))
+            # Mapped and compared with the stored states once per page: unchanged assets wait
+            # aside, so a batch is cut on changed assets only (see screening).
+            for item in await processor.screen(assets):
+                full = batcher.add(item)
                 if full is None:
                     continue
                 # Only up to just before the oldest asset still waiting in another buffer.
@@ -261,9 +264,7 @@ async def _read_window(
     finally:
         await pipeline.cancel()
         # A pass that stopped early leaves the listing suspended: close it now, not at exit.
-        close = getattr(pages, "aclose", None)
-        if close is not None:
-            await close()
+        await pages.aclose()
     result.cursor = pipeline.cursor
 
 
