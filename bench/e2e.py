@@ -60,6 +60,7 @@ class DaemonRun:
     dam_requests: int
     peak_rss_mb: float
     cpu_s: float
+    cpu_us_per_asset: float
     load_before: float
     load_after: float
     exit_code: int
@@ -67,12 +68,13 @@ class DaemonRun:
 
 @dataclass(frozen=True, slots=True)
 class IdlePass:
-    """A pass with nothing changed, measured inside one long-lived process (warm cache)."""
+    """A pass with nothing changed: in a long-lived process (warm cache) or a new one."""
 
     pim_requests: int
     dam_requests: int
     pim_by_route: dict[str, int]
     dam_by_route: dict[str, int]
+    exit_code: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,9 @@ def run_daemon(config: Path, sims: Sims, *, mode: str, assets: int, workdir: Pat
         dam_requests=sum(dam.values()),
         peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
         cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
+        cpu_us_per_asset=(
+            round(1e6 * (usage.ru_utime + usage.ru_stime) / written, 1) if written else 0.0
+        ),
         load_before=load_before,
         load_after=load_average(),
         exit_code=proc.returncode,
@@ -194,6 +199,31 @@ async def idle_pass(config: Path, sims: Sims) -> IdlePass:
         await app.aclose()
         services.store.dispose()
     return IdlePass(sum(pim.values()), sum(dam.values()), pim, dam)
+
+
+def idle_once(config: Path, sims: Sims, *, workdir: Path) -> IdlePass:
+    """
+    Run ``damsync sync --once`` again with nothing changed, as cron would, and count its requests.
+
+    Issue 16's target: 1 DAM request (the listing) and no PIM request.
+
+    Args:
+        config: The daemon configuration (its state store already holds the checkpoint).
+        sims: The simulators.
+        workdir: Where the daemon's output goes (``daemon-idle-once.log``).
+
+    Returns:
+        The requests of that pass, by upstream, and the exit code.
+    """
+    pim_before = request_counts(sim_stats(sims.pim_url))
+    dam_before = request_counts(sim_stats(sims.dam_url))
+    with (workdir / "daemon-idle-once.log").open("wb") as out:
+        done = subprocess.run(
+            [DAMSYNC, "sync", "--once", "--config", str(config)], stdout=out, stderr=out
+        )
+    pim = delta(request_counts(sim_stats(sims.pim_url)), pim_before)
+    dam = delta(request_counts(sim_stats(sims.dam_url)), dam_before)
+    return IdlePass(sum(pim.values()), sum(dam.values()), pim, dam, done.returncode)
 
 
 async def run_naive(config: Path, sims: Sims, *, mode: str, limit: int) -> NaiveRun:

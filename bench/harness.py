@@ -62,10 +62,12 @@ def free_port() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Sims:
-    """The two simulators, served by uvicorn in their own processes."""
+    """The two simulators, served by uvicorn in their own processes (ids for their CPU time)."""
 
     pim_url: str
     dam_url: str
+    pim_pid: int | None = None
+    dam_pid: int | None = None
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -105,30 +107,83 @@ def serve_sims(
         The base URLs.
     """
     pim_port, dam_port = free_port(), free_port()
-    pim_cmd = [DAMSYNC, "sim", "pim", "--port", str(pim_port), "--seed", str(SEED)]
-    pim_cmd += ["--latency", str(pim_latency)]
     dam_cmd = [DAMSYNC, "sim", "dam", "--port", str(dam_port), "--assets", str(assets)]
     dam_cmd += ["--latency", str(dam_latency)]
     if tick is not None:
         dam_cmd += ["--tick", str(tick)]
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        for name, cmd in (("pim", pim_cmd), ("dam", dam_cmd)):
-            with (workdir / f"sim-{name}.log").open("wb") as out:
-                procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
-        sims = Sims(f"http://127.0.0.1:{pim_port}", f"http://127.0.0.1:{dam_port}")
+        procs.append(_spawn(workdir / "sim-pim.log", _pim_cmd(pim_port, pim_latency)))
+        procs.append(_spawn(workdir / "sim-dam.log", dam_cmd))
+        sims = Sims(
+            f"http://127.0.0.1:{pim_port}", f"http://127.0.0.1:{dam_port}", *(p.pid for p in procs)
+        )
         _wait_ready(sims.pim_url, procs[0])
         _wait_ready(sims.dam_url, procs[1])
         yield sims
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(procs)
+
+
+@contextmanager
+def serve_pim(workdir: Path, *, latency: float, name: str = "pim") -> Iterator[tuple[str, int]]:
+    """
+    Serve one more PIM simulator (the bench seed, no asset yet) for the duration of the block.
+
+    Args:
+        workdir: Where its log goes (``sim-<name>.log``).
+        latency: Seconds every PIM API request takes.
+        name: Its name in the log file's name.
+
+    Yields:
+        Its base URL and process id.
+    """
+    port = free_port()
+    procs = [_spawn(workdir / f"sim-{name}.log", _pim_cmd(port, latency))]
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, procs[0])
+        yield url, procs[0].pid
+    finally:
+        _stop(procs)
+
+
+def _pim_cmd(port: int, latency: float) -> list[str]:
+    cmd = [DAMSYNC, "sim", "pim", "--port", str(port), "--seed", str(SEED)]
+    return [*cmd, "--latency", str(latency)]
+
+
+def _spawn(log: Path, cmd: list[str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def sim_cpu(sims: Sims) -> dict[str, float]:
+    """
+    Args:
+        sims: Simulators whose process ids are known.
+
+    Returns:
+        CPU seconds (user + system) each has used so far, by ``pim``/``dam`` (Linux).
+    """
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for name, pid in (("pim", sims.pim_pid), ("dam", sims.dam_pid)):
+        if pid is not None:  # /proc/<pid>/stat: utime and stime are fields 14 and 15
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def write_config(

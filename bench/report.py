@@ -24,37 +24,68 @@ def _ceiling(mode: str, latency: float) -> float:
     return 4 * 100 / latency if mode == "link" else 4 / latency
 
 
+def _idle(idle: dict[str, Any] | None, *, check: bool = False) -> str:
+    if not idle:
+        return "-"
+    text = f"{idle['pim_requests']}/{idle['dam_requests']}"
+    if check:  # issue 16: 1 DAM request, 0 PIM
+        text += " ok" if (idle["pim_requests"], idle["dam_requests"]) == (0, 1) else " FAIL"
+    return text
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
 def tables(results: dict[str, Any]) -> str:
     """
     Args:
-        results: The output of ``python -m bench.run``.
+        results: The output of ``python -m bench.run`` (older files lack the floor, the idle
+            ``sync --once``, the CPU per asset and the database size: shown as ``-``).
 
     Returns:
-        Markdown tables of the end-to-end workloads.
+        Markdown tables of the end-to-end workloads: throughput, then requests and resources.
     """
     latency = float(results["latency"])
-    rows = [
-        "| mode | N | written | pass s | wall s | assets/s | % of ceiling | PIM req | minimum "
-        "| req/asset | x minimum | uploaded KiB | peak RSS MiB | naive assets/s | speed-up "
-        "| idle PIM/DAM req | load |",
-        "|" + "---|" * 17,
+    speed = [
+        "| mode | N | written | pass s | assets/s | % of ceiling | floor assets/s "
+        "| share of floor | daemon CPU us/asset | floor CPU us/asset | sims CPU s (PIM/DAM) "
+        "| naive assets/s | speed-up | load |",
+        "|" + "---|" * 14,
+    ]
+    cost = [
+        "| mode | N | PIM req | minimum | req/asset | x minimum | uploaded KiB | peak RSS MiB "
+        "| DB bytes/asset | idle PIM/DAM req | idle sync --once PIM/DAM req | load |",
+        "|" + "---|" * 12,
     ]
     for w in results["workloads"]:
-        d, idle, naive = w["daemon"], w["idle"], w["naive"]
+        d, naive, floor = w["daemon"], w["naive"], w.get("floor")
         ceiling = _ceiling(w["mode"], latency)
-        rows.append(
-            f"| {w['mode']} | {w['size']:,} | {d['written']:,} | {d['pass_s']:.1f} "
-            f"| {d['wall_s']:.1f} | {d['assets_per_s']:.0f} "
-            f"| {100 * d['assets_per_s'] / ceiling:.1f} % | {d['pim_requests']:,} "
-            f"| {d['minimum_requests']:,} | {d['requests_per_asset']:.3f} "
-            f"| {d['ratio_to_minimum']:.3f} | {d['upload_bytes'] / 1024:.0f} "
-            f"| {d['peak_rss_mb']:.0f} "
-            f"| {naive['assets_per_s'] if naive else '-'} "
-            f"| {str(w['speedup']) + 'x' if w['speedup'] else '-'} "
-            f"| {idle['pim_requests']}/{idle['dam_requests']} "
-            f"| {d['load_before']}->{d['load_after']} |"
+        cpu_us = d.get("cpu_us_per_asset") or (
+            1e6 * d["cpu_s"] / d["written"] if d["written"] else None
         )
-    return "\n".join(rows)
+        sims = w.get("sims_cpu_s") or {}
+        share = w.get("share_of_floor")
+        load = f"{d['load_before']}->{d['load_after']}"
+        speed.append(
+            f"| {w['mode']} | {w['size']:,} | {d['written']:,} | {d['pass_s']:.1f} "
+            f"| {d['assets_per_s']:.0f} | {100 * d['assets_per_s'] / ceiling:.1f} % "
+            f"| {_num(floor['assets_per_s'] if floor else None, ',.0f')} "
+            f"| {_num(100 * share if share is not None else None, '.0f')}{' %' if share else ''} "
+            f"| {_num(cpu_us, ',.0f')} "
+            f"| {_num(floor['cpu_us_per_asset'] if floor else None, ',.1f')} "
+            f"| {_num(sims.get('pim'), '.1f')}/{_num(sims.get('dam'), '.1f')} "
+            f"| {naive['assets_per_s'] if naive else '-'} "
+            f"| {str(w['speedup']) + 'x' if w['speedup'] else '-'} | {load} |"
+        )
+        db = (w.get("state_db") or {}).get("bytes_per_asset")
+        cost.append(
+            f"| {w['mode']} | {w['size']:,} | {d['pim_requests']:,} | {d['minimum_requests']:,} "
+            f"| {d['requests_per_asset']:.3f} | {d['ratio_to_minimum']:.3f} "
+            f"| {d['upload_bytes'] / 1024:.0f} | {d['peak_rss_mb']:.0f} | {_num(db, ',.0f')} "
+            f"| {_idle(w['idle'])} | {_idle(w.get('idle_once'), check=True)} | {load} |"
+        )
+    return "\n".join(speed) + "\n\n" + "\n".join(cost)
 
 
 def plot(results: dict[str, Any], path: Path = PLOT) -> Path:

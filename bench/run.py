@@ -6,6 +6,12 @@ fresh simulators are served on loopback (uvicorn, own processes) with the chosen
 latency, a fresh SQLite state store is created, ``damsync sync --once`` syncs the N changed
 assets, an idle pass is counted, and the naive baseline runs over the first assets of the same
 workload. The mapping micro-benchmark (bench/mapping_bench.py) runs first.
+
+Issue 16 adds to each workload: a second ``damsync sync --once`` with nothing changed (a new
+process, as cron starts it: target 1 DAM request, 0 PIM), the state database's size per asset,
+the simulators' CPU time, and the floor client (bench/floor.py) against the same DAM and a fresh
+PIM simulator with the same latency, so each rate is also a share of what the machine can do at
+all. ``--huge`` adds the 1,000,000-asset link backfill (peak RSS, database size per asset).
 """
 
 from __future__ import annotations
@@ -25,8 +31,20 @@ from typing import Any, cast
 import psutil
 import structlog
 
-from bench.e2e import as_dict, idle_pass, run_daemon, run_naive
-from bench.harness import ROOT, Mode, load_average, serve_sims, upgrade_db, write_config
+from bench.e2e import as_dict, idle_once, idle_pass, run_daemon, run_naive
+from bench.floor import PAGE_SIZE, FloorRun, run_floor
+from bench.floor import as_dict as floor_dict
+from bench.harness import (
+    ROOT,
+    Mode,
+    Sims,
+    load_average,
+    serve_pim,
+    serve_sims,
+    sim_cpu,
+    upgrade_db,
+    write_config,
+)
 
 RESULTS = ROOT / "bench/results"
 
@@ -83,6 +101,38 @@ def engine_settings(config: Path) -> dict[str, Any]:
     return out
 
 
+def state_db(path: Path, assets: int) -> dict[str, Any]:
+    """
+    Args:
+        path: The SQLite state store (its ``-wal`` and ``-shm`` files are added when present).
+        assets: Assets synced into it.
+
+    Returns:
+        Its size in bytes and per asset.
+    """
+    size = sum(f.stat().st_size for f in path.parent.glob(path.name + "*") if f.is_file())
+    return {"bytes": size, "bytes_per_asset": round(size / assets, 1) if assets else None}
+
+
+def run_floor_beside(work: Path, sims: Sims, mode: Mode, args: argparse.Namespace) -> FloorRun:
+    """
+    Args:
+        work: The workload's directory.
+        sims: The workload's simulators: the floor reads the same DAM.
+        mode: ``link`` or ``media``.
+        args: The command line.
+
+    Returns:
+        The floor client's run against a fresh PIM simulator with the same latency.
+    """
+    with serve_pim(work, latency=args.latency, name="pim-floor") as (pim_url, pim_pid):
+        floor_sims = Sims(pim_url, sims.dam_url, pim_pid, sims.dam_pid)
+        config = write_config(
+            work / "floor.toml", floor_sims, mode=mode, database_url="sqlite:///unused.db"
+        )
+        return asyncio.run(run_floor(config, floor_sims, mode=mode, page_size=args.floor_page_size))
+
+
 def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, Any]:
     """
     Args:
@@ -91,7 +141,8 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
         args: The command line.
 
     Returns:
-        The daemon run, its idle pass and the naive baseline of this workload.
+        The daemon run, its idle passes, its state database, the naive baseline and the floor
+        client of this workload.
     """
     with tempfile.TemporaryDirectory(prefix="damsync-bench-") as tmp:
         work = Path(tmp)
@@ -103,11 +154,16 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
             config = write_config(work / "damsync.toml", sims, mode=mode, database_url=url)
             engine = engine_settings(config)
             print(json.dumps({"engine": engine}), flush=True)
+            sims_before = sim_cpu(sims)
             daemon = run_daemon(config, sims, mode=mode, assets=size, workdir=work)
-            print(json.dumps(as_dict(daemon)), flush=True)
+            sims_cpu = {k: round(v - sims_before[k], 2) for k, v in sim_cpu(sims).items()}
+            print(json.dumps({**as_dict(daemon), "sims_cpu_s": sims_cpu}), flush=True)
             if daemon.exit_code != 0:
                 log = (work / f"daemon-{mode}-{size}.log").read_text(errors="replace")
                 print(log[-3000:], file=sys.stderr)
+            database = state_db(work / "state.db", daemon.written)
+            once = idle_once(config, sims, workdir=work)
+            print(json.dumps({"idle_once": as_dict(once), "state_db": database}), flush=True)
             idle = asyncio.run(idle_pass(config, sims))
             print(json.dumps(as_dict(idle)), flush=True)
             naive = None
@@ -115,17 +171,31 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
                 limit = min(size, args.naive_limit)
                 naive = asyncio.run(run_naive(config, sims, mode=mode, limit=limit))
                 print(json.dumps(as_dict(naive)), flush=True)
+            floor = None
+            if args.floor and size <= args.floor_max:
+                floor = run_floor_beside(work, sims, mode, args)
+                print(json.dumps({"floor": floor_dict(floor)}), flush=True)
     ratio = (
         round(daemon.assets_per_s / naive.assets_per_s, 1)
         if naive is not None and naive.assets_per_s
         else None
     )
+    share = (
+        round(daemon.assets_per_s / floor.assets_per_s, 3)
+        if floor is not None and floor.assets_per_s
+        else None
+    )
     return {
         "engine": engine,
         "daemon": as_dict(daemon),
+        "sims_cpu_s": sims_cpu,
+        "state_db": database,
         "idle": as_dict(idle),
+        "idle_once": as_dict(once),
         "naive": as_dict(naive) if naive is not None else None,
         "speedup": ratio,
+        "floor": floor_dict(floor) if floor is not None else None,
+        "share_of_floor": share,
     }
 
 
@@ -139,11 +209,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated N")
     parser.add_argument("--big", action="store_true", help="add N=100000 (link mode only)")
+    parser.add_argument("--huge", action="store_true", help="add N=1000000 (link mode only)")
     parser.add_argument("--modes", default="link,media", help="link, media or both")
     parser.add_argument("--media-max", type=int, default=10000, help="largest N in media mode")
     parser.add_argument("--latency", type=float, default=0.05, help="PIM seconds per request")
     parser.add_argument("--dam-latency", type=float, default=0.05, help="DAM s per request")
     parser.add_argument("--naive-limit", type=int, default=200, help="assets the baseline syncs")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the floor client beside each workload (bench/floor.py)",
+    )
+    parser.add_argument(
+        "--floor-max", type=int, default=100_000, help="largest N the floor client runs at"
+    )
+    parser.add_argument(
+        "--floor-page-size", type=int, default=PAGE_SIZE, help="DAM items per floor page"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--no-report", action="store_true", help="skip docs and plot")
     args = parser.parse_args(argv)
@@ -152,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.big:
         sizes.append(100_000)
+    if args.huge:
+        sizes.append(1_000_000)
     results: dict[str, Any] = {
         "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
