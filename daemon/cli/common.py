@@ -36,10 +36,13 @@ def config_option(func: F) -> F:
 
 def load(config_path: str, *, configure_logs: bool = True) -> Settings:
     """Load the settings (exit 2 naming every bad key) and configure logging."""
-    from daemon.settings.root import load_settings
+    from daemon.cli.startup import loading
 
     try:
-        settings = load_settings(config_path, dict(os.environ))
+        with loading():
+            from daemon.settings.root import load_settings
+
+            settings = load_settings(config_path, dict(os.environ))
     except ConfigError as exc:
         click.echo(f"damsync: invalid configuration {config_path}:\n{exc}", err=True)
         sys.exit(2)

@@ -64,13 +64,16 @@ def resolve_url(database_url: str | None, config_path: str | None) -> str:
 
 
 def _open(url: str | None, config_path: str | None = None) -> Store:
-    from daemon.store.state_store import Store
+    from daemon.cli.startup import loading
 
-    url = resolve_url(url, config_path)
-    try:
-        return Store.from_url(url)
-    except SyncError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with loading():
+        from daemon.store.state_store import Store
+
+        url = resolve_url(url, config_path)
+        try:
+            return Store.from_url(url)
+        except SyncError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @click.group()

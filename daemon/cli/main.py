@@ -9,7 +9,7 @@ SQLAlchemy, APScheduler, uvicorn, the simulators) is imported when that command 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -79,6 +79,22 @@ class LazyGroup(click.Group):
     def __init__(self, *args: Any, lazy: Mapping[str, tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if args is None:
+            # The process's own command line (the ``damsync`` script, ``python -m daemon``), not
+            # an in-process call such as click's CliRunner: this process is one damsync command.
+            from daemon.cli import startup
+
+            startup.arm()
+        return super().main(args, prog_name, complete_var, standalone_mode, **extra)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.lazy, *self.commands})

@@ -6,8 +6,8 @@ Exit codes of the operator commands: 0 done, 1 the store or an upstream failed (
 stderr says which and why), 2 the command line or the configuration is invalid.
 
 This module is imported by every operator command, ``--help`` included, so it imports nothing
-heavy at module level: the store (SQLAlchemy, Alembic) and the log redaction (structlog) are
-imported where they are used (bench/startup.py times the commands).
+heavy at module level: the store (SQLAlchemy) and the log redaction are imported where they are
+used, the store's inside :func:`daemon.cli.startup.loading` (bench/startup.py times the commands).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: 
 
 def one_line(exc: BaseException) -> str:
     """The first line of an error, with its kind, secrets masked: what an operator reads."""
-    # Imported here: structlog is only worth loading when there is an error to print.
+    # Imported here: only an error to print needs it.
     from daemon.telemetry.logs import redact_text
 
     raw = redact_text(str(exc)).strip()
@@ -120,15 +120,19 @@ def operator_store(settings: Settings, *, at_head: bool = True) -> Iterator[Stor
     store through ``service.wiring``), and the configured one is built in
     ``service/part_options.py``, whose import pulls the whole engine into the start-up.
     """
-    from sqlalchemy.exc import SQLAlchemyError
+    from daemon.cli.startup import loading
 
-    from daemon.store import Store
+    with loading():
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from daemon.store import Store
 
     store: Store | None = None
     try:
-        store = Store.from_url(settings.store.url)
-        if at_head:
-            store.check_at_head()
+        with loading():
+            store = Store.from_url(settings.store.url)
+            if at_head:
+                store.check_at_head()
         yield store
     except (SyncError, SQLAlchemyError) as exc:
         raise click.ClickException(

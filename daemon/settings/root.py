@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import structlog
 from pydantic import (
     BaseModel,
     Field,
@@ -175,6 +174,8 @@ def _warn_deprecated(key: str, replacement: str) -> None:
     """Log ``config.deprecated_key`` once per process for ``key``."""
     if key not in _WARNED:
         _WARNED.add(key)
+        import structlog  # here: a deprecated key is rare, structlog's import is not free
+
         structlog.get_logger(__name__).warning(
             "config.deprecated_key", key=key, replacement=replacement
         )

@@ -38,8 +38,8 @@ from daemon.store.tables import (
 from daemon.store.value_keys import encode_value_keys
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
     from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -69,11 +69,11 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def upsert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that supports ``on_conflict_do_update`` on the session's dialect."""
+def upsert(session: Connection, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that supports ``on_conflict_do_update`` on the connection's dialect."""
     # Imported here: a read-only command on SQLite never loads the PostgreSQL dialect (and a
     # PostgreSQL engine has loaded it already).
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
         return postgresql_insert(table)
@@ -88,7 +88,7 @@ def _last_wins(items: Iterable[T], key: Any) -> dict[str, T]:
 
 
 def commit_batch(
-    session: Session,
+    session: Connection,
     lease: Lease,
     run_id: int | None,
     *,
@@ -160,7 +160,7 @@ def commit_batch(
     return BatchResult(cursor=new_cursor, dead_lettered=dead, scheduled=scheduled)
 
 
-def _fence(session: Session, lease: Lease, now: datetime) -> Cursor | None:
+def _fence(session: Connection, lease: Lease, now: datetime) -> Cursor | None:
     """The compare-and-set on the lease epoch; returns the stored cursor."""
     row = session.execute(
         update(checkpoints)
@@ -175,7 +175,7 @@ def _fence(session: Session, lease: Lease, now: datetime) -> Cursor | None:
     return Cursor(row.cursor_updated_at, row.cursor_id)
 
 
-def record_media(session: Session, source: str, codes: Mapping[str, str], now: datetime) -> None:
+def record_media(session: Connection, source: str, codes: Mapping[str, str], now: datetime) -> None:
     """Remember ``checksum -> media file code`` pairs (an uploaded binary is never sent again)."""
     if not codes:
         return
@@ -196,7 +196,7 @@ def record_media(session: Session, source: str, codes: Mapping[str, str], now: d
 
 
 def record_intents(
-    session: Session, source: str, intents: Sequence[tuple[str, str, str]], now: datetime
+    session: Connection, source: str, intents: Sequence[tuple[str, str, str]], now: datetime
 ) -> None:
     """
     Note where assets are about to be written (``dam_id, family, code``), before the PIM write.
@@ -240,7 +240,11 @@ def record_intents(
 
 
 def _write_assets(
-    session: Session, source: str, run_id: int | None, written: Sequence[AssetWrite], now: datetime
+    session: Connection,
+    source: str,
+    run_id: int | None,
+    written: Sequence[AssetWrite],
+    now: datetime,
 ) -> None:
     rows = [
         {
@@ -277,7 +281,7 @@ def _write_assets(
 
 
 def _record_failures(
-    session: Session,
+    session: Connection,
     source: str,
     run_id: int | None,
     failed: Mapping[str, FailureRecord],
@@ -339,7 +343,7 @@ def _record_failures(
 
 
 def _record_attempts(
-    session: Session,
+    session: Connection,
     source: str,
     run_id: int | None,
     failed: Mapping[str, FailureRecord],

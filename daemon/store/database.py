@@ -31,20 +31,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from sqlalchemy import ColumnElement, Connection, Engine, create_engine, event, func, literal, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.types import String
 
 from daemon.core.errors import CheckpointError
+from daemon.core.lazy_log import LazyLogger
 from daemon.store.rows import SchemaNotAtHeadError
 from daemon.store.schema_revisions import ShippedRevisions, database_revisions, shipped_revisions
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-log = structlog.get_logger(__name__)
+log = LazyLogger(__name__)
 
 
 def _migrations_dir() -> Path:

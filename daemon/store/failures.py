@@ -1,8 +1,8 @@
 """
 Queries on the failures table (retry queue and dead letters) and the runs audit trail.
 
-Functions take an open :class:`~sqlalchemy.orm.Session`; the :class:`~daemon.store.Store` facade
-owns transactions. Writes to failures made by the engine go through the batch commit; the
+Functions take an open :class:`~sqlalchemy.engine.Connection`; the :class:`~daemon.store.Store`
+facade owns transactions. Writes to failures made by the engine go through the batch commit; the
 functions here serve the retry loop and the operator commands.
 """
 
@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Row, exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, exists, func, select, update
 
 from daemon.store.rows import (
     SUCCESS_STATUSES,
@@ -49,7 +48,7 @@ def to_failure(row: Row[Any]) -> Failure:
     )
 
 
-def due_failures(session: Session, source: str, now: datetime, limit: int) -> list[Failure]:
+def due_failures(session: Connection, source: str, now: datetime, limit: int) -> list[Failure]:
     """Failures of ``source`` due for a retry at ``now``, earliest first."""
     query = (
         select(failures)
@@ -65,7 +64,7 @@ def due_failures(session: Session, source: str, now: datetime, limit: int) -> li
     return [to_failure(row) for row in session.execute(query)]
 
 
-def list_failures(session: Session, source: str | None, dead: bool | None) -> list[Failure]:
+def list_failures(session: Connection, source: str | None, dead: bool | None) -> list[Failure]:
     """Every failure, optionally of one source and/or only (not) dead-lettered ones."""
     query = select(failures).order_by(failures.c.source, failures.c.id)
     if source is not None:
@@ -75,13 +74,13 @@ def list_failures(session: Session, source: str | None, dead: bool | None) -> li
     return [to_failure(row) for row in session.execute(query)]
 
 
-def get_failure(session: Session, failure_id: int) -> Failure | None:
+def get_failure(session: Connection, failure_id: int) -> Failure | None:
     """One failure by id."""
     row = session.execute(select(failures).where(failures.c.id == failure_id)).first()
     return None if row is None else to_failure(row)
 
 
-def failure_trail(session: Session, source: str, dam_id: str) -> list[FailureAttempt]:
+def failure_trail(session: Connection, source: str, dam_id: str) -> list[FailureAttempt]:
     """The kept attempts of one asset's open failure, oldest first."""
     query = (
         select(failure_attempts)
@@ -110,17 +109,17 @@ def _targeted(target: Target, source: str | None) -> list[Any]:
     return clauses
 
 
-def retry_failures(session: Session, target: Target, source: str | None, now: datetime) -> int:
+def retry_failures(session: Connection, target: Target, source: str | None, now: datetime) -> int:
     """Make failures due at ``now``, un-dead-lettered, with a fresh attempt count."""
     result = session.execute(
         update(failures)
         .where(*_targeted(target, source))
         .values(next_attempt_at=now, dead_lettered=False, permanent=False, attempts=0)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
-def forget_failures(session: Session, target: Target, source: str | None) -> int:
+def forget_failures(session: Connection, target: Target, source: str | None) -> int:
     """Delete failures and their trails; the assets come back only when the DAM changes them."""
     of_forgotten = exists().where(
         failures.c.source == failure_attempts.c.source,
@@ -129,10 +128,10 @@ def forget_failures(session: Session, target: Target, source: str | None) -> int
     )
     session.execute(failure_attempts.delete().where(of_forgotten))
     result = session.execute(failures.delete().where(*_targeted(target, source)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
-def failure_counts(session: Session) -> dict[str, FailureCounts]:
+def failure_counts(session: Connection) -> dict[str, FailureCounts]:
     """Pending and dead-lettered failures per source."""
     query = select(failures.c.source, failures.c.dead_lettered, func.count()).group_by(
         failures.c.source, failures.c.dead_lettered
@@ -148,7 +147,7 @@ def failure_counts(session: Session) -> dict[str, FailureCounts]:
 # --- runs -----------------------------------------------------------------------------------
 
 
-def start_run(session: Session, source: str, now: datetime) -> int:
+def start_run(session: Connection, source: str, now: datetime) -> int:
     """Insert a ``running`` run and return its id."""
     row = session.execute(
         runs.insert()
@@ -169,7 +168,7 @@ def start_run(session: Session, source: str, now: datetime) -> int:
 
 
 def finish_run(
-    session: Session,
+    session: Connection,
     run_id: int,
     status: RunStatus,
     counts: RunCounts,
@@ -194,7 +193,7 @@ def finish_run(
             dead_lettered=counts.dead_lettered,
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def to_run(row: Row[Any]) -> RunSummary:
@@ -217,7 +216,7 @@ def to_run(row: Row[Any]) -> RunSummary:
     )
 
 
-def last_runs(session: Session, source: str, n: int) -> list[RunSummary]:
+def last_runs(session: Connection, source: str, n: int) -> list[RunSummary]:
     """The ``n`` latest runs of ``source``, newest first."""
     query = (
         select(runs)
@@ -229,7 +228,7 @@ def last_runs(session: Session, source: str, n: int) -> list[RunSummary]:
 
 
 def last_success(
-    session: Session, source: str, statuses: Sequence[str] = SUCCESS_STATUSES
+    session: Connection, source: str, statuses: Sequence[str] = SUCCESS_STATUSES
 ) -> datetime | None:
     """When the latest good run of ``source`` finished."""
     query = select(func.max(runs.c.finished_at)).where(

@@ -4,7 +4,7 @@ Lease and checkpoint statements: the fencing half of the store.
 A lease row per source names its holder and carries an ``epoch`` that increments on every change
 of holder; its expiry is computed on the database clock. The checkpoint row carries the epoch
 allowed to write it, updated in the same transaction that changes the lease. Functions take an
-open session inside the caller's write transaction; :class:`~daemon.store.Store` owns it.
+open connection inside the caller's write transaction; :class:`~daemon.store.Store` owns it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, case, or_, select, update
 
 from daemon.core.records import Cursor, Window
 from daemon.store.batch_commit import upsert
@@ -23,7 +22,7 @@ from daemon.store.tables import checkpoints, leases
 
 
 def acquire(
-    session: Session,
+    session: Connection,
     source: str,
     holder: str,
     ttl_seconds: float,
@@ -37,7 +36,7 @@ def acquire(
     taken over at once instead of after its expiry; the epoch still changes, so the dead
     holder could never write again.
     """
-    dialect = session.get_bind().dialect.name
+    dialect = session.dialect.name
     db_clock = db_now(dialect)
     stmt = upsert(session, leases).values(
         source=source,
@@ -69,12 +68,12 @@ def acquire(
     return Lease(source=source, holder=holder, epoch=int(row.epoch), expires_at=row.expires_at)
 
 
-def holder(session: Session, source: str) -> str | None:
+def holder(session: Connection, source: str) -> str | None:
     """Who holds ``source``'s lease now (``None``: nobody, or released)."""
     return session.execute(select(leases.c.holder).where(leases.c.source == source)).scalar()
 
 
-def held(session: Session, source: str) -> HeldLease | None:
+def held(session: Connection, source: str) -> HeldLease | None:
     """Who holds ``source``'s lease and until when (``None``: nobody, or released)."""
     row = session.execute(
         select(leases.c.holder, leases.c.expires_at).where(
@@ -86,7 +85,7 @@ def held(session: Session, source: str) -> HeldLease | None:
     return HeldLease(source=source, holder=row.holder, expires_at=row.expires_at)
 
 
-def release(session: Session, lease: Lease, now: datetime) -> bool:
+def release(session: Connection, lease: Lease, now: datetime) -> bool:
     """Clear the holder and bump the epoch; ``False`` when the lease was already lost."""
     result = session.execute(
         update(leases)
@@ -98,16 +97,16 @@ def release(session: Session, lease: Lease, now: datetime) -> bool:
         .values(
             holder=None,
             epoch=lease.epoch + 1,
-            expires_at=db_now(session.get_bind().dialect.name),
+            expires_at=db_now(session.dialect.name),
         )
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not result.rowcount:
         return False
     set_checkpoint_epoch(session, lease.source, lease.epoch + 1, now)
     return True
 
 
-def set_checkpoint_epoch(session: Session, source: str, epoch: int, now: datetime) -> None:
+def set_checkpoint_epoch(session: Connection, source: str, epoch: int, now: datetime) -> None:
     """Create the checkpoint row if needed and make ``epoch`` the one allowed to write it."""
     stmt = upsert(session, checkpoints).values(source=source, epoch=epoch, updated_at=now)
     session.execute(
@@ -117,7 +116,7 @@ def set_checkpoint_epoch(session: Session, source: str, epoch: int, now: datetim
     )
 
 
-def rewind(session: Session, source: str, cursor: Cursor | None, now: datetime) -> int:
+def rewind(session: Connection, source: str, cursor: Cursor | None, now: datetime) -> int:
     """Reset the cursor, clear the window and fence out every current lease; returns the epoch."""
     lease_epoch = session.execute(
         select(leases.c.epoch).where(leases.c.source == source).with_for_update()
@@ -130,7 +129,7 @@ def rewind(session: Session, source: str, cursor: Cursor | None, now: datetime) 
         session.execute(
             update(leases)
             .where(leases.c.source == source)
-            .values(holder=None, epoch=epoch, expires_at=db_now(session.get_bind().dialect.name))
+            .values(holder=None, epoch=epoch, expires_at=db_now(session.dialect.name))
         )
     set_checkpoint_epoch(session, source, epoch, now)
     session.execute(
@@ -147,7 +146,7 @@ def rewind(session: Session, source: str, cursor: Cursor | None, now: datetime) 
     return epoch
 
 
-def load_checkpoint(session: Session, source: str) -> Checkpoint | None:
+def load_checkpoint(session: Connection, source: str) -> Checkpoint | None:
     """The checkpoint row of ``source`` as a record."""
     row: Any = session.execute(select(checkpoints).where(checkpoints.c.source == source)).first()
     if row is None:

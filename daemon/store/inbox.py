@@ -28,9 +28,8 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import structlog
 from sqlalchemy import ColumnElement, CursorResult, Row, and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from daemon.core.events import (
     MAX_DAM_ID,
@@ -40,12 +39,13 @@ from daemon.core.events import (
     InboxDepth,
     InboxEntry,
 )
+from daemon.core.lazy_log import LazyLogger
 from daemon.store.batch_commit import chunks, upsert
 from daemon.store.session_boundary import SessionBoundary
 from daemon.store.tables import EVENT_KINDS, EVENT_ORIGINS, event_inbox
 from daemon.telemetry.logs import redact_text
 
-log = structlog.get_logger(__name__)
+log = LazyLogger(__name__)
 
 #: ``last_error`` is cut to this many characters (after redaction, so no secret is cut in two).
 MAX_ERROR_CHARS = 2000
@@ -353,7 +353,9 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
-def _known_events(session: Session, fresh: dict[tuple[str, str], DamEvent]) -> set[tuple[str, str]]:
+def _known_events(
+    session: Connection, fresh: dict[tuple[str, str], DamEvent]
+) -> set[tuple[str, str]]:
     """The ``(source, event_id)`` pairs of ``fresh`` already in the inbox."""
     by_source: dict[str, list[str]] = defaultdict(list)
     for source, event_id in fresh:
@@ -391,7 +393,7 @@ def _stored_error(error: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
-def _count(session: Session, stmt: Any) -> int:
+def _count(session: Connection, stmt: Any) -> int:
     """Execute an UPDATE or DELETE; the rows it touched."""
     return int(cast(CursorResult[Any], session.execute(stmt)).rowcount)
 

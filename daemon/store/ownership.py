@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from daemon.store.batch_commit import chunks, upsert
 from daemon.store.session_boundary import SessionBoundary
@@ -272,7 +271,7 @@ class OwnershipAccess(SessionBoundary):
 
 
 def record_withdrawn(
-    session: Session, source: str, withdrawn: Sequence[WithdrawnAsset], now: datetime
+    session: Connection, source: str, withdrawn: Sequence[WithdrawnAsset], now: datetime
 ) -> None:
     """
     Record withdrawn PIM assets inside the batch commit: the owner row's action and reason,

@@ -2,9 +2,10 @@
 :class:`SessionBoundary`: what every part of the :class:`~daemon.store.state_store.Store` rests on.
 
 It holds the engine, the clock and the backoff policy, and opens the short sessions the store's
-methods run in. Driver errors are translated here, at the store's single boundary: connection
-trouble becomes :class:`StoreUnavailableError` (transient), anything else a
-:class:`CheckpointError`.
+methods run in: a Core :class:`~sqlalchemy.engine.Connection` each (the store maps no classes, so
+it needs no ORM ``Session``, whose import would slow every command's start-up). Driver errors are
+translated here, at the store's single boundary: connection trouble becomes
+:class:`StoreUnavailableError` (transient), anything else a :class:`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
 
 from daemon.core.errors import CheckpointError
+from daemon.core.lazy_log import LazyLogger
 from daemon.store.rows import BackoffPolicy, StoreUnavailableError
 
-log = structlog.get_logger(__name__)
+log = LazyLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -79,13 +79,13 @@ class SessionBoundary:
             raise CheckpointError(f"state store {operation} failed: {_reason(exc)}") from exc
 
     @contextmanager
-    def _read(self, operation: str) -> Iterator[Session]:
-        with self._translated(operation), Session(self._engine) as session:
+    def _read(self, operation: str) -> Iterator[Connection]:
+        with self._translated(operation), self._engine.connect() as session:
             yield session
 
     @contextmanager
-    def _write(self, operation: str) -> Iterator[Session]:
-        with self._translated(operation), Session(self._writer) as session, session.begin():
+    def _write(self, operation: str) -> Iterator[Connection]:
+        with self._translated(operation), self._writer.begin() as session:
             yield session
 
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import structlog
-
 from daemon.core.errors import CheckpointError
+from daemon.core.lazy_log import LazyLogger
 from daemon.core.records import Cursor, Window
 from daemon.store import database as engines
 from daemon.store import fencing as leases
@@ -39,7 +38,7 @@ from daemon.store.rows import (
 from daemon.store.schema_health import SchemaHealth
 from daemon.store.session_boundary import utcnow
 
-log = structlog.get_logger(__name__)
+log = LazyLogger(__name__)
 
 
 class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess, OwnershipAccess, InboxAccess):

@@ -28,14 +28,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote, quote_plus
 
-import structlog
-from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
-from structlog.types import EventDict, Processor, WrappedLogger
-
 from daemon.core import secret_values
+
+# structlog is imported where it is used: redact_text (the CLI's error line, the error text the
+# store keeps) must not cost a command its import (bench/startup.py times the commands).
+if TYPE_CHECKING:
+    from structlog.types import EventDict, Processor, WrappedLogger
 
 MASK = "***"
 
@@ -234,6 +235,8 @@ def _readable_values(_: object, __: str, event_dict: EventDict) -> EventDict:
 
 def _shared_processors() -> list[Processor]:
     """What our lines and foreign lines both go through before rendering."""
+    import structlog
+
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -265,6 +268,8 @@ def configure(
             ``stream`` is a terminal.
         stream: Where lines go; ``sys.stdout`` (looked up at call time) by default.
     """
+    import structlog
+
     out = stream if stream is not None else sys.stdout
     number = _level(level)
     if json is None:
@@ -285,6 +290,8 @@ def configure(
 
 def _route_stdlib(level: int, stream: TextIO, renderer: Processor) -> None:
     """Send every standard-library record through the same processors to ``stream``."""
+    import structlog
+
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_logger_name,
@@ -316,13 +323,15 @@ def _route_stdlib(level: int, stream: TextIO, renderer: Processor) -> None:
 
 def reset() -> None:
     """Undo :func:`configure`: structlog defaults and our root handler removed (for tests)."""
+    import structlog
+
     structlog.reset_defaults()
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     for name in STDLIB_LEVELS:
         logging.getLogger(name).setLevel(logging.NOTSET)
-    clear_contextvars()
+    structlog.contextvars.clear_contextvars()
 
 
 # -- context ----------------------------------------------------------------------------------
@@ -345,6 +354,8 @@ def bind_job(source: str, run_id: str) -> Iterator[None]:
         source: The source name.
         run_id: The pass id, e.g. from :func:`new_run_id`.
     """
+    from structlog.contextvars import bind_contextvars, clear_contextvars
+
     clear_contextvars()
     bind_contextvars(source=source, run_id=run_id)
     try:
@@ -361,12 +372,16 @@ def bind_batch(batch_id: str | int) -> Iterator[None]:
     Args:
         batch_id: The batch number or id within the pass.
     """
+    from structlog.contextvars import bound_contextvars
+
     with bound_contextvars(batch_id=batch_id):
         yield
 
 
 def clear() -> None:
     """Drop every bound context value (e.g. at the start of a webhook request)."""
+    from structlog.contextvars import clear_contextvars
+
     clear_contextvars()
 
 

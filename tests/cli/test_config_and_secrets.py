@@ -18,7 +18,7 @@ from daemon.core import secret_values
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
 from daemon.store import Store
-from tests.cli.conftest import ROOT, Served, free_port
+from tests.cli.conftest import ROOT, Served, bound_socket
 
 EXAMPLE = ROOT / "config" / "damsync.example.toml"
 PASSWORD = "correct-horse-battery-staple"
@@ -134,11 +134,12 @@ class EchoingTokenEndpoint:
 
 @pytest.fixture(name="echoing")
 def _echoing(tmp_path: Path) -> Iterator[tuple[Path, str, EchoingTokenEndpoint]]:
-    dam_port = free_port()
-    dam_url = f"http://127.0.0.1:{dam_port}"
+    # The DAM's app names its own URL, so its socket is bound before the app is built.
+    dam_socket = bound_socket()
+    dam_url = f"http://127.0.0.1:{dam_socket.getsockname()[1]}"
     dam = create_dam_app(DamSimOptions(assets=5, seed=3, history_days=2, base_url=dam_url))
     pim = EchoingTokenEndpoint(create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json")))
-    with Served(pim) as pim_server, Served(dam, dam_port):
+    with Served(pim) as pim_server, Served(dam, dam_socket):
         config = config_for(
             tmp_path,
             pim_server.url,

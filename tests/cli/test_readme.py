@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from daemon.cli.main import main
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
-from tests.cli.conftest import ROOT, Served, free_port
+from tests.cli.conftest import ROOT, Served, bound_socket
 
 #: Commands that run until stopped: the README line is checked with ``--help``.
 LONG_RUNNING = ("run", "demo", "sim")
@@ -76,15 +76,17 @@ def expand(line: str, values: dict[str, str]) -> list[list[str]]:
 @pytest.fixture(name="workdir")
 def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A directory holding the README's damsync.toml, the simulators serving it on loopback."""
-    dam_port = free_port()
-    dam_url = f"http://127.0.0.1:{dam_port}"
+    # The DAM's app names its own URL, so its socket is bound before the app is built.
+    dam_socket = bound_socket()
+    dam_url = f"http://127.0.0.1:{dam_socket.getsockname()[1]}"
     dam = create_dam_app(DamSimOptions(assets=60, seed=3, history_days=2, base_url=dam_url))
     pim = create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json"))
-    with Served(pim) as pim_server, Served(dam, dam_port):
+    with Served(pim) as pim_server, Served(dam, dam_socket):
         text = (ROOT / "config" / "damsync.example.toml").read_text(encoding="utf-8")
         text = text.replace("http://127.0.0.1:8081", pim_server.url)
         text = text.replace("http://127.0.0.1:8082", dam_url)
-        text = re.sub(r"(?m)^port = 9180\b", f"port = {free_port()}", text)
+        # `damsync run` serves /metrics on a port the system picks when the daemon binds it.
+        text = re.sub(r"(?m)^port = 9180\b", "port = 0", text)
         text = re.sub(r'(?m)^log_format = "auto"', 'log_format = "json"', text)
         # A change made by the test is read at once, not after the DAM clock's settle delay.
         text = re.sub(r"(?m)^settle_delay = 2\b", "settle_delay = 0", text)

@@ -2,14 +2,17 @@
 The light commands import only what they use, so they start fast (bench/startup.py times them).
 
 Each case runs one command in a fresh interpreter and lists the heavy modules it loaded; no
-timing is asserted, only which modules were imported.
+timing is asserted, only which modules were imported. The last cases check how a command
+process spares the garbage collector's work at start-up and exit (``daemon/cli/startup.py``).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,9 +42,10 @@ HELP_FORBIDDEN = (
 )
 
 #: What reading the state store does not need. It needs SQLAlchemy Core and the settings
-#: (pydantic, the mapping *rules*); ``rich`` comes with structlog, which the store logs through.
-#: The schema-head check reads the revision ids without Alembic (nor Alembic's Mako), the
-#: settings do not load the mapper, and a SQLite store never loads the PostgreSQL dialect.
+#: (pydantic, the mapping *rules*); ``rich`` only to print a table. The schema-head check reads
+#: the revision ids without Alembic (nor Alembic's Mako), the settings do not load the mapper, a
+#: SQLite store never loads the PostgreSQL dialect, the store runs on Core connections (no ORM),
+#: and structlog is imported at the first log line (none here) or when logging is configured.
 STORE_READ_FORBIDDEN = (
     "alembic",
     "apscheduler",
@@ -57,7 +61,9 @@ STORE_READ_FORBIDDEN = (
     "mako",
     "prometheus_client",
     "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.orm",
     "starlette",
+    "structlog",
     "uvicorn",
 )
 
@@ -185,3 +191,110 @@ def test_the_lazy_mapping_facade_still_exports_every_name():
 
     assert all(getattr(daemon.mapping, name) is not None for name in daemon.mapping.__all__)
     assert set(daemon.mapping.__all__) <= set(dir(daemon.mapping))
+
+
+#: Runs ``damsync ARGS`` as the process's own command line, then reports at exit whether the
+#: collector is on and how many objects it froze, before and after the command's exit handlers.
+GC_PROBE = """
+import atexit, gc, sys
+from daemon.cli.main import main
+seen = {}
+def report():
+    print("GC", seen["before_exit"], gc.get_freeze_count(), gc.isenabled(), flush=True)
+atexit.register(report)  # registered first, so it runs last
+sys.argv = ["damsync", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    # Registered after the command's handlers, so it runs before them.
+    atexit.register(lambda: seen.update(before_exit=gc.get_freeze_count()))
+"""
+
+
+def gc_at_exit(args: list[str]) -> tuple[int, int, bool]:
+    """Run ``damsync ARGS`` as a process: objects frozen before its exit, at exit, collector on."""
+    done = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("GC ")), None)
+    assert line is not None, done.stdout + done.stderr
+    before, after, enabled = line.split()[1:]
+    return int(before), int(after), enabled == "True"
+
+
+def test_a_command_process_freezes_what_it_loaded_and_keeps_collecting(config_at_head: Path):
+    """`damsync status`: its start-up frozen, the collector back on, the rest frozen at exit."""
+    before, after, enabled = gc_at_exit(["status", "--config", str(config_at_head)])
+    assert enabled
+    assert before > 0  # frozen after loading the settings and opening the store
+    assert after > before  # and what was made since, at exit
+
+
+def test_help_freezes_only_at_exit():
+    """`damsync --help` loads nothing heavy: nothing frozen until the exit skips the collection."""
+    before, after, enabled = gc_at_exit(["--help"])
+    assert (before, enabled) == (0, True)
+    assert after > 0
+
+
+def test_an_in_process_command_leaves_the_collector_alone(config_at_head: Path):
+    """Invoked in-process (CliRunner, as tests do), a command neither pauses nor freezes."""
+    from click.testing import CliRunner
+
+    from daemon.cli import startup
+    from daemon.cli.main import main
+
+    frozen = gc.get_freeze_count()
+    result = CliRunner().invoke(main, ["status", "--config", str(config_at_head)])
+    assert result.exit_code == 0, result.output
+    assert not startup.armed()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+@pytest.fixture(name="armed")
+def _armed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As if this process were a damsync command, for one test; what it froze is unfrozen."""
+    from daemon.cli import startup
+
+    frozen = gc.get_freeze_count()
+    monkeypatch.setattr(startup, "_armed", True)
+    yield
+    if not frozen:
+        gc.unfreeze()
+
+
+@pytest.mark.usefixtures("armed")
+def test_loading_pauses_the_collector_then_freezes_and_resumes_it():
+    """Inside `loading()` nothing is collected; after it, even on an error, collection resumes."""
+    from daemon.cli.startup import loading
+
+    frozen = gc.get_freeze_count()
+    with loading():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen
+    with pytest.raises(RuntimeError), loading():
+        raise RuntimeError("config refused")
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("armed")
+def test_loading_leaves_a_collector_someone_turned_off_alone():
+    """With the collector already off (an embedding program's choice), `loading()` keeps out."""
+    from daemon.cli.startup import loading
+
+    frozen = gc.get_freeze_count()
+    gc.disable()
+    try:
+        with loading():
+            pass
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.enable()
