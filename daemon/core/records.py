@@ -209,9 +209,14 @@ class PimAsset:
     values: Mapping[str, Sequence[PimValue]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The API's JSON object: fresh dicts and lists, the caller may change them."""
+        # PimValue.to_json inlined: on the write path this runs for every value of every asset.
         return {
             "code": self.code,
-            "values": {attr: [v.to_json() for v in vals] for attr, vals in self.values.items()},
+            "values": {
+                attr: [{"locale": v.locale, "channel": v.channel, "data": v.data} for v in vals]
+                for attr, vals in self.values.items()
+            },
         }
 
 

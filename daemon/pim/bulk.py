@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import httpx
 
 from daemon.core.errors import FieldError, PimError
+from daemon.core.json_limits import dump_bytes
 from daemon.core.records import PimAsset
 from daemon.pim.models import AssetUpsertResult, LineKey, LineResult, Outcome
 from daemon.pim.responses import error_for, field_errors, parse_json, protocol_error
@@ -29,6 +31,8 @@ from daemon.upstream.session import Upstream
 MAX_ITEMS = 100
 MAX_LINE_CHARS = 1_000_000
 NDJSON = "application/vnd.akeneo.collection+json"
+#: The header of a JSON body (shared, never mutated: the upstream copies it per attempt).
+JSON_HEADERS: Mapping[str, str] = MappingProxyType({"Content-Type": "application/json"})
 
 ASSETS_ENDPOINT = ASSETS
 PRODUCT_ENDPOINTS: Mapping[LineKey, str] = {
@@ -115,12 +119,13 @@ async def upsert_assets(
 async def _send_assets(
     upstream: Upstream, family: str, chunk: Sequence[tuple[int, str, dict[str, Any]]]
 ) -> list[AssetUpsertResult]:
+    # Encoded once, here: every attempt (a retry after a 503) sends these same bytes.
     spec = RequestSpec(
         method="PATCH",
         url=path(ASSETS_ENDPOINT, family=family),
         endpoint=ASSETS_ENDPOINT,
-        headers={"Content-Type": "application/json"},
-        json=[body for _, _, body in chunk],
+        headers=JSON_HEADERS,
+        body=dump_bytes([body for _, _, body in chunk]),
     )
     codes = [code for _, code, _ in chunk]
 

@@ -22,6 +22,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from daemon.core.errors import PimAuthError, PimProtocolError, PimThrottled, PimUnavailable
+from daemon.core.json_limits import dump_bytes
 from daemon.core.records import AssetAttribute, AssetFamily, PimAsset
 from daemon.pim import bulk, media, parse, urls
 from daemon.pim.catalog import CatalogMethods
@@ -390,8 +391,8 @@ class PimClient(CatalogMethods):
             method="PATCH",
             url=urls.path(template, **params),
             endpoint=template,
-            headers={"Content-Type": "application/json"},
-            json=dict(body),
+            headers=bulk.JSON_HEADERS,
+            body=dump_bytes(body),
         )
         return UpsertStatus(await self._open().request(spec, handle_upsert(spec)))
 

@@ -22,13 +22,13 @@ Every error names the endpoint template, method and status. Nothing here raises 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection
 from typing import Any, NoReturn, TypeVar
 
 import httpx
 
 from daemon.core.errors import FieldError, PimError, PimNotFound, PimProtocolError, PimRejected
+from daemon.core.json_limits import loads_bounded
 from daemon.upstream.policy import RequestSpec
 
 T = TypeVar("T")
@@ -95,8 +95,9 @@ def parse_json(spec: RequestSpec, response: httpx.Response, *, keep_body: bool =
     if "json" not in ctype:
         raise protocol_error(spec, response, "expected a JSON answer", keep_body=keep_body)
     try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # A too-deep document is a ValueError here (JsonTooDeepError), not a RecursionError.
+        return loads_bounded(response.content)
+    except ValueError as exc:
         raise protocol_error(
             spec, response, f"unreadable JSON ({exc})", keep_body=keep_body
         ) from exc
@@ -146,8 +147,8 @@ def error_for(spec: RequestSpec, response: httpx.Response) -> PimError:
     readable = False
     if "json" in response.headers.get("content-type", "").lower():
         try:
-            document = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+            document = loads_bounded(response.content)
+        except ValueError:
             document = None
         if isinstance(document, dict):
             readable = True

@@ -27,6 +27,7 @@ import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -52,6 +53,11 @@ class Token:
     expires_at: float | None
     #: The granted ``expires_in`` in seconds; None when the answer gave none.
     lifetime: float | None = None
+
+
+def _bearer_header(access: str) -> Mapping[str, str]:
+    """The read-only ``Authorization`` header of a token."""
+    return MappingProxyType({"Authorization": f"Bearer {access}"})
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -96,6 +102,8 @@ class PasswordAuth:
         self._lock = asyncio.Lock()
         self._upstream: Upstream | None = None
         self._warned_short_lived = False
+        #: The header of the current token, built once per token rather than per request.
+        self._headers: tuple[Token, Mapping[str, str]] | None = None
         #: How many tokens were obtained, by grant; for logs and tests.
         self.grants: dict[str, int] = {"password": 0, "refresh_token": 0}
 
@@ -123,7 +131,10 @@ class PasswordAuth:
                     token = await self._grant_password()
                 elif self._expiring(token):
                     token = await self._renew(token, reason="expiring")
-        return {"Authorization": f"Bearer {token.access}"}
+        cached = self._headers
+        if cached is None or cached[0] is not token:
+            cached = self._headers = (token, _bearer_header(token.access))
+        return cached[1]
 
     async def refresh(self, rejected: Mapping[str, str]) -> bool:
         """
@@ -265,7 +276,7 @@ class AppTokenAuth:
     """
 
     def __init__(self, token: str) -> None:
-        self._token = token
+        self._headers = _bearer_header(token)
 
     def __repr__(self) -> str:
         return "AppTokenAuth()"
@@ -277,7 +288,7 @@ class AppTokenAuth:
         Returns:
             ``{"Authorization": "Bearer ..."}``.
         """
-        return {"Authorization": f"Bearer {self._token}"}
+        return self._headers
 
     async def refresh(self, rejected: Mapping[str, str]) -> bool:
         """

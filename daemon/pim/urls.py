@@ -9,6 +9,7 @@ codes (``0/0/9/d/..._file.png``) and some product identifiers contain slashes.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 TOKEN = "/api/oauth/v1/token"
@@ -34,7 +35,13 @@ def path(template: str, **params: str) -> str:
     Returns:
         The path to request.
     """
-    return template.format(**{k: quote(v, safe="/") for k, v in params.items()})
+    return _filled(template, tuple(params.items()))
+
+
+@lru_cache(maxsize=1024)
+def _filled(template: str, params: tuple[tuple[str, str], ...]) -> str:
+    # The same few paths (a family's bulk endpoint, the media upload) are filled per request.
+    return template.format(**{k: quote(v, safe="/") for k, v in params})
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from daemon.core.records import DamAsset
 from daemon.sources.checksums import UnusableBinaryError, verified
 from daemon.sources.fields import dig_optional
 from daemon.sources.rest_calls import RestCalls, fill_path
-from daemon.upstream.origin import same_origin
+from daemon.upstream.origin import base_url, same_origin
 from daemon.upstream.policy import RequestSpec
 from daemon.upstream.session import read_json
 
@@ -89,7 +89,7 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
             source=calls.name,
         )
     url, where = await _resolve_url(calls, asset)
-    base = httpx.URL(settings.base_url)
+    base = base_url(settings.base_url)
     try:
         target = base.join(url)
     except httpx.InvalidURL as exc:

@@ -8,9 +8,17 @@ upstreams are capped label values (see :mod:`daemon.telemetry.labels`).
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from prometheus_client import Counter, Histogram
 
 from daemon.telemetry.labels import STATUS_CLASSES, _LabelCap, endpoint_label, status_class
+
+#: The children of ``http_requests``, ``http_duration``, ``http_sent`` and ``http_received``.
+_Series: TypeAlias = tuple[Counter, Histogram, Counter, Counter]
+
+#: Distinct (upstream, endpoint, method, code) keys whose series are kept.
+MAX_CACHED = 1024
 
 
 class HttpObserver:
@@ -29,9 +37,36 @@ class HttpObserver:
     http_received: Counter
     _upstreams: _LabelCap
     _endpoints: _LabelCap
+    _series: dict[tuple[str, str, str, str], _Series]
+    _received: dict[tuple[str, str], Counter]
 
     def _ep(self, upstream: str, endpoint: str) -> tuple[str, str]:
         return self._upstreams(upstream), self._endpoints(endpoint_label(endpoint))
+
+    def _attempt_series(self, upstream: str, endpoint: str, method: str, code: str) -> _Series:
+        """
+        The series one attempt updates, looked up once per (upstream, endpoint, method, code).
+
+        Label normalisation, capping and prometheus' locked child lookups ran for every
+        request; the answer never changes for a key, so it is kept (for at most
+        :data:`MAX_CACHED` keys: a caller passing raw URLs only loses the shortcut).
+        """
+        key = (upstream, endpoint, method, code)
+        cache: dict[tuple[str, str, str, str], _Series] | None = getattr(self, "_series", None)
+        if cache is None:
+            cache = self._series = {}
+        series = cache.get(key)
+        if series is None:
+            up, ep = self._ep(upstream, endpoint)
+            series = (
+                self.http_requests.labels(up, ep, method, code),
+                self.http_duration.labels(up, ep, method),
+                self.http_sent.labels(up, ep),
+                self.http_received.labels(up, ep),
+            )
+            if len(cache) < MAX_CACHED:
+                cache[key] = series
+        return series
 
     # -- registration: export 0 for series known to exist -----------------------------------
 
@@ -67,13 +102,15 @@ class HttpObserver:
         bytes_received: int,
     ) -> None:
         """One attempt ended: ``status`` is ``None`` when no answer came back."""
-        up, ep = self._ep(upstream, endpoint)
-        self.http_requests.labels(up, ep, method, status_class(status)).inc()
-        self.http_duration.labels(up, ep, method).observe(duration)
+        requests, durations, sent, received = self._attempt_series(
+            upstream, endpoint, method, status_class(status)
+        )
+        requests.inc()
+        durations.observe(duration)
         if bytes_sent > 0:
-            self.http_sent.labels(up, ep).inc(bytes_sent)
+            sent.inc(bytes_sent)
         if bytes_received > 0:
-            self.http_received.labels(up, ep).inc(bytes_received)
+            received.inc(bytes_received)
 
     def request_retried(self, *, upstream: str, method: str, endpoint: str, reason: str) -> None:
         """A failed attempt will be tried again (``reason`` is not a label: it is unbounded)."""
@@ -88,8 +125,15 @@ class HttpObserver:
     def bytes_streamed(self, *, upstream: str, endpoint: str, received: int) -> None:
         """A streamed body delivered ``received`` bytes."""
         if received > 0:
-            up, ep = self._ep(upstream, endpoint)
-            self.http_received.labels(up, ep).inc(received)
+            cache: dict[tuple[str, str], Counter] | None = getattr(self, "_received", None)
+            if cache is None:
+                cache = self._received = {}
+            counter = cache.get((upstream, endpoint))
+            if counter is None:
+                counter = self.http_received.labels(*self._ep(upstream, endpoint))
+                if len(cache) < MAX_CACHED:
+                    cache[upstream, endpoint] = counter
+            counter.inc(received)
 
 
 __all__ = ["HttpObserver"]

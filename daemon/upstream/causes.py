@@ -52,6 +52,11 @@ def request_url(url: httpx.URL, endpoint: str, base: httpx.URL) -> str:
     return origin + (prefix if on_base and url.path.startswith(prefix + "/") else "") + endpoint
 
 
+def late_words(seconds: float, key: str) -> str:
+    """What an attempt past its deadline says (built only when it happens)."""
+    return f"no complete answer within {seconds:g} s (limit: {key})"
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -93,4 +98,4 @@ def transport_cause(exc: httpx.TransportError) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-__all__ = ["request_url", "transport_cause"]
+__all__ = ["late_words", "request_url", "transport_cause"]

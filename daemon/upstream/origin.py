@@ -12,6 +12,7 @@ nothing else decides whether credentials go with a URL.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpx
 
@@ -29,6 +30,12 @@ class Origin:
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@lru_cache(maxsize=64)
+def base_url(text: str) -> httpx.URL:
+    """A configured base URL, parsed once (``httpx.URL`` is immutable, so it is shared)."""
+    return httpx.URL(text)
 
 
 def origin_of(url: httpx.URL | str) -> Origin:
@@ -57,8 +64,18 @@ def same_origin(base: httpx.URL | str, target: httpx.URL | str) -> bool:
     Returns:
         True only when scheme, host and port are all equal.
     """
+    if isinstance(target, str) and _is_local_path(target):
+        return True  # what the join below finds, without parsing two URLs per request
     base_url = httpx.URL(base) if isinstance(base, str) else base
-    return origin_of(base_url) == origin_of(base_url.join(target))
+    parsed = httpx.URL(target) if isinstance(target, str) else target
+    if parsed.is_absolute_url:
+        return origin_of(base_url) == origin_of(parsed)  # joined, it keeps its own origin
+    return origin_of(base_url) == origin_of(base_url.join(parsed))
+
+
+def _is_local_path(target: str) -> bool:
+    """An absolute path (``/x``, not ``//host/x``): resolved on the base, it keeps its origin."""
+    return target[:1] == "/" and target[1:2] != "/" and target.isprintable()
 
 
 def rebase(base: httpx.URL | str, href: str) -> httpx.URL:
@@ -72,4 +89,4 @@ def rebase(base: httpx.URL | str, href: str) -> httpx.URL:
     return base_url.copy_with(raw_path=httpx.URL(href).raw_path)
 
 
-__all__ = ["DEFAULT_PORTS", "Origin", "origin_of", "rebase", "same_origin"]
+__all__ = ["DEFAULT_PORTS", "Origin", "base_url", "origin_of", "rebase", "same_origin"]

@@ -209,7 +209,10 @@ class RequestSpec:
     """
     What to send; ``content`` is a factory so that every attempt gets a fresh body.
 
-    Exactly one of ``json``, ``content``, ``files`` or ``data`` is normally set.
+    Exactly one of ``json``, ``content``, ``body``, ``files`` or ``data`` is normally set.
+    ``body`` is a body built once (a bulk PATCH encoded by the adapter): every attempt sends
+    these same bytes, within the ``total`` deadline of a request read into memory; the caller
+    sets its ``Content-Type`` header.
     """
 
     method: str
@@ -222,6 +225,7 @@ class RequestSpec:
     files: Callable[[], Mapping[str, Any]] | None = None
     data: Mapping[str, str] | None = None
     authenticated: bool = True
+    body: bytes | None = None
 
 
 __all__ = [

@@ -52,7 +52,7 @@ from tenacity import (
 from daemon.core.errors import TransientError, UpstreamError, UpstreamUnavailableMixin
 from daemon.core.json_limits import loads_bounded
 from daemon.upstream.bodies import BodyTooLargeError, DeadlineStream, read_capped
-from daemon.upstream.causes import request_url, transport_cause
+from daemon.upstream.causes import late_words, request_url, transport_cause
 from daemon.upstream.origin import same_origin
 from daemon.upstream.policy import (
     TRANSIENT_STATUSES,
@@ -65,6 +65,7 @@ from daemon.upstream.policy import (
     T,
     UpstreamAuth,
 )
+from daemon.upstream.targets import RequestTargets
 from daemon.upstream.throttle import UpstreamLimiter, parse_retry_after
 
 log = structlog.get_logger(__name__)
@@ -130,6 +131,7 @@ class Upstream:
         self._sleep = sleep or asyncio.sleep
         self.limits = limits or AttemptLimits()
         self.credential_params = frozenset(credential_params)
+        self._targets = RequestTargets(client)
 
     def __repr__(self) -> str:
         return f"Upstream(name={self.name!r}, base_url={str(self.client.base_url)!r})"
@@ -203,11 +205,13 @@ class Upstream:
             kwargs["json"] = spec.json
         if spec.content is not None:
             kwargs["content"] = spec.content()
+        if spec.body is not None:
+            kwargs["content"] = spec.body
         if spec.files is not None:
             kwargs["files"] = spec.files()
         if spec.data is not None:
             kwargs["data"] = spec.data
-        return self.client.build_request(spec.method, spec.url, **kwargs)
+        return self.client.build_request(spec.method, self._targets(spec.url), **kwargs)
 
     def _transient(
         self, spec: RequestSpec, message: str, *, status: int | None, body: str = ""
@@ -223,6 +227,10 @@ class Upstream:
         if stream or spec.content is not None or spec.files is not None:
             return self.limits.transfer, f"{key}.timeouts.transfer"
         return self.limits.total, f"{key}.timeouts.total"
+
+    def _unanswered(self, spec: RequestSpec, request: httpx.Request, cause: str) -> UpstreamError:
+        url = request_url(request.url, spec.endpoint, self.client.base_url)
+        return self._transient(spec, f"request to {url} failed: {cause}", status=None)
 
     def _too_large(
         self, spec: RequestSpec, status: int | None, exc: BodyTooLargeError
@@ -247,9 +255,6 @@ class Upstream:
             async with self.limiter.slot():
                 seconds, key = self._deadline(spec, stream=stream)
                 deadline = asyncio.get_running_loop().time() + seconds
-                late = f"no complete answer within {seconds:g} s (limit: {key})"
-                url = request_url(request.url, spec.endpoint, self.client.base_url)
-                failed = f"request to {url} failed"
                 response: httpx.Response | None = None
                 try:
                     async with asyncio.timeout_at(deadline):
@@ -262,11 +267,10 @@ class Upstream:
                 except TimeoutError as exc:
                     if response is not None:
                         await response.aclose()
-                    raise self._transient(spec, f"{failed}: timeout, {late}", status=None) from exc
+                    cause = f"timeout, {late_words(seconds, key)}"
+                    raise self._unanswered(spec, request, cause) from exc
                 except httpx.TransportError as exc:
-                    raise self._transient(
-                        spec, f"{failed}: {transport_cause(exc)}", status=None
-                    ) from exc
+                    raise self._unanswered(spec, request, transport_cause(exc)) from exc
                 finally:
                     self.observer.request_finished(
                         upstream=self.name,
@@ -281,7 +285,9 @@ class Upstream:
             if stream and response.status_code < 400:
                 # The caller reads the body: the attempt's deadline goes on with every read.
                 assert isinstance(response.stream, httpx.AsyncByteStream)
-                response.stream = DeadlineStream(response.stream, deadline, late)
+                response.stream = DeadlineStream(
+                    response.stream, deadline, late_words(seconds, key)
+                )
             if status == 401 and spec.authenticated and self.auth is not None and not refreshed:
                 await response.aclose()
                 refreshed = True

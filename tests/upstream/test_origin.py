@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from daemon.core.errors import PimProtocolError
-from daemon.upstream.origin import same_origin
+from daemon.upstream.origin import origin_of, same_origin
 from daemon.upstream.policy import RequestSpec
 from daemon.upstream.session import Upstream
 from tests.upstream.test_session import FAST, KINDS
@@ -33,6 +33,47 @@ from tests.upstream.test_session import FAST, KINDS
 def test_same_origin_compares_scheme_host_and_port(base, target, expected):
     """Only an equal scheme, host and (normalised) port is the same origin."""
     assert expected == same_origin(base, target)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/",
+        "/a?b=//evil.test",
+        "/\\evil.test/x",
+        "/%2F%2Fevil.test",
+        "/..//evil.test",
+        "/@evil.test",
+        "/a:b@evil.test",
+        "//evil.test",
+        "///evil.test",
+        " //evil.test",
+        "/\t//evil.test",
+        "/é",
+        "https://pim.test:8443/x",
+        "HTTPS://PIM.test:8443/../x",
+        "http://pim.test/x?y=1",
+        "http://pim.test:80/x",
+        "https://pim.test/x",
+        "http:///x",
+        "x/y",
+        "",
+    ],
+)
+@pytest.mark.parametrize("base", ["https://pim.test:8443/base/", "http://pim.test"])
+def test_the_path_shortcut_agrees_with_resolving_the_url(base, target):
+    """Paths and absolute URLs are judged without a join; the verdict is the join's."""
+    base_url = httpx.URL(base)
+    try:
+        expected: object = origin_of(base_url) == origin_of(base_url.join(target))
+    except httpx.InvalidURL:
+        expected = httpx.InvalidURL
+    if expected is httpx.InvalidURL:
+        with pytest.raises(httpx.InvalidURL):
+            same_origin(base, target)
+    else:
+        assert expected == same_origin(base, target)
+        assert expected == same_origin(base_url, httpx.URL(target))
 
 
 class Token:
