@@ -115,7 +115,9 @@ def crash_loop(sims: Sims, tmp_path: Path, kills: int, seed: int) -> dict[str, A
         ).returncode
     )
     rng = random.Random(seed)
-    sims.pim_options(latency=0.01)
+    # Slow enough that the first sync (150 uploads, 4 in flight) outlasts the first kill time
+    # whatever the daemon's speed: the test must kill passes mid-way, not after they end.
+    sims.pim_options(latency=0.1)
     sims.dam_options(latency=0.005)
     store = Store.from_url(f"sqlite:///{db}")
     binaries = live_binaries(sims)
