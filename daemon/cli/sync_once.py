@@ -83,8 +83,15 @@ async def sync_once(
     for name in sources:
         settings.source(name)  # unknown names are a ConfigError
     services = Services.create(settings, registry=CollectorRegistry())
+    # Cron's use: the structure and the DAM's clock come from the state database while fresh.
     app = SyncApp.build(
-        settings, services, dry_run=dry_run, only=sources or None, one_shot=True, **transports
+        settings,
+        services,
+        dry_run=dry_run,
+        only=sources or None,
+        one_shot=True,
+        remembered=True,
+        **transports,
     )
     results: list[PassResult] = []
     bar = None

@@ -19,10 +19,13 @@ from daemon.store import (
     AssetState,
     AssetWrite,
     BrakeFigures,
+    ChannelsSnapshot,
     Checkpoint,
+    DamClockReading,
     Failure,
     FailureCounts,
     FailureRecord,
+    FamilySnapshot,
     HeldLease,
     Lease,
     OwnedAsset,
@@ -30,6 +33,7 @@ from daemon.store import (
     PendingDeletion,
     RunCounts,
     RunStatus,
+    StructureSnapshots,
     WithdrawnAsset,
 )
 
@@ -255,6 +259,35 @@ class JobSource(ChangeSource, Protocol):
     def all_ids(self) -> AsyncIterator[Sequence[str]]: ...
 
 
+class StructureStore(Protocol):
+    """
+    Where the structure cache keeps its persisted copy (``daemon.store.Store`` implements it).
+
+    Rows are keyed by a PIM identity that is not a secret (its base URL without credentials).
+    """
+
+    def load_structure(self, pim: str, since: datetime) -> StructureSnapshots: ...
+
+    def save_structure(
+        self,
+        pim: str,
+        families: Sequence[FamilySnapshot] = (),
+        channels: ChannelsSnapshot | None = None,
+    ) -> None: ...
+
+    def drop_structure(
+        self, pim: str, families: Sequence[str] | None = None, *, channels: bool = False
+    ) -> None: ...
+
+
+class DamClockStore(Protocol):
+    """Where a source's last DAM clock reading is kept between processes."""
+
+    def dam_clock(self, source: str) -> DamClockReading | None: ...
+
+    def save_dam_clock(self, source: str, reading: DamClockReading) -> None: ...
+
+
 class PassObserver(Protocol):
     """Progress and metrics hooks of a pass (the CLI's progress bar, the daemon's metrics)."""
 
@@ -304,6 +337,7 @@ __all__ = [
     "BacklogObserver",
     "BatchStore",
     "ChangeSource",
+    "DamClockStore",
     "DriftObserver",
     "DeletionObserver",
     "DriftStore",
@@ -320,5 +354,6 @@ __all__ = [
     "PimAssetView",
     "PimReader",
     "PimWriter",
+    "StructureStore",
     "UpsertResult",
 ]

@@ -15,18 +15,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from daemon.engine.batch_writer import BatchProcessor
+from daemon.engine.clock_memory import RememberedClock, boot_id
 from daemon.engine.leasing import process_holder
 from daemon.engine.mapper_cache import MapperCache
 from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.source_jobs import SourceJobs
 from daemon.engine.structure_cache import StructureCache
-from daemon.intake.webhook_app import build_webhook_app
 from daemon.pim import PimClient
 from daemon.service.event_loops import EventLoops, webhook_sources
 from daemon.service.part_options import (
@@ -37,12 +38,16 @@ from daemon.service.part_options import (
 )
 from daemon.service.readiness import Check, readiness_checks, schedule_period
 from daemon.service.runtime import Schedule
-from daemon.service.webhook_gate import WebhookGate
-from daemon.settings.root import Settings
+from daemon.settings.root import Settings, SourceEntry
 from daemon.sources import DamSource, build_source
-from daemon.store import Store
+from daemon.store import Store, pim_identity
 from daemon.telemetry.metrics import Metrics, make_metrics
 from daemon.upstream.policy import ONE_SHOT_RETRY
+
+if TYPE_CHECKING:
+    # The webhook server's parts (Starlette, the SNS verifier's cryptography) load only where
+    # webhooks are served: `sync --once` never imports them.
+    from daemon.service.webhook_gate import WebhookGate
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +93,11 @@ class SyncApp:
             the PIM's and the sources' retry policies are capped by
             :data:`~daemon.upstream.policy.ONE_SHOT_RETRY`, so an unreachable upstream fails
             within seconds. The daemon leaves it false and keeps its configured policies.
+        remembered: Take what the state database remembers while it is fresh: the PIM's
+            structure (``runtime.structure_ttl``) and a REST DAM's clock
+            (``rest.clock_anchor_max_age``), and keep them there; so cron's ``sync --once``
+            with nothing to do makes one DAM request and none to the PIM. Off for commands
+            that must reach both upstreams (``validate-config`` checks they answer).
     """
 
     settings: Settings
@@ -116,13 +126,21 @@ class SyncApp:
         one_shot: bool = False,
         events: bool = False,
         gate: WebhookGate | None = None,
+        remembered: bool = False,
     ) -> SyncApp:
         metrics = services.metrics
         retry_cap = ONE_SHOT_RETRY if one_shot else None
         pim = PimClient.from_settings(
             settings.pim, observer=metrics, transport=pim_transport, retry_cap=retry_cap
         )
-        structure = StructureCache(pim, ttl=settings.runtime.structure_ttl, observer=metrics)
+        structure = StructureCache(
+            pim,
+            ttl=settings.runtime.structure_ttl,
+            observer=metrics,
+            snapshots=services.store if remembered else None,
+            pim=pim_identity(str(settings.pim.base_url)),
+        )
+        boot = boot_id() if remembered else None
         holder = process_holder()
         spool = Path(settings.runtime.spool_dir) if settings.runtime.spool_dir else None
         runners = []
@@ -130,12 +148,13 @@ class SyncApp:
         for entry in settings.sources:
             if only and entry.name not in only:
                 continue
+            monotonic = (source_clocks or {}).get(entry.name)
             source = build_source(
                 entry.name,
                 entry,
                 observer=metrics,
                 transport=(source_transports or {}).get(entry.name),
-                monotonic=(source_clocks or {}).get(entry.name),
+                monotonic=monotonic,
                 retry_cap=retry_cap,
             )
             sources.append(source)
@@ -161,7 +180,7 @@ class SyncApp:
             runners.append(
                 Runner(
                     name=entry.name,
-                    source=source,
+                    source=_clock_kept(source, entry, services.store, boot, monotonic),
                     processor=processor,
                     options=engine_options(entry, settings.store.lease_ttl),
                     store=services.store,
@@ -211,6 +230,8 @@ class SyncApp:
                 await self.gate.install(None)
             return
         if self.gate is not None:
+            from daemon.intake.webhook_app import build_webhook_app
+
             app = build_webhook_app(
                 webhook_sources(self.settings),
                 self.settings.events,
@@ -265,7 +286,29 @@ class SyncApp:
             await self.events.aclose(self.shutdown_grace)
         for source in reversed(self.sources):
             await source.aclose()
+        await self.structure.flush()  # options created since the last write
         await self.pim.aclose()
+
+
+def _clock_kept(
+    source: DamSource,
+    entry: SourceEntry,
+    store: Store,
+    boot: str | None,
+    monotonic: Callable[[], float] | None,
+) -> DamSource | RememberedClock:
+    """
+    The source its jobs read: a REST source's clock is kept in the store between processes.
+
+    Only for an app that remembers (``boot`` is then this host's boot id, ``None`` where the
+    system names none), while ``rest.clock_anchor_max_age`` allows reusing a reading (0 = always
+    probe), and on the real monotonic clock (a test's injected one does not run on from one
+    process to the next).
+    """
+    max_age = entry.rest.clock_anchor_max_age if entry.rest is not None else 0.0
+    if entry.kind != "rest" or max_age <= 0 or boot is None or monotonic is not None:
+        return source
+    return RememberedClock(source, store, max_age=max_age, boot=boot)
 
 
 __all__ = ["Services", "SyncApp", "engine_options"]

@@ -7,6 +7,7 @@ Import the facade from here: ``from daemon.store import Store``.
 from __future__ import annotations
 
 from daemon.store.batch_commit import BatchResult
+from daemon.store.clock_readings import DamClockReading
 from daemon.store.database import DEFAULT_DATABASE_URL, make_engine
 from daemon.store.inbox import InboxAccess
 from daemon.store.ownership import (
@@ -36,6 +37,12 @@ from daemon.store.rows import (
     StoreUnavailableError,
 )
 from daemon.store.state_store import Store
+from daemon.store.structure_snapshots import (
+    ChannelsSnapshot,
+    FamilySnapshot,
+    StructureSnapshots,
+    pim_identity,
+)
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -45,10 +52,13 @@ __all__ = [
     "BackoffPolicy",
     "BatchResult",
     "BrakeFigures",
+    "ChannelsSnapshot",
     "Checkpoint",
+    "DamClockReading",
     "Failure",
     "FailureCounts",
     "FailureRecord",
+    "FamilySnapshot",
     "HeldLease",
     "InboxAccess",
     "Lease",
@@ -62,7 +72,9 @@ __all__ = [
     "SchemaNotAtHeadError",
     "Store",
     "StoreUnavailableError",
+    "StructureSnapshots",
     "WithdrawalReason",
     "WithdrawnAsset",
     "make_engine",
+    "pim_identity",
 ]

@@ -24,6 +24,7 @@ from daemon.store import database as engines
 from daemon.store import fencing as leases
 from daemon.store.asset_access import AssetAccess
 from daemon.store.batch_commit import BatchResult, commit_batch
+from daemon.store.clock_readings import ClockReadingAccess
 from daemon.store.failure_access import FailureAccess, RunAccess
 from daemon.store.inbox import InboxAccess
 from daemon.store.ownership import OwnershipAccess, WithdrawnAsset, record_withdrawn
@@ -37,11 +38,21 @@ from daemon.store.rows import (
 )
 from daemon.store.schema_health import SchemaHealth
 from daemon.store.session_boundary import utcnow
+from daemon.store.structure_snapshots import StructureSnapshotAccess
 
 log = LazyLogger(__name__)
 
 
-class Store(SchemaHealth, AssetAccess, FailureAccess, RunAccess, OwnershipAccess, InboxAccess):
+class Store(
+    SchemaHealth,
+    AssetAccess,
+    FailureAccess,
+    RunAccess,
+    OwnershipAccess,
+    InboxAccess,
+    StructureSnapshotAccess,
+    ClockReadingAccess,
+):
     """
     Durable state of every source: leases, checkpoints, asset states, media, failures, runs.
 

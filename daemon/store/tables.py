@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -274,6 +275,46 @@ event_inbox = Table(
     Index("ix_event_inbox_status_done_at", "status", "done_at"),
 )
 
+#: What a structure snapshot holds (see :mod:`daemon.store.structure_snapshots`).
+SNAPSHOT_KINDS = ("family", "channels")
+
+structure_snapshots = Table(
+    "structure_snapshots",
+    metadata,
+    Column(
+        "pim",
+        String(500),
+        primary_key=True,
+        comment="the PIM's identity: its base URL without credentials, query or fragment",
+    ),
+    Column("kind", String(10), primary_key=True),
+    Column("code", String(255), primary_key=True, comment="the family code; '' for channels"),
+    Column("body", Text, nullable=True, comment="JSON of what was read; NULL: family missing"),
+    Column("read_at", UtcDateTime, nullable=False, comment="when the PIM was read (TTL)"),
+    CheckConstraint(_one_of("kind", SNAPSHOT_KINDS), name="kind"),
+    CheckConstraint("kind = 'family' OR body IS NOT NULL", name="channels_body"),
+)
+
+dam_clock_readings = Table(
+    "dam_clock_readings",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("dam_time", UtcDateTime, nullable=False, comment="the DAM's time in an answer"),
+    Column(
+        "monotonic",
+        Double,
+        nullable=False,
+        comment="the reader's monotonic clock when that answer arrived",
+    ),
+    Column(
+        "boot_id",
+        String(64),
+        nullable=False,
+        comment="the reader host's boot: monotonic clocks compare within one boot only",
+    ),
+    Column("read_at", UtcDateTime, nullable=False, comment="wall clock, for people only"),
+)
+
 __all__ = [
     "NAMING_CONVENTION",
     "EVENT_KINDS",
@@ -281,9 +322,11 @@ __all__ = [
     "INBOX_STATUSES",
     "OWNER_ACTIONS",
     "RUN_STATUSES",
+    "SNAPSHOT_KINDS",
     "UtcDateTime",
     "asset_states",
     "checkpoints",
+    "dam_clock_readings",
     "event_inbox",
     "failure_attempts",
     "failures",
@@ -293,4 +336,5 @@ __all__ = [
     "pending_deletions",
     "pim_owners",
     "runs",
+    "structure_snapshots",
 ]
