@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import pstats
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assets", type=int, default=3000)
     parser.add_argument("--mode", choices=("link", "media"), default="link")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--page-size", type=int, default=None, help="DAM items per page (default: the config's)"
+    )
+    parser.add_argument("--save", type=Path, default=None, help="keep the cProfile output here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="damsync-prof-") as tmp:
         work = Path(tmp)
@@ -39,11 +45,17 @@ def main(argv: list[str] | None = None) -> int:
             config = write_config(
                 work / "damsync.toml", sims, mode=cast(Mode, args.mode), database_url=url
             )
+            if args.page_size is not None:
+                text = config.read_text(encoding="utf-8")
+                text = re.sub(r"(?m)^page_size = \d+", f"page_size = {args.page_size}", text)
+                config.write_text(text, encoding="utf-8")
             prof = work / "pass.prof"
             cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "daemon"]
             cmd += ["sync", "--once", "--config", str(config)]
             with (work / "daemon.log").open("wb") as out:
                 subprocess.run(cmd, check=True, cwd=ROOT, stdout=out, stderr=out)
+            if args.save is not None:
+                shutil.copyfile(prof, args.save)
             stats = pstats.Stats(str(prof))
             stats.sort_stats("tottime").print_stats(args.top)
             stats.sort_stats("cumulative").print_stats(args.top)

@@ -10,6 +10,7 @@ costs ``ceil(changed / BULK_LIMIT)`` PATCHes however its unchanged assets interl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from daemon.core.records import Cursor, DamAsset, PimAsset
@@ -23,6 +24,14 @@ if TYPE_CHECKING:
 BULK_LIMIT = 100
 
 _SCALARS = (int, float, bool, type(None))
+
+#: A cursor as the batcher keeps it: ``(updated_at, id)`` orders exactly as :class:`Cursor`
+#: does, without building (and checking the time zone of) a Cursor per asset.
+_Position = tuple[datetime, str]
+
+
+def _cursor(position: _Position | None) -> Cursor | None:
+    return None if position is None else Cursor(position[0], position[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +122,12 @@ class FamilyBatcher:
     max_items: int = BULK_LIMIT
     max_bytes: int = 4 * 1024 * 1024
     _buffers: dict[str, Batcher] = field(default_factory=dict)
-    #: For each non-empty buffer, the cursor read just before its first waiting asset.
-    _anchors: dict[str, Cursor | None] = field(default_factory=dict)
-    _last: Cursor | None = None
+    #: For each non-empty buffer, the position read just before its first waiting asset.
+    _anchors: dict[str, _Position | None] = field(default_factory=dict)
+    #: The highest position read so far.
+    _last: _Position | None = None
     _riders: list[Routed] = field(default_factory=list)
-    _riders_anchor: Cursor | None = None
+    _riders_anchor: _Position | None = None
 
     def add(self, item: Routed) -> list[Routed] | None:
         """
@@ -125,11 +135,14 @@ class FamilyBatcher:
         the unchanged assets waiting so far.
         """
         asset = item.asset
+        position = (asset.updated_at, asset.id)
+        last = self._last
         if item.unchanged:
             if not self._riders:
-                self._riders_anchor = self._last
+                self._riders_anchor = last
             self._riders.append(item)
-            self._last = asset.cursor if self._last is None else max(self._last, asset.cursor)
+            if last is None or position > last:
+                self._last = position
             return self._take_riders() if len(self._riders) >= self.max_items else None
         key = item.family
         buffer = self._buffers.get(key)
@@ -138,8 +151,9 @@ class FamilyBatcher:
         full = buffer.add(item)
         if full is not None or key not in self._anchors:
             # The buffer (re)starts with this asset.
-            self._anchors[key] = self._last
-        self._last = asset.cursor if self._last is None else max(self._last, asset.cursor)
+            self._anchors[key] = last
+        if last is None or position > last:
+            self._last = position
         if full is not None and self._riders:
             full += self._take_riders()
         return full
@@ -156,10 +170,10 @@ class FamilyBatcher:
         if self._riders:
             waiting.append(self._riders_anchor)
         if not waiting:
-            return self._last
+            return _cursor(self._last)
         if any(anchor is None for anchor in waiting):
             return None
-        return min(a for a in waiting if a is not None)
+        return _cursor(min(a for a in waiting if a is not None))
 
     def drain(self) -> list[list[Routed]]:
         """Every waiting batch (end of the window); the unchanged assets ride with the last."""

@@ -181,6 +181,10 @@ def fill_media(mapped: MappedAsset, codes: Mapping[MediaRequest, str]) -> PimAss
     Raises:
         MappingError: a media request has no code (names the asset and the attribute).
     """
+    if not mapped.media:
+        # Every placeholder is one of the asset's media requests (map_asset records each):
+        # without any, the values are sent as they are (no copy per asset in link mode).
+        return mapped.asset
     values: dict[str, tuple[PimValue, ...]] = {}
     for attr, vals in mapped.asset.values.items():
         filled = []

@@ -45,6 +45,37 @@ class PathMissingError(LookupError):
     """A dotted path does not exist in a JSON value."""
 
 
+#: Paths split once: a source reads the same few paths from every item of every page.
+_STEPS: dict[str, tuple[str, ...]] = {}
+_STEPS_LIMIT = 4096
+
+
+def _steps(path: str) -> tuple[str, ...]:
+    steps = _STEPS.get(path)
+    if steps is None:
+        steps = tuple(path.split("."))
+        if len(_STEPS) < _STEPS_LIMIT:
+            _STEPS[path] = steps
+    return steps
+
+
+def _walk(value: Any, path: str) -> Any:
+    """The value at ``path`` (not empty), or :data:`_MISSING` when a step is absent."""
+    node = value
+    for step in _STEPS.get(path) or _steps(path):
+        if type(node) is dict:  # parsed JSON: one look-up, no subclass to honour
+            node = node.get(step, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        elif isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
+        else:
+            return _MISSING
+    return node
+
+
 def dig(value: Any, path: str) -> Any:
     """
     Follow a dotted path (``file.url``, ``items.0.id``); an empty path is the value itself.
@@ -54,14 +85,9 @@ def dig(value: Any, path: str) -> Any:
     """
     if not path:
         return value
-    node = value
-    for step in path.split("."):
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
-        else:
-            raise PathMissingError(path)
+    node = _walk(value, path)
+    if node is _MISSING:
+        raise PathMissingError(path)
     return node
 
 
@@ -69,10 +95,10 @@ def dig_optional(value: Any, path: str | None) -> Any:
     """Like :func:`dig`, but ``None`` for an absent path or value."""
     if path is None:
         return None
-    try:
-        return dig(value, path)
-    except PathMissingError:
-        return None
+    if not path:
+        return value
+    node = _walk(value, path)
+    return None if node is _MISSING else node
 
 
 def resolution(fmt: str) -> timedelta:

@@ -21,6 +21,8 @@ from daemon.sources.fields import PathMissingError, dig, dig_optional, parse_dat
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is str:
+        return value
     if isinstance(value, list):
         value = value[0] if value else None
         return None if value is None else str(value)
@@ -35,6 +37,12 @@ def _url_path(url: str | None) -> str | None:
         return urlsplit(url).path
     except ValueError:  # "http://[::1": the download reports it, naming the asset
         return None
+
+
+def _error(
+    asset_id: str | None, source: str, field: str, path: str, reason: str
+) -> SourceAssetError:
+    return SourceAssetError(asset_id=asset_id, field=field, path=path, reason=reason, source=source)
 
 
 def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> DamAsset:
@@ -53,30 +61,31 @@ def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> D
     Raises:
         SourceAssetError: the first unusable field.
     """
-    asset_id: str | None = None
-
-    def fail(field: str, path: str, reason: str) -> SourceAssetError:
-        return SourceAssetError(
-            asset_id=asset_id, field=field, path=path, reason=reason, source=source
-        )
-
-    if not isinstance(raw, Mapping):
-        raise fail("id", paths.id, f"item is not a JSON object but {type(raw).__name__}")
+    # Exact types first (parsed JSON): the ABC checks cost more than the rest of a field.
+    if type(raw) is not dict and not isinstance(raw, Mapping):
+        reason = f"item is not a JSON object but {type(raw).__name__}"
+        raise _error(None, source, "id", paths.id, reason)
     try:
         raw_id = dig(raw, paths.id)
     except PathMissingError:
-        raise fail("id", paths.id, "missing") from None
-    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool) or str(raw_id) == "":
-        raise fail("id", paths.id, f"not a usable id: {raw_id!r}")
-    asset_id = str(raw_id)
+        raise _error(None, source, "id", paths.id, "missing") from None
+    kind = type(raw_id)
+    if kind is str:
+        usable = raw_id != ""
+    else:
+        usable = kind is not bool and isinstance(raw_id, str | int) and str(raw_id) != ""
+    if not usable:
+        raise _error(None, source, "id", paths.id, f"not a usable id: {raw_id!r}")
+    asset_id = raw_id if kind is str else str(raw_id)
     try:
         raw_when = dig(raw, paths.updated_at)
     except PathMissingError:
-        raise fail("updated_at", paths.updated_at, "missing") from None
+        raise _error(asset_id, source, "updated_at", paths.updated_at, "missing") from None
     try:
         updated_at = parse_datetime(raw_when, paths.updated_at_format)
     except ValueError as exc:
-        raise fail("updated_at", paths.updated_at, f"unparseable date: {exc}") from None
+        reason = f"unparseable date: {exc}"
+        raise _error(asset_id, source, "updated_at", paths.updated_at, reason) from None
     deleted = False
     if paths.deleted is not None:
         flag = dig_optional(raw, paths.deleted.path)
@@ -87,23 +96,29 @@ def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> D
     try:
         metadata = dig(raw, paths.metadata)
     except PathMissingError:
-        raise fail("metadata", paths.metadata, "missing") from None
-    if not isinstance(metadata, Mapping):
-        raise fail("metadata", paths.metadata, f"not a JSON object: {type(metadata).__name__}")
-    binary = None if deleted else _binary(raw, paths, fail, download=download)
+        raise _error(asset_id, source, "metadata", paths.metadata, "missing") from None
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):
+        reason = f"not a JSON object: {type(metadata).__name__}"
+        raise _error(asset_id, source, "metadata", paths.metadata, reason)
+    binary = None if deleted else _binary(raw, paths, asset_id, source, download=download)
     return DamAsset(
         id=asset_id, updated_at=updated_at, deleted=deleted, metadata=metadata, binary=binary
     )
 
 
-def _binary(raw: Any, paths: FieldPaths, fail: Any, *, download: bool) -> BinaryRef | None:
+def _binary(
+    raw: Any, paths: FieldPaths, asset_id: str, source: str, *, download: bool
+) -> BinaryRef | None:
     url: str | None = None
     if paths.binary_url is not None:
         value = dig_optional(raw, paths.binary_url)
         if value is None and not download:
-            raise fail("binary_url", paths.binary_url, "missing on a live asset")
+            raise _error(
+                asset_id, source, "binary_url", paths.binary_url, "missing on a live asset"
+            )
         if value is not None and not (isinstance(value, str) and value.strip()):
-            raise fail("binary_url", paths.binary_url, f"not a URL: {value!r}")
+            reason = f"not a URL: {value!r}"
+            raise _error(asset_id, source, "binary_url", paths.binary_url, reason)
         url = value
     elif not download:
         return None
@@ -116,15 +131,19 @@ def _binary(raw: Any, paths: FieldPaths, fail: Any, *, download: bool) -> Binary
                 break
     size_raw = dig_optional(raw, paths.size)
     size: int | None = None
-    if size_raw is not None:
+    if type(size_raw) is int:
+        size = size_raw  # the usual byte count: an int (a bool is no int here: type is exact)
+    elif size_raw is not None:
         if isinstance(size_raw, bool) or not isinstance(size_raw, int | str):
-            raise fail("size", str(paths.size), f"not a byte count: {size_raw!r}")
+            reason = f"not a byte count: {size_raw!r}"
+            raise _error(asset_id, source, "size", str(paths.size), reason)
         try:
             size = int(size_raw)
         except ValueError:
-            raise fail("size", str(paths.size), f"not a byte count: {size_raw!r}") from None
-        if size < 0:
-            raise fail("size", str(paths.size), f"negative size {size}")
+            reason = f"not a byte count: {size_raw!r}"
+            raise _error(asset_id, source, "size", str(paths.size), reason) from None
+    if size is not None and size < 0:
+        raise _error(asset_id, source, "size", str(paths.size), f"negative size {size}")
     checksum = _text(dig_optional(raw, paths.checksum))
     return BinaryRef(url=url, filename=filename, mime_type=mime, size=size, checksum=checksum)
 

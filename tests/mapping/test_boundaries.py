@@ -12,7 +12,8 @@ from daemon.core.records import BinaryRef, PimAsset, PimValue
 from daemon.mapping import MediaRequest, content_hash
 
 PACKAGE = Path(__file__).resolve().parents[2] / "daemon" / "mapping"
-ALLOWED = ("daemon.core", "daemon.mapping", "pydantic")
+# orjson: an encoder (the content hash's canonical text, faster), no I/O; core reads with it too.
+ALLOWED = ("daemon.core", "daemon.mapping", "pydantic", "orjson")
 IO_LIBRARIES = ("httpx", "httpcore", "tenacity", "aiolimiter", "sqlalchemy", "structlog")
 STDLIB = {
     "__future__", "ast", "collections", "dataclasses", "datetime", "decimal", "fnmatch",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -203,3 +205,84 @@ def test_hash_of_media_placeholders_uses_their_identity():
     ids = {request: {"checksum": "c"}}
     assert _reference_hash(asset, ids) == content_hash(asset, ids)
     assert content_hash(asset, ids) != content_hash(replace(asset, code="d"), ids)
+
+
+class _Text(str):
+    """A str subclass: written as text by both encoders."""
+
+
+nested = st.recursive(
+    st.one_of(
+        st.text(),
+        st.booleans(),
+        st.none(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.tuples(children, children),
+        st.dictionaries(st.text(max_size=3), children, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from([None, "", "x"]), nested)))
+def test_hash_equals_the_plain_encoding_for_nested_data(rows):
+    """Floats, integers past 64 bits, nested objects and lists hash as the plain encoding."""
+    values: dict[str, list[PimValue]] = {}
+    for attr, locale, data in rows:
+        values.setdefault(attr, []).append(PimValue(data, locale))
+    asset = PimAsset("f", "c", values)
+    assert _reference_hash(asset, {}) == content_hash(asset)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        1e-05,  # orjson would write 0.00001
+        1e16,
+        -0.0,
+        2**64,  # past what orjson writes
+        -(2**63) - 1,
+        2**63,
+        {"b": 1, "a": [1, {"d": None, "c": True}], "\U0001f600": "x", "\uffff": "y", "é": "z"},
+        {1: "x"},  # a key that is no string: the plain encoder writes it as "1"
+        ['\x00\x1f\x7f\u2028\u2029"\\', "naïve"],
+        _Text("text"),
+        ("a", 1),
+    ],
+)
+def test_hash_equals_the_plain_encoding_for_unusual_data(data):
+    """What orjson writes otherwise, or not at all, is written by the standard encoder."""
+    asset = PimAsset("f", "c", {"a": (PimValue(data),), "b": (PimValue("x", "en"),)})
+    assert _reference_hash(asset, {}) == content_hash(asset)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ("\ud800", UnicodeEncodeError),  # a lone surrogate cannot be UTF-8
+        (float("nan"), ValueError),
+        (datetime(2026, 1, 1, tzinfo=UTC), TypeError),
+    ],
+)
+def test_hash_of_unwritable_data_fails_as_the_plain_encoding_does(data, error):
+    """Data the canonical text cannot hold fails the same way as before, never hashed otherwise."""
+    asset = PimAsset("f", "c", {"a": (PimValue(data),)})
+    with pytest.raises(error):
+        _reference_hash(asset, {})
+    with pytest.raises(error):
+        content_hash(asset)
+
+
+def test_hash_sorts_values_within_an_attribute_by_scope_stably():
+    """Rows sort by (attribute, locale, channel); equal scopes keep their order."""
+    values = {
+        "t": (PimValue("2", "fr", "p"), PimValue("1", "de"), PimValue("3", "fr", "p")),
+        "a": (PimValue("z", None, "e"), PimValue("y", "", "")),
+    }
+    asset = PimAsset("f", "c", values)
+    assert _reference_hash(asset, {}) == content_hash(asset)

@@ -341,6 +341,13 @@ def test_fill_media_without_a_code_names_the_attribute():
         fill_media(result, {})
 
 
+def test_fill_media_without_media_sends_the_mapped_values_as_they_are():
+    """No media request (link mode): nothing to fill, so the mapped asset is sent, not a copy."""
+    result = mapped(mapper({"title": "metadata.title"}).map_asset(image()))
+    assert () == result.media
+    assert fill_media(result, {}) is result.asset
+
+
 @pytest.mark.parametrize(
     ("binary_change", "reason"),
     [
