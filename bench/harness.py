@@ -194,6 +194,7 @@ def write_config(
     database_url: str,
     interval: float = 10.0,
     log_level: str = "info",
+    page_size: int | None = None,
 ) -> Path:
     """
     Write the daemon configuration of one workload, derived from the example configuration.
@@ -206,11 +207,14 @@ def write_config(
         database_url: The state store.
         interval: Seconds between passes (``damsync run`` and the soak).
         log_level: The daemon's log level.
+        page_size: DAM items per listing page (``None``: the example's 100).
 
     Returns:
         ``path``.
     """
     text = EXAMPLE.read_text(encoding="utf-8")
+    if page_size is not None:
+        text = text.replace("page_size = 100", f"page_size = {page_size}", 1)
     text = text.replace("http://127.0.0.1:8081", sims.pim_url)
     text = text.replace("http://127.0.0.1:8082", sims.dam_url)
     text = text.replace('url = "sqlite:///damsync.db"', f'url = "{database_url}"')

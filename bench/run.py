@@ -130,7 +130,8 @@ def run_floor_beside(work: Path, sims: Sims, mode: Mode, args: argparse.Namespac
         config = write_config(
             work / "floor.toml", floor_sims, mode=mode, database_url="sqlite:///unused.db"
         )
-        return asyncio.run(run_floor(config, floor_sims, mode=mode, page_size=args.floor_page_size))
+        page_size = args.floor_page_size or args.page_size
+        return asyncio.run(run_floor(config, floor_sims, mode=mode, page_size=page_size))
 
 
 def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -151,7 +152,9 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
         with serve_sims(
             work, assets=size, pim_latency=args.latency, dam_latency=args.dam_latency
         ) as sims:
-            config = write_config(work / "damsync.toml", sims, mode=mode, database_url=url)
+            config = write_config(
+                work / "damsync.toml", sims, mode=mode, database_url=url, page_size=args.page_size
+            )
             engine = engine_settings(config)
             print(json.dumps({"engine": engine}), flush=True)
             sims_before = sim_cpu(sims)
@@ -225,7 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         "--floor-max", type=int, default=100_000, help="largest N the floor client runs at"
     )
     parser.add_argument(
-        "--floor-page-size", type=int, default=PAGE_SIZE, help="DAM items per floor page"
+        "--page-size",
+        type=int,
+        default=PAGE_SIZE,
+        help="DAM items per listing page, for damsync and the floor alike (the simulator's max)",
+    )
+    parser.add_argument(
+        "--floor-page-size", type=int, default=None, help="the floor's alone (default: --page-size)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--no-report", action="store_true", help="skip docs and plot")

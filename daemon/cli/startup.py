@@ -22,7 +22,10 @@ So, in a process started as ``damsync`` (or ``python -m daemon``):
   handlers are still flushed and closed (by ``atexit`` and reference counting, as before); only
   objects in reference cycles skip their finalizers, which CPython never promised at exit.
 
-:func:`arm` turns both on; :class:`daemon.cli.main.LazyGroup` calls it only when it parses the
+and the first generation's threshold is raised (10,000 allocations instead of 700), so a pass's
+short-lived containers, which reference counting already frees, are not traversed for nothing.
+
+:func:`arm` turns these on; :class:`daemon.cli.main.LazyGroup` calls it only when it parses the
 process's own command line. A command invoked in-process (click's ``CliRunner``, the test suite)
 leaves the collector alone: freezing a long test session's objects would keep its garbage.
 """
@@ -43,6 +46,11 @@ def arm() -> None:
     if not _armed:
         _armed = True
         atexit.register(gc.freeze)
+        # A pass allocates and frees many short-lived containers (pages, mapped values, bodies)
+        # that reference counting frees at once: with the default threshold (700) the collector
+        # ran ~150 times per 1,000 assets for nothing (0.45 s of a 10,000-asset pass). A larger
+        # first generation keeps collecting real cycles, 14 times less often.
+        gc.set_threshold(10_000, 20, 20)
 
 
 def armed() -> bool:

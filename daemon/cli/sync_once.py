@@ -74,25 +74,28 @@ async def sync_once(
     With ``diffs`` (a dry run only), each source's dry run items are set against the PIM's
     current assets and its differences are put in ``diffs`` under the source's name.
     """
-    # Imported here so that `sync --help` starts without the engine and the upstream clients.
-    from prometheus_client import CollectorRegistry
-
-    from daemon.engine.drift_resend import FromEpoch
-    from daemon.service.wiring import Services, SyncApp
+    from daemon.cli.startup import loading
 
     for name in sources:
         settings.source(name)  # unknown names are a ConfigError
-    services = Services.create(settings, registry=CollectorRegistry())
-    # Cron's use: the structure and the DAM's clock come from the state database while fresh.
-    app = SyncApp.build(
-        settings,
-        services,
-        dry_run=dry_run,
-        only=sources or None,
-        one_shot=True,
-        remembered=True,
-        **transports,
-    )
+    with loading():  # the engine's imports and wiring: no collection, then frozen
+        # Imported here so that `sync --help` starts without the engine and the upstream clients.
+        from prometheus_client import CollectorRegistry
+
+        from daemon.engine.drift_resend import FromEpoch
+        from daemon.service.wiring import Services, SyncApp
+
+        services = Services.create(settings, registry=CollectorRegistry())
+        # Cron's use: the structure and the DAM's clock come from the state database while fresh.
+        app = SyncApp.build(
+            settings,
+            services,
+            dry_run=dry_run,
+            only=sources or None,
+            one_shot=True,
+            remembered=True,
+            **transports,
+        )
     results: list[PassResult] = []
     bar = None
     if console is not None and console.is_terminal:
