@@ -1,7 +1,8 @@
 """
-One bounded batch: map (or keep the mapping of :mod:`.screening`), skip unchanged, create
-missing options (:mod:`.option_writer`), transfer media, bulk-PATCH, delete, then record every
-per-item outcome and the cursor in one store transaction.
+One bounded batch: map (or keep the mapping of :mod:`.screening`), skip unchanged, claim keys
+and note intents (:mod:`.batch_claims`, one store transaction), create missing options
+(:mod:`.option_writer`), transfer media, bulk-PATCH, delete, then record every per-item outcome
+and the cursor in one store transaction.
 
 Every asset of a batch ends in exactly one bucket: written, unchanged, skipped (no mapping rule,
 on purpose), deleted, or failed (recorded in the failures table with its stage and reason).
@@ -21,6 +22,7 @@ import structlog
 
 from daemon.core.errors import SourceAssetError, SyncError, UnusableBinaryError
 from daemon.core.records import Cursor, DamAsset, PimAsset, Window
+from daemon.engine.batch_claims import PreparingStore, prepare
 from daemon.engine.batcher import BULK_LIMIT, Routed
 from daemon.engine.dry_run_diff import dry_run_items
 from daemon.engine.erasures import ValueKey, plan_erasures
@@ -30,12 +32,12 @@ from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.option_writer import OptionWriter
 from daemon.engine.outcomes import UPSTREAM_WIDE, BatchReport, BatchWrite, DeletePolicy, failure_of
 from daemon.engine.screening import Screen, stale_copy, unchanged
-from daemon.engine.seams import BatchStore, PimWriter
+from daemon.engine.seams import PimWriter
 from daemon.engine.structure_cache import FamilyCopy, StructureCache
 from daemon.engine.structure_drift import judge_rejection
 from daemon.engine.withdrawals import Withdrawal, WithdrawalOptions, Withdrawer, withdrawal_of
 from daemon.mapping import MappedAsset, MappingFailed, MediaRequest, fill_media
-from daemon.store import AssetWrite, FailureRecord, Lease, WithdrawalReason
+from daemon.store import AssetState, AssetWrite, FailureRecord, Lease, WithdrawalReason
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +77,7 @@ class BatchProcessor:
         self,
         source_name: str,
         pim: PimWriter,
-        store: BatchStore,
+        store: PreparingStore,
         structure: StructureCache,
         mappers: MapperCache,
         media: MediaTransfer,
@@ -199,18 +201,14 @@ class BatchProcessor:
             report.written, report.deleted = len(items), len(withdrawals)
             return BatchWrite(report, [], [], failures, resolved, [])
 
-        # A key another source owns fails that asset alone (ownership, see withdrawals).
-        keys = [(i.asset, i.mapped.asset.family, i.mapped.asset.code) for i in items]
-        refused = await self.withdrawer.claim(keys, failures)
-        items = [i for i in items if i.asset.id not in refused]
-        # Before anything reaches the PIM: where new assets will live (see record_intents).
-        intents = [
-            (i.asset.id, i.mapped.asset.family, i.mapped.asset.code)
+        # Before anything reaches the PIM, in one transaction: claim the keys (one another
+        # source owns fails that asset alone) and note where new assets will live (intents).
+        keys = [
+            (i.asset, i.mapped.asset.family, i.mapped.asset.code, _new(states.get(i.asset.id)))
             for i in items
-            if states.get(i.asset.id) is None or states[i.asset.id].deleted
         ]
-        if intents:
-            await asyncio.to_thread(self.store.record_intents, self.source, intents)
+        refused = await prepare(self.store, self.source, keys, failures)
+        items = [i for i in items if i.asset.id not in refused]
         items = await self._create_options(items, failures)
         items = await self._transfer_media(items, failures, report)
         written = await self._upsert(items, failures, run_id, copies)
@@ -365,6 +363,11 @@ class BatchProcessor:
                 # Our cached structure is stale: read it again before the next batch.
                 self.structure.invalidate(family, drift=True, channels=channels)
         return written
+
+
+def _new(state: AssetState | None) -> bool:
+    """The store knows no live asset for this DAM id: its write needs an intent first."""
+    return state is None or state.deleted
 
 
 def _preview(item: _Item) -> dict[str, Any]:

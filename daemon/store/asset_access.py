@@ -2,19 +2,24 @@
 :class:`AssetAccess`: what the store knows per asset and per source outside a batch commit.
 
 Mixed into :class:`~daemon.store.state_store.Store`: the mapping a source runs with, uploads and
-write intents recorded ahead of their batch, and bulk reads of asset states and media codes.
+key claims with write intents recorded ahead of their batch (:mod:`daemon.store.batch_prepare`),
+and bulk reads of asset states and media codes. The reads of every batch run statements built
+once, with the ids in one expanding parameter (:mod:`daemon.store.statements`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, bindparam, select
 
-from daemon.store.batch_commit import chunks, record_intents, record_media, upsert
+from daemon.store import batch_prepare
+from daemon.store.batch_prepare import Key
 from daemon.store.rows import AssetState
 from daemon.store.session_boundary import SessionBoundary
+from daemon.store.statements import chunks, ids_param, upsert
 from daemon.store.tables import asset_states, media_files, source_configs
 from daemon.store.value_keys import decode_value_keys
 
@@ -52,22 +57,35 @@ class AssetAccess(SessionBoundary):
         on, whatever happens to its batch, so a crash never makes us upload it again.
         """
         with self._write("record_media") as session:
-            record_media(session, source, {checksum: media_code}, self._clock())
+            batch_prepare.record_media(session, source, {checksum: media_code}, self._clock())
 
-    def record_intents(self, source: str, intents: Sequence[tuple[str, str, str]]) -> None:
+    def record_intents(self, source: str, intents: Sequence[Key]) -> None:
         """Note ``(dam_id, family, code)`` of assets about to be written (see batch module)."""
         with self._write("record_intents") as session:
-            record_intents(session, source, intents, self._clock())
+            batch_prepare.record_intents(session, source, intents, self._clock())
+
+    def prepare_batch(
+        self, source: str, claims: Sequence[Key], intents: Sequence[Key]
+    ) -> dict[tuple[str, str], str]:
+        """
+        Before a batch's PIM write, in ONE transaction: claim its keys ``(dam_id, family,
+        code)`` and note the intents of its new assets (those whose key is not refused).
+
+        Returns:
+            The refused keys ``(family, code)``, with the source owning each.
+        """
+        if not claims and not intents:
+            return {}
+        with self._write("prepare_batch") as session:
+            return batch_prepare.prepare_batch(session, source, claims, intents, self._clock())
 
     def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]:
         """The known state of ``dam_ids`` (bulk read for one batch); unknown ids are absent."""
         found: dict[str, AssetState] = {}
         with self._read("asset_states") as session:
             for part in chunks(sorted(set(dam_ids))):
-                query = select(asset_states).where(
-                    asset_states.c.source == source, asset_states.c.dam_id.in_(part)
-                )
-                for row in session.execute(query):
+                rows = session.execute(_states(), {"source": source, "ids": list(part)})
+                for row in rows:
                     found[row.dam_id] = _to_state(row)
         return found
 
@@ -75,9 +93,7 @@ class AssetAccess(SessionBoundary):
         """The media file code of a binary already uploaded for ``source``, by checksum."""
         with self._read("media_code") as session:
             return session.execute(
-                select(media_files.c.media_code).where(
-                    and_(media_files.c.source == source, media_files.c.checksum == checksum)
-                )
+                _media_code(), {"source": source, "checksum": checksum}
             ).scalar_one_or_none()
 
     def known_ids(self, source: str, *, batch_size: int = 1000) -> Iterator[str]:
@@ -95,7 +111,7 @@ class AssetAccess(SessionBoundary):
         """Stream every asset state of ``source``, deleted ones too, in id order (reconcile)."""
         with self._translated("iter_asset_states"), self._engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(
-                select(asset_states)
+                select(*_STATE_COLUMNS)
                 .where(asset_states.c.source == source)
                 .order_by(asset_states.c.dam_id)
             )
@@ -103,21 +119,76 @@ class AssetAccess(SessionBoundary):
                 yield _to_state(row)
 
 
+@functools.cache
+def _states() -> Select[Any]:
+    return select(*_STATE_COLUMNS).where(
+        asset_states.c.source == bindparam("source"), asset_states.c.dam_id.in_(ids_param())
+    )
+
+
+@functools.cache
+def _media_code() -> Select[Any]:
+    files = media_files.c
+    return select(files.media_code).where(
+        files.source == bindparam("source"), files.checksum == bindparam("checksum")
+    )
+
+
+#: ``asset_states`` columns in :class:`AssetState` field order (rows unpack by position).
+_STATE_COLUMNS = tuple(
+    asset_states.c[name]
+    for name in (
+        "source",
+        "dam_id",
+        "family",
+        "code",
+        "content_hash",
+        "binary_checksum",
+        "media_code",
+        "dam_updated_at",
+        "deleted",
+        "last_synced_at",
+        "run_id",
+        "request_id",
+        "managed_values",
+    )
+)
+
+#: Assets of a family mostly manage the same values: their stored text repeats, decode it once.
+_decode_keys = functools.lru_cache(maxsize=4096)(decode_value_keys)
+
+
 def _to_state(row: Any) -> AssetState:
+    """A row of :data:`_STATE_COLUMNS` (by position: faster than by name for every row)."""
+    (
+        source,
+        dam_id,
+        family,
+        code,
+        content_hash,
+        checksum,
+        media,
+        dam_updated_at,
+        deleted,
+        synced,
+        run_id,
+        request_id,
+        managed,
+    ) = row
     return AssetState(
-        source=row.source,
-        dam_id=row.dam_id,
-        family=row.family,
-        code=row.code,
-        content_hash=row.content_hash,
-        binary_checksum=row.binary_checksum,
-        media_code=row.media_code,
-        dam_updated_at=row.dam_updated_at,
-        deleted=bool(row.deleted),
-        last_synced_at=row.last_synced_at,
-        run_id=row.run_id,
-        request_id=row.request_id,
-        managed_values=decode_value_keys(row.managed_values),
+        source,
+        dam_id,
+        family,
+        code,
+        content_hash,
+        checksum,
+        media,
+        dam_updated_at,
+        bool(deleted),
+        synced,
+        run_id,
+        request_id,
+        _decode_keys(managed),
     )
 
 

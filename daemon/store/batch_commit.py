@@ -5,21 +5,38 @@ Order inside the transaction: the fenced checkpoint write first (so a stale leas
 everything before any other row is touched, and on PostgreSQL the checkpoint row lock serialises
 writers), then resolved failures (with their trails), media codes, new failures (each with one
 more attempt in its trail, the oldest beyond :data:`ATTEMPTS_KEPT` deleted) and finally asset
-states. Any error
-rolls the whole transaction back: a batch is recorded completely or not at all.
+states. Any error rolls the whole transaction back: a batch is recorded completely or not at all.
+
+Rows go in executemany upserts and ``IN`` lists in one expanding parameter, so a batch costs a
+fixed number of statements whatever its size; the statements of every batch are built once per
+dialect (:mod:`daemon.store.statements`). What a batch records before its PIM write (claims,
+intents) and the media codes of uploads live in :mod:`daemon.store.batch_prepare`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import (
+    Delete,
+    Executable,
+    Row,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from daemon.core.errors import CheckpointError
 from daemon.core.records import Cursor, Window
+from daemon.store.batch_prepare import record_media
 from daemon.store.rows import (
     ATTEMPTS_KEPT,
     AssetWrite,
@@ -28,23 +45,19 @@ from daemon.store.rows import (
     Lease,
     LeaseLostError,
 )
+from daemon.store.statements import CHUNK, chunks, dialect_insert, ids_param, upsert
 from daemon.store.tables import (
     asset_states,
     checkpoints,
     failure_attempts,
     failures,
-    media_files,
 )
 from daemon.store.value_keys import encode_value_keys
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
-    from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
-
-#: Bound on the ids of one ``IN (...)`` list (SQLite's variable limit, PG's plan size).
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +74,6 @@ class BatchResult:
     cursor: Cursor | None
     dead_lettered: tuple[str, ...]
     scheduled: tuple[str, ...]
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    """Yield ``items`` in slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def upsert(session: Connection, table: Any) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that supports ``on_conflict_do_update`` on the connection's dialect."""
-    # Imported here: a read-only command on SQLite never loads the PostgreSQL dialect (and a
-    # PostgreSQL engine has loaded it already).
-    if session.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
 
 
 def _last_wins(items: Iterable[T], key: Any) -> dict[str, T]:
@@ -126,23 +120,18 @@ def commit_batch(
     if window is not None:
         values.update(window_since=window.since, window_until=window.until)
     if values:
+        params = {f"new_{name}": value for name, value in values.items()}
         session.execute(
-            update(checkpoints)
-            .where(checkpoints.c.source == source, checkpoints.c.epoch == lease.epoch)
-            .values(**values)
+            _move_checkpoint(*sorted(values)),
+            {"key_source": source, "key_epoch": lease.epoch, **params},
         )
 
     failed_by_id = _last_wins(failed, lambda f: f.dam_id)
     cleared = (set(resolved) | {w.dam_id for w in written} | set(deleted)) - set(failed_by_id)
     for part in chunks(sorted(cleared)):
-        session.execute(
-            failures.delete().where(failures.c.source == source, failures.c.dam_id.in_(part))
-        )
-        session.execute(
-            failure_attempts.delete().where(
-                failure_attempts.c.source == source, failure_attempts.c.dam_id.in_(part)
-            )
-        )
+        params = {"source": source, "ids": list(part)}
+        session.execute(_clear(failures), params)
+        session.execute(_clear(failure_attempts), params)
 
     codes = {w.binary_checksum: w.media_code for w in written if w.binary_checksum and w.media_code}
     codes.update(dict(media))
@@ -152,21 +141,15 @@ def commit_batch(
     _record_attempts(session, source, run_id, failed_by_id, now)
     _write_assets(session, source, run_id, written, now)
     for part in chunks(sorted(set(deleted))):
-        session.execute(
-            update(asset_states)
-            .where(asset_states.c.source == source, asset_states.c.dam_id.in_(part))
-            .values(deleted=True, last_synced_at=now, run_id=run_id)
-        )
+        params = {"key_source": source, "ids": list(part), "now": now, "run": run_id}
+        session.execute(_flag_deleted(), params)
     return BatchResult(cursor=new_cursor, dead_lettered=dead, scheduled=scheduled)
 
 
 def _fence(session: Connection, lease: Lease, now: datetime) -> Cursor | None:
     """The compare-and-set on the lease epoch; returns the stored cursor."""
     row = session.execute(
-        update(checkpoints)
-        .where(checkpoints.c.source == lease.source, checkpoints.c.epoch == lease.epoch)
-        .values(updated_at=now)
-        .returning(checkpoints.c.cursor_updated_at, checkpoints.c.cursor_id)
+        _fence_statement(), {"key_source": lease.source, "key_epoch": lease.epoch, "now": now}
     ).first()
     if row is None:
         raise LeaseLostError(source=lease.source, epoch=lease.epoch)
@@ -175,68 +158,73 @@ def _fence(session: Connection, lease: Lease, now: datetime) -> Cursor | None:
     return Cursor(row.cursor_updated_at, row.cursor_id)
 
 
-def record_media(session: Connection, source: str, codes: Mapping[str, str], now: datetime) -> None:
-    """Remember ``checksum -> media file code`` pairs (an uploaded binary is never sent again)."""
-    if not codes:
-        return
-    stmt = upsert(session, media_files)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[media_files.c.source, media_files.c.checksum],
-            set_={
-                "media_code": stmt.excluded.media_code,
-                "recorded_at": stmt.excluded.recorded_at,
-            },
-        ),
-        [
-            {"source": source, "checksum": c, "media_code": m, "recorded_at": now}
-            for c, m in sorted(codes.items())
-        ],
+@functools.cache
+def _fence_statement() -> Executable:
+    c = checkpoints.c
+    return (
+        update(checkpoints)
+        .where(c.source == bindparam("key_source"), c.epoch == bindparam("key_epoch"))
+        .values(updated_at=bindparam("now", type_=c.updated_at.type))
+        .returning(c.cursor_updated_at, c.cursor_id)
     )
 
 
-def record_intents(
-    session: Connection, source: str, intents: Sequence[tuple[str, str, str]], now: datetime
-) -> None:
-    """
-    Note where assets are about to be written (``dam_id, family, code``), before the PIM write.
-
-    A crash between the PIM's acknowledgement and the batch commit would otherwise leave an
-    asset in the PIM that the store has never heard of: if the DAM then deleted it, its
-    tombstone (no metadata, so no family) could not be applied, and no sweep would know it.
-    An intent row has an empty content hash, so it never makes a later write look unchanged;
-    a known asset's row is left alone, a deleted one is revived as an intent. An intent's
-    managed values are unknown (NULL): a revived row's keys belonged to the deleted asset.
-    """
-    rows = [
-        {
-            "source": source,
-            "dam_id": dam_id,
-            "family": family,
-            "code": code,
-            "content_hash": "",
-            "deleted": False,
-            "last_synced_at": now,
-        }
-        for dam_id, (family, code) in {i[0]: (i[1], i[2]) for i in intents}.items()
-    ]
-    if not rows:
-        return
-    stmt = upsert(session, asset_states)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[asset_states.c.source, asset_states.c.dam_id],
-            set_={
-                "family": stmt.excluded.family,
-                "code": stmt.excluded.code,
-                "content_hash": "",
-                "deleted": False,
-                "managed_values": None,
-            },
-            where=asset_states.c.deleted.is_(True),
-        ),
-        rows,
+@functools.cache
+def _move_checkpoint(*columns: str) -> Update:
+    """The checkpoint's new cursor and/or window: ``columns`` set from ``new_<column>``."""
+    c = checkpoints.c
+    return (
+        update(checkpoints)
+        .where(c.source == bindparam("key_source"), c.epoch == bindparam("key_epoch"))
+        .values({n: bindparam(f"new_{n}", type_=c[n].type) for n in columns})
     )
+
+
+@functools.cache
+def _clear(table: Table) -> Delete:
+    """Delete a source's rows of ``table`` (failures, their trails) for the ``ids`` given."""
+    return delete(table).where(
+        table.c.source == bindparam("source"), table.c.dam_id.in_(ids_param())
+    )
+
+
+@functools.cache
+def _flag_deleted() -> Update:
+    c = asset_states.c
+    return (
+        update(asset_states)
+        .where(c.source == bindparam("key_source"), c.dam_id.in_(ids_param()))
+        .values(
+            deleted=True,
+            last_synced_at=bindparam("now", type_=c.last_synced_at.type),
+            run_id=bindparam("run", type_=c.run_id.type),
+        )
+    )
+
+
+@functools.cache
+def _asset_upsert(dialect: str) -> Executable:
+    stmt = dialect_insert(dialect, asset_states)
+    return stmt.on_conflict_do_update(
+        index_elements=[asset_states.c.source, asset_states.c.dam_id],
+        set_={name: stmt.excluded[name] for name in _WRITTEN},
+    )
+
+
+#: The columns a written asset sets (every one but the key ``source, dam_id``).
+_WRITTEN = (
+    "family",
+    "code",
+    "content_hash",
+    "binary_checksum",
+    "media_code",
+    "dam_updated_at",
+    "deleted",
+    "last_synced_at",
+    "run_id",
+    "request_id",
+    "managed_values",
+)
 
 
 def _write_assets(
@@ -267,17 +255,8 @@ def _write_assets(
         }
         for w in _last_wins(written, lambda w: w.dam_id).values()
     ]
-    if not rows:
-        return
-    stmt = upsert(session, asset_states)
-    keys = ("source", "dam_id")
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[asset_states.c.source, asset_states.c.dam_id],
-            set_={name: stmt.excluded[name] for name in rows[0] if name not in keys},
-        ),
-        rows,
-    )
+    if rows:
+        session.execute(_asset_upsert(session.dialect.name), rows)
 
 
 def _record_failures(
@@ -398,7 +377,5 @@ __all__ = [
     "BatchResult",
     "chunks",
     "commit_batch",
-    "record_intents",
-    "record_media",
     "upsert",
 ]

@@ -75,7 +75,8 @@ async def _world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             conn.execute(
                 text(
                     "TRUNCATE asset_states, media_files, sync_failures, sync_checkpoints, "
-                    "sync_runs, sync_leases, source_configs, pim_owners, pending_deletions "
+                    "sync_runs, sync_leases, source_configs, pim_owners, pending_deletions, "
+                    "event_inbox, structure_snapshots, dam_clock_readings "
                     "CASCADE"
                 )
             )
