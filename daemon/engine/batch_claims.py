@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Protocol
 
 from daemon.core.records import DamAsset
 from daemon.engine.outcomes import failure_of
@@ -21,19 +20,8 @@ from daemon.engine.withdrawals import OwnershipConflict
 from daemon.store import FailureRecord
 
 
-class PreparingStore(BatchStore, Protocol):
-    """A :class:`BatchStore` that claims keys and notes intents in one transaction."""
-
-    def prepare_batch(
-        self,
-        source: str,
-        claims: Sequence[tuple[str, str, str]],
-        intents: Sequence[tuple[str, str, str]],
-    ) -> dict[tuple[str, str], str]: ...
-
-
 async def prepare(
-    store: PreparingStore,
+    store: BatchStore,
     source: str,
     keys: Sequence[tuple[DamAsset, str, str, bool]],
     failures: list[FailureRecord],
@@ -59,4 +47,4 @@ async def prepare(
     return lost
 
 
-__all__ = ["PreparingStore", "prepare"]
+__all__ = ["prepare"]

@@ -22,7 +22,7 @@ import structlog
 
 from daemon.core.errors import SourceAssetError, SyncError, UnusableBinaryError
 from daemon.core.records import Cursor, DamAsset, PimAsset, Window
-from daemon.engine.batch_claims import PreparingStore, prepare
+from daemon.engine.batch_claims import prepare
 from daemon.engine.batcher import BULK_LIMIT, Routed
 from daemon.engine.dry_run_diff import dry_run_items
 from daemon.engine.erasures import ValueKey, plan_erasures
@@ -32,7 +32,7 @@ from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.option_writer import OptionWriter
 from daemon.engine.outcomes import UPSTREAM_WIDE, BatchReport, BatchWrite, DeletePolicy, failure_of
 from daemon.engine.screening import Screen, stale_copy, unchanged
-from daemon.engine.seams import PimWriter
+from daemon.engine.seams import BatchStore, PimWriter
 from daemon.engine.structure_cache import FamilyCopy, StructureCache
 from daemon.engine.structure_drift import judge_rejection
 from daemon.engine.withdrawals import Withdrawal, WithdrawalOptions, Withdrawer, withdrawal_of
@@ -77,7 +77,7 @@ class BatchProcessor:
         self,
         source_name: str,
         pim: PimWriter,
-        store: PreparingStore,
+        store: BatchStore,
         structure: StructureCache,
         mappers: MapperCache,
         media: MediaTransfer,

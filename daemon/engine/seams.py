@@ -129,7 +129,12 @@ class BatchStore(Protocol):
 
     def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]: ...
 
-    def record_intents(self, source: str, intents: Sequence[tuple[str, str, str]]) -> None: ...
+    def prepare_batch(
+        self,
+        source: str,
+        claims: Sequence[tuple[str, str, str]],
+        intents: Sequence[tuple[str, str, str]],
+    ) -> dict[tuple[str, str], str]: ...
 
     def commit_batch(
         self,
@@ -147,10 +152,6 @@ class BatchStore(Protocol):
     ) -> object: ...
 
     # Ownership and the deletion brake (see daemon.engine.withdrawals).
-    def claim_keys(
-        self, source: str, claims: Sequence[tuple[str, str, str]]
-    ) -> dict[tuple[str, str], str]: ...
-
     def live_keys(
         self, source: str, dam_ids: Sequence[str]
     ) -> dict[str, list[tuple[str, str]]]: ...

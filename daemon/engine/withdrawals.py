@@ -149,21 +149,6 @@ class Withdrawer:
         self.options = options
         self.structure = structure
 
-    async def claim(
-        self, keys: Sequence[tuple[DamAsset, str, str]], failures: list[FailureRecord]
-    ) -> set[str]:
-        """Claim ``(asset, family, code)`` keys; returns the DAM ids refused (each a failure)."""
-        claims = [(a.id, f, c) for a, f, c in keys]
-        refused = await asyncio.to_thread(self.store.claim_keys, self.source, claims)
-        lost: set[str] = set()
-        for asset, family, code in keys:
-            owner = refused.get((family, code))
-            if owner is not None:
-                error = OwnershipConflict(family=family, code=code, owner=owner, source=self.source)
-                failures.append(failure_of(asset.id, "ownership", error, asset))
-                lost.add(asset.id)
-        return lost
-
     async def strays(
         self,
         decided: Mapping[str, tuple[DamAsset, tuple[str, str] | None, WithdrawalReason]],

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
+from daemon.store import batch_prepare
 from daemon.store.batch_commit import chunks, upsert
 from daemon.store.session_boundary import SessionBoundary
 from daemon.store.tables import pending_deletions, pim_owners
@@ -111,47 +112,8 @@ class OwnershipAccess(SessionBoundary):
         """
         if not claims:
             return {}
-        now = self._clock()
-        by_key = {(f, c): d for d, f, c in claims}
-        rows = [
-            {"family": f, "code": c, "source": source, "dam_id": d, "changed_at": now}
-            for (f, c), d in sorted(by_key.items())
-        ]
         with self._write("claim_keys") as session:
-            stmt = upsert(session, pim_owners)
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[pim_owners.c.family, pim_owners.c.code],
-                    set_={
-                        "source": stmt.excluded.source,
-                        "dam_id": stmt.excluded.dam_id,
-                        "action": None,
-                        "reason": None,
-                        "changed_at": stmt.excluded.changed_at,
-                    },
-                    where=or_(pim_owners.c.source == source, pim_owners.c.action == "deleted"),
-                ),
-                rows,
-            )
-            refused: dict[tuple[str, str], str] = {}
-            for family, codes in _by_family(by_key).items():
-                for part in chunks(codes):
-                    found = session.execute(
-                        select(pim_owners.c.code, pim_owners.c.source).where(
-                            pim_owners.c.family == family, pim_owners.c.code.in_(part)
-                        )
-                    )
-                    refused.update(
-                        {(family, r.code): r.source for r in found if r.source != source}
-                    )
-                    session.execute(
-                        delete(pending_deletions).where(
-                            pending_deletions.c.source == source,
-                            pending_deletions.c.family == family,
-                            pending_deletions.c.code.in_(part),
-                        )
-                    )
-        return refused
+            return batch_prepare.claim_keys(session, source, claims, self._clock())
 
     def live_keys(self, source: str, dam_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
         """
