@@ -1,6 +1,9 @@
 """
 The spool: where a binary waits between its download and its upload, and what its OS errors mean.
 
+Only binaries too large, or of unknown size, to be held in memory come here
+(:mod:`daemon.engine.media_hold`); the directory is still probed at the first transfer.
+
 Every OS error of the spool is classified here, once:
 
 - ENOSPC, EDQUOT or EFBIG while one binary is written: that binary does not fit now, a smaller
@@ -111,6 +114,16 @@ class SpoolFile:
             raise SpoolUnavailableError(self.directory, exc) from exc
         self.path = Path(name)
         self._handle = os.fdopen(fd, "wb")
+
+    @property
+    def name(self) -> str:
+        """The file's name, for a binary the DAM names not."""
+        return self.path.name
+
+    @property
+    def upload_source(self) -> Path:
+        """What the uploader reads (it re-opens the file per attempt)."""
+        return self.path
 
     async def fill(
         self, source: BinaryOpener, asset: DamAsset, update: Callable[[bytes], object], limit: int

@@ -1,10 +1,13 @@
 """
-Moving binaries from the DAM to the PIM: stream to a spool file, checksum, upload once.
+Moving binaries from the DAM to the PIM: download and verify, checksum, upload once.
 
-A binary is never read whole into memory: it is streamed from the DAM into a temporary file
-while its SHA-256 is computed, then uploaded from that file (re-opened on every retry). A
-binary whose checksum already has a media file code in the store is never uploaded again.
-The spool file, its size cap and what its OS errors mean live in :mod:`daemon.engine.media_spool`.
+A binary is verified whole before its upload starts (a checksum mismatch uploads nothing). A
+small one, announced at most ``memory_binary_bytes``, waits in memory and goes as one body built
+once (:mod:`daemon.engine.media_hold`, which states the memory bound); a larger one, or one of
+unknown size, is streamed into a spool file while its SHA-256 is computed, then uploaded from
+that file (re-opened on every retry). A binary whose checksum already has a media file code in
+the store is never uploaded again. The spool file, its size cap and what its OS errors mean live
+in :mod:`daemon.engine.media_spool`.
 
 Media codes are keyed by the normalised checksum ``algorithm:hex``
 (:attr:`daemon.sources.checksums.Checksum.key`), so ``9F86…``, ``sha256:9f86…`` and the same
@@ -26,6 +29,7 @@ import structlog
 
 from daemon.core.errors import SourceAssetError
 from daemon.core.records import DamAsset
+from daemon.engine.media_hold import MEMORY_BINARY_BYTES, HeldBytes, stage_for
 from daemon.engine.media_spool import DEFAULT_MAX_BINARY_BYTES, BinaryOpener, SpoolFile
 from daemon.sources.checksums import (
     Checksum,
@@ -40,7 +44,7 @@ log = structlog.get_logger(__name__)
 
 class MediaUploader(Protocol):
     async def upload_media_file(
-        self, path: Path, *, filename: str, mime_type: str | None = None
+        self, path: Path | HeldBytes, *, filename: str, mime_type: str | None = None
     ) -> str: ...
 
 
@@ -56,7 +60,7 @@ class Transferred:
 
 class MediaTransfer:
     """
-    Streams binaries DAM -> spool file -> PIM with bounded concurrency.
+    Moves binaries DAM -> memory or spool file -> PIM with bounded concurrency.
 
     Args:
         source: Opens binaries.
@@ -68,6 +72,7 @@ class MediaTransfer:
         spool_dir: Where spool files go (default: the system temp dir).
         remember: Records ``checksum -> media code`` right after an upload.
         max_binary_bytes: Largest binary downloaded (``sync.max_binary_bytes``).
+        memory_binary_bytes: Largest announced size held in memory instead of spooled.
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class MediaTransfer:
         spool_dir: Path | None = None,
         remember: Callable[[str, str], None] | None = None,
         max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
+        memory_binary_bytes: int = MEMORY_BINARY_BYTES,
     ) -> None:
         self._source = source
         self._pim = pim
@@ -88,6 +94,8 @@ class MediaTransfer:
         self._spool_dir = spool_dir
         self._remember = remember
         self._max_binary_bytes = max_binary_bytes
+        self._memory_binary_bytes = memory_binary_bytes
+        self._spool_probed = False
         self.uploaded_bytes = 0
 
     async def transfer(self, asset: DamAsset) -> Transferred:
@@ -98,7 +106,8 @@ class MediaTransfer:
             SourceAssetError: the asset has no binary, or it could not be read completely.
             SourceError, PimError: transient or permanent upstream failures.
             BinaryTooLargeError, SpoolFullError: this binary cannot be spooled (per asset).
-            SpoolUnavailableError: no binary can be spooled (the pass fails).
+            SpoolUnavailableError: no binary can be spooled (the pass fails); the directory is
+                probed at the first transfer even when the binary is held in memory.
         """
         binary = asset.binary
         if binary is None:
@@ -112,11 +121,20 @@ class MediaTransfer:
             if code is not None:
                 return Transferred(announced.key, code, uploaded=False, size=binary.size or 0)
         async with self._slots:
-            spool = SpoolFile(self._spool_dir)
-            path = spool.path
+            if not self._spool_probed:
+                # A broken spool directory fails the first transfer, as it did when every
+                # binary was spooled, not the first large binary days later.
+                SpoolFile(self._spool_dir).remove()
+                self._spool_probed = True
+            stage = stage_for(
+                asset,
+                memory_limit=self._memory_binary_bytes,
+                max_binary_bytes=self._max_binary_bytes,
+                spool_dir=self._spool_dir,
+            )
             try:
                 digest = hashlib.sha256()
-                size = await spool.fill(self._source, asset, digest.update, self._max_binary_bytes)
+                size = await stage.fill(self._source, asset, digest.update, self._max_binary_bytes)
                 # The source verified the DAM's own checksum (whatever its algorithm); ours is
                 # SHA-256 of what we really read, so identical binaries share one upload.
                 ours = Checksum("sha256", digest.digest())
@@ -124,9 +142,9 @@ class MediaTransfer:
                 key = announced.key if announced is not None else ours.key
                 if code is not None:
                     return Transferred(key, code, uploaded=False, size=size)
-                filename = binary.filename or path.name
+                filename = binary.filename or stage.name
                 code = await self._pim.upload_media_file(
-                    path, filename=filename, mime_type=binary.mime_type
+                    stage.upload_source, filename=filename, mime_type=binary.mime_type
                 )
                 self.uploaded_bytes += size
                 log.debug("media.uploaded", asset=asset.id, bytes=size)
@@ -139,18 +157,25 @@ class MediaTransfer:
                         await asyncio.to_thread(self._remember, ours.key, code)
                 return Transferred(key, code, uploaded=True, size=size)
             finally:
-                spool.remove()
+                stage.remove()
 
     async def _lookup(self, keys: list[str], tried: set[str]) -> str | None:
         """The first media code known under ``keys``, skipping keys already asked for."""
-        for key in keys:
-            if key in tried:
-                continue
-            tried.add(key)
-            code = await asyncio.to_thread(self._known_code, key)
-            if code is not None:
-                return code
-        return None
+        fresh = [key for key in keys if key not in tried]
+        if not fresh:
+            return None
+        tried.update(fresh)
+        # One trip to a worker thread for all of them: the hop costs more than a lookup.
+        return await asyncio.to_thread(_first_known, self._known_code, fresh)
+
+
+def _first_known(known_code: Callable[[str], str | None], keys: list[str]) -> str | None:
+    """The code stored under the first of ``keys`` that has one (in a worker thread)."""
+    for key in keys:
+        code = known_code(key)
+        if code is not None:
+            return code
+    return None
 
 
 def _announced(asset: DamAsset) -> Checksum | None:

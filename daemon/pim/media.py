@@ -1,11 +1,13 @@
 """
-Asset media files: streamed multipart upload and streamed download.
+Asset media files: multipart upload (streamed, or from memory) and streamed download.
 
 The upload body is built here rather than by httpx's ``files=``, so that it can stream from an
 async byte source as well as from a file, and so that every attempt gets a fresh body: a file
 path is re-opened per attempt and a stream *factory* is called again per attempt (a consumed
 stream is never reused). A file upload has a ``Content-Length``; a stream upload of unknown
-size goes out chunked.
+size goes out chunked. A binary already held whole in memory (:class:`HeldBinary`: a small one
+the engine verified before uploading) is framed once into one body of bytes: every attempt sends
+those same bytes, with a ``Content-Length``, in one write instead of one per part.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 import httpx
 
@@ -31,6 +34,42 @@ CHUNK = 256 * 1024
 
 #: Something that yields a *new* byte stream each time it is called.
 StreamFactory = Callable[[], AsyncIterator[bytes]]
+
+
+@runtime_checkable
+class HeldBinary(Protocol):
+    """
+    A binary held whole in memory (``held``), uploaded as one body built once.
+
+    It is also a :data:`StreamFactory` (each call streams the bytes anew), for code that only
+    streams. Meant for small binaries: the upload attempt has the ``total`` deadline of a request
+    read into memory, not the ``transfer`` one of a streamed body. The engine passes its own
+    implementation; :class:`InMemoryBinary` is this module's.
+    """
+
+    @property
+    def held(self) -> bytes:
+        """All of the binary."""
+        ...
+
+    def __call__(self) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class InMemoryBinary:
+    """A :class:`HeldBinary`: bytes to upload as one body."""
+
+    held: bytes
+
+    def __call__(self) -> AsyncIterator[bytes]:
+        return _once(self.held)
+
+    def __repr__(self) -> str:
+        return f"InMemoryBinary({len(self.held)} bytes)"
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _quote_filename(filename: str) -> str:
@@ -77,14 +116,16 @@ async def upload_media_file(
 
     Args:
         upstream: The PIM upstream.
-        source: A file path (re-opened per attempt) or a factory returning a fresh async byte
-            stream per attempt.
+        source: A file path (re-opened per attempt), a factory returning a fresh async byte
+            stream per attempt, or a :class:`HeldBinary` (one body, resent as is).
         filename: The part's file name; defaults to the path's name (required for a factory).
         mime_type: The part's MIME type; guessed from the file name when omitted.
 
     Returns:
         The media file code from the ``Asset-media-file-code`` header.
     """
+    if isinstance(source, HeldBinary):
+        return await _upload_bytes(upstream, source.held, filename, mime_type)
     size: int | None = None
     if callable(source):
         if not filename:
@@ -122,6 +163,25 @@ async def upload_media_file(
         headers["Content-Length"] = str(len(head) + size + len(tail))
     spec = RequestSpec(
         method="POST", url=MEDIA_FILES, endpoint=MEDIA_FILES, headers=headers, content=body
+    )
+    return await upstream.request(spec, handle_media_upload(spec))
+
+
+async def _upload_bytes(
+    upstream: Upstream, data: bytes, filename: str | None, mime_type: str | None
+) -> str:
+    """One multipart body of bytes (httpx sets its ``Content-Length``), sent on every attempt."""
+    if not filename:
+        raise ValueError("upload_media_file: bytes in memory need a filename")
+    mime = mime_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    boundary = secrets.token_hex(16)
+    head, tail = _envelope(boundary, filename, mime)
+    spec = RequestSpec(
+        method="POST",
+        url=MEDIA_FILES,
+        endpoint=MEDIA_FILES,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        body=b"".join((head, data, tail)),
     )
     return await upstream.request(spec, handle_media_upload(spec))
 
@@ -208,4 +268,11 @@ async def download_media_file(upstream: Upstream, code: str) -> AsyncIterator[Me
         yield MediaDownload(upstream, spec, response)
 
 
-__all__ = ["MediaDownload", "StreamFactory", "download_media_file", "upload_media_file"]
+__all__ = [
+    "HeldBinary",
+    "InMemoryBinary",
+    "MediaDownload",
+    "StreamFactory",
+    "download_media_file",
+    "upload_media_file",
+]

@@ -9,6 +9,7 @@ Length and checksum are verified as the chunks pass (:mod:`daemon.sources.checks
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,6 +28,24 @@ from daemon.upstream.session import read_json
 
 #: URL schemes a binary may be downloaded from; any other is a per-asset error.
 BINARY_SCHEMES = frozenset({"http", "https"})
+#: How an absolute URL starts that needs no join with the base (the usual binary link).
+_ABSOLUTE = ("http://", "https://")
+
+
+@functools.lru_cache(maxsize=32)
+def _base(text: str) -> httpx.URL:
+    """The configured base URL, parsed once per process (``httpx.URL`` is immutable)."""
+    return base_url(text)
+
+
+def _target(base: httpx.URL, url: str) -> httpx.URL:
+    """
+    ``url`` resolved on ``base``; an absolute http(s) URL is parsed alone, half the work.
+
+    Raises:
+        httpx.InvalidURL: the URL cannot be parsed.
+    """
+    return httpx.URL(url) if url.startswith(_ABSOLUTE) else base.join(url)
 
 
 async def _resolve_url(calls: RestCalls, asset: DamAsset) -> tuple[str, str]:
@@ -89,9 +108,9 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
             source=calls.name,
         )
     url, where = await _resolve_url(calls, asset)
-    base = base_url(settings.base_url)
+    base = _base(settings.base_url)
     try:
-        target = base.join(url)
+        target = _target(base, url)
     except httpx.InvalidURL as exc:
         # A control character, a bad port, 64 KiB of URL: the same every time, like a scheme.
         raise UnusableBinaryError(
