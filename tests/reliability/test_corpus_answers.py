@@ -10,6 +10,7 @@ never leave its origin, and the listing is asked a bounded number of times.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -295,13 +296,32 @@ async def run_pages(tmp_path: Path, case: Case, pages: Sequence[Answer], expect:
         assert expect.written[-1] == cursor.id  # the newest, listed last
 
 
+def own_binary(item: dict[str, Any], content: bytes) -> Callable[[httpx.Request], httpx.Response]:
+    """Give ``item`` a binary of its own (its size and checksum), and the answer serving it."""
+    item["file"] = {
+        **item["file"],
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+    return lambda request: httpx.Response(
+        200, content=content, headers={"Content-Type": "image/jpeg"}
+    )
+
+
 async def run_binary(tmp_path: Path, case: Case) -> None:
     overrides, answer = case.input
     target = good_item("target", T0 + timedelta(seconds=2), "T")
     target["file"] = {k: v for k, v in {**target["file"], **overrides}.items() if v is not None}
-    items = [good_item("before", T0 + timedelta(seconds=1), "B"), target]
-    items.append(good_item("after", T0 + timedelta(seconds=3), "A"))
-    dam = RawDam(items=items, files={"target": answer})
+    before = good_item("before", T0 + timedelta(seconds=1), "B")
+    after = good_item("after", T0 + timedelta(seconds=3), "A")
+    # Neighbours with binaries of their own: were they the target's, the checksum dedupe could
+    # take an upload recorded by a neighbour, and the target's answer would never be read.
+    files = {
+        "target": answer,
+        "before": own_binary(before, b"\xff\xd8\xff\xe0 before's jpeg"),
+        "after": own_binary(after, b"\xff\xd8\xff\xe0 after's jpeg"),
+    }
+    dam = RawDam(items=[before, target, after], files=files)
     async with raw_rig(tmp_path, dam) as rig:
         result = await rig.runner.run_once()
         written = await rig.packshots()
