@@ -43,11 +43,15 @@ def test_pass_blocked_by_a_held_write_lock_fails_cleanly_and_the_next_completes(
     store = Store.from_url(url)
     locker = sqlite3.connect(db, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
-        # The first pass stops before its second page, with the first page's batches committed
-        # and no store write in flight (one batch at a time): the lock is taken right there.
+        # The first pass stops before its second page (requested ahead while the first page is
+        # written), with the first page's full batch committed and no store write in flight (one
+        # batch at a time, the rest buffered until more pages come): the lock is taken there.
         gate.close()
         daemon = start(start_daemon, tmp_path, sims, url, replace=SEQUENTIAL)
         assert gate.parked.wait(60), daemon.output()
+        wait_until(
+            lambda: daemon.events("store.batch_committed"), 60, "the first page's full batch"
+        )
         committed = len(daemon.events("store.batch_committed"))
         locker.execute("BEGIN EXCLUSIVE")
         locked_at = time.monotonic()
