@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 from collections import Counter
+from types import FrameType
 
 from sqlalchemy import event
 
@@ -35,7 +36,7 @@ class WriteSpy:
         if statement.strip().upper() != "BEGIN IMMEDIATE":
             return
         method = "?"
-        frame = sys._getframe()
+        frame: FrameType | None = sys._getframe()
         while frame is not None:
             code = frame.f_code
             if f"{os.sep}daemon{os.sep}store{os.sep}" in code.co_filename and (

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from daemon.core.records import BinaryRef, DamAsset
+from daemon.engine.media_hold import HeldBytes
 from daemon.engine.media_transfer import MediaTransfer
 from daemon.sources.checksums import UnusableBinaryError
 
@@ -45,7 +46,9 @@ class Pim:
     def __init__(self) -> None:
         self.uploads = 0
 
-    async def upload_media_file(self, path: Path, *, filename: str, mime_type=None) -> str:
+    async def upload_media_file(
+        self, path: Path | HeldBytes, *, filename: str, mime_type: str | None = None
+    ) -> str:
         self.uploads += 1
         return f"m/{self.uploads}/{filename}"
 

@@ -16,6 +16,7 @@ import pytest
 
 from daemon.core.errors import PermanentError, SyncError, TransientError
 from daemon.core.records import BinaryRef, DamAsset
+from daemon.engine.media_hold import HeldBytes
 from daemon.engine.media_transfer import MediaTransfer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,8 +51,11 @@ class Pim:
     def __init__(self) -> None:
         self.uploads: list[int] = []
 
-    async def upload_media_file(self, path: Path, *, filename: str, mime_type=None) -> str:
-        self.uploads.append(path.stat().st_size)  # noqa: ASYNC240 (test fake)
+    async def upload_media_file(
+        self, path: Path | HeldBytes, *, filename: str, mime_type: str | None = None
+    ) -> str:
+        size = len(path.held) if isinstance(path, HeldBytes) else path.stat().st_size  # noqa: ASYNC240
+        self.uploads.append(size)
         return f"0/1/{filename}"
 
 

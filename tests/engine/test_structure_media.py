@@ -12,6 +12,7 @@ import pytest
 
 from daemon.core.errors import SourceAssetError
 from daemon.core.records import AssetFamily, BinaryRef, Channel, DamAsset
+from daemon.engine.media_hold import HeldBytes
 from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.structure_cache import StructureCache
 
@@ -88,8 +89,11 @@ class Pim:
     def __init__(self) -> None:
         self.uploads: list[tuple[bytes, str, str | None]] = []
 
-    async def upload_media_file(self, path: Path, *, filename: str, mime_type=None) -> str:
-        self.uploads.append((path.read_bytes(), filename, mime_type))  # noqa: ASYNC240 (test fake)
+    async def upload_media_file(
+        self, path: Path | HeldBytes, *, filename: str, mime_type: str | None = None
+    ) -> str:
+        data = path.held if isinstance(path, HeldBytes) else path.read_bytes()  # noqa: ASYNC240
+        self.uploads.append((data, filename, mime_type))
         return f"a/b/{filename}"
 
 
