@@ -30,6 +30,8 @@ from daemon.sim.pim.http_errors import (
     require_content_type,
     upserted,
 )
+from daemon.sim.pim.link_rules_run import run_link_rules
+from daemon.sim.pim.naming_convention_run import naming_convention_values
 from daemon.sim.pim.state import (
     MAX_ASSETS_PER_FAMILY,
     Asset,
@@ -106,6 +108,8 @@ def upsert_asset(state: PimState, family: Family, code: str, body: dict[str, Any
     """
     Validate and write one asset; ``updated`` moves only when something changed.
 
+    A new asset gets its family's naming convention values, then its product link rules run.
+
     Args:
         state: the PIM.
         family: the asset's family.
@@ -127,8 +131,11 @@ def upsert_asset(state: PimState, family: Family, code: str, body: dict[str, Any
                 f'the limit of {MAX_ASSETS_PER_FAMILY} assets for the "{family.code}" '
                 "asset family",
             )
-        values, _ = merge_values({}, patch)
-        family.assets[code] = Asset(code=code, values=values, created=now, updated=now)
+        extracted = naming_convention_values(state, family, code, patch)
+        values, _ = merge_values({}, {**patch, **extracted})
+        asset = Asset(code=code, values=values, created=now, updated=now)
+        family.assets[code] = asset
+        run_link_rules(state, family, asset)
         return True
     values, changed = merge_values(existing.values, patch)
     if changed:

@@ -8,12 +8,18 @@ The API cannot delete a family; :func:`delete_family` does what the PIM's UI doe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from daemon.sim.pim.family_structure_checks import (
+    link_rule_errors,
+    naming_convention_errors,
+    transformation_errors,
+)
 from daemon.sim.pim.http_errors import API, ApiError, base_url, json_kind, json_object, upserted
 from daemon.sim.pim.state import MAX_FAMILIES, MEDIA_TYPES, Family, PimState
 from daemon.sim.pim.validation import check_code, error
@@ -214,6 +220,14 @@ async def patch_family(request: Request) -> Response:
 
 
 def check_family_rules(family: Family, body: dict[str, Any]) -> None:
+    """
+    Refuse a family PATCH whose main media, naming convention, rules or transformations break
+    the reference's business rules (one 422 listing every error).
+
+    Args:
+        family: the family as stored (attributes included), or a new empty one.
+        body: the PATCH body, already checked for JSON types.
+    """
     errors: list[dict[str, str]] = []
     main = body.get("attribute_as_main_media")
     if main is not None and family.attributes.get(main, {}).get("type") not in MEDIA_TYPES:
@@ -225,36 +239,10 @@ def check_family_rules(family: Family, body: dict[str, Any]) -> None:
                 f'asset family "{family.code}".',
             )
         )
-    if len(body.get("product_link_rules", [])) > 2:
-        errors.append(error("product_link_rules", "You can define at most 2 product link rules."))
-    transformations = body.get("transformations", [])
-    if len(transformations) > 10:
-        errors.append(error("transformations", "You can define at most 10 transformations."))
-    targets: set[str] = set()
-    for index, item in enumerate(transformations[:10]):
-        path = f"transformations[{index}]"
-        if not isinstance(item, dict):
-            errors.append(error(path, "A transformation must be an object."))
-            continue
-        ends = {side: (item.get(side) or {}).get("attribute") for side in ("source", "target")}
-        for side, attribute in ends.items():
-            if family.attributes.get(str(attribute), {}).get("type") != "media_file":
-                errors.append(
-                    error(
-                        f"{path}.{side}",
-                        f'The attribute "{attribute}" must be a '
-                        "media_file attribute of the asset family.",
-                    )
-                )
-        if ends["target"] == ends["source"] or ends["target"] in targets:
-            errors.append(
-                error(
-                    f"{path}.target",
-                    "Transformation targets must be unique and differ from sources.",
-                )
-            )
-        targets.add(str(ends["target"]))
-        if not item.get("filename_prefix") and not item.get("filename_suffix"):
-            errors.append(error(path, "A filename prefix or suffix is required."))
+    if "naming_convention" in body:
+        patched = replace(family, attribute_as_main_media=main or family.attribute_as_main_media)
+        errors.extend(naming_convention_errors(patched, body["naming_convention"]))
+    errors.extend(link_rule_errors(body.get("product_link_rules", [])))
+    errors.extend(transformation_errors(family, body.get("transformations", [])))
     if errors:
         raise ApiError(422, FAMILY_RULES, errors)

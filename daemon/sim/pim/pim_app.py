@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from daemon.sim.pim import assets, attributes, families, products
+from daemon.sim.pim import assets, attributes, families, product_reads, products
 from daemon.sim.pim import catalog_routes as catalog
 from daemon.sim.pim.front_door import SimMiddleware, SimRuntime
 from daemon.sim.pim.http_errors import API, ApiError, parse_json
@@ -73,9 +73,9 @@ def _routes() -> list[Route]:
             route
             for kind in (products.PRODUCTS, products.PRODUCTS_UUID, products.MODELS)
             for route in (
-                r(f"{API}/{kind.path}", products.list_many(kind), "GET"),
+                r(f"{API}/{kind.path}", product_reads.list_many(kind), "GET"),
                 r(f"{API}/{kind.path}", products.patch_many(kind), "PATCH"),
-                r(f"{API}/{kind.path}/{{key:path}}", products.get_one, "GET"),
+                r(f"{API}/{kind.path}/{{key:path}}", product_reads.get_one, "GET"),
                 r(f"{API}/{kind.path}/{{key:path}}", products.patch_one(kind), "PATCH"),
             )
         ],
@@ -83,6 +83,7 @@ def _routes() -> list[Route]:
         r("/_sim/reset-stats", _reset_stats, "POST"),
         r("/_sim/options", _put_options, "PUT"),
         r("/_sim/expire-tokens", _expire_tokens, "POST"),
+        r("/_sim/link-runs", _link_runs, "GET"),
     ]
 
 
@@ -144,6 +145,12 @@ async def _expire_tokens(request: Request) -> Response:
     """``POST /_sim/expire-tokens``: every expiring access token is expired now."""
     state: PimState = request.app.state.pim
     return JSONResponse({"expired": state.expire_access_tokens()})
+
+
+async def _link_runs(request: Request) -> Response:
+    """``GET /_sim/link-runs``: what the product link rules did, oldest first."""
+    state: PimState = request.app.state.pim
+    return JSONResponse({"runs": state.link_runs})
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -1,9 +1,11 @@
 """
 Products and product models in the PIM simulator.
 
-Just enough catalog to hold ``pim_catalog_asset_collection`` values: single and NDJSON bulk
-PATCH (per-line results, ``line`` numbers, 100-line and 1,000,000-character limits), asset codes
-checked against the family, lists with ``page`` or ``search_after`` pagination.
+Writes: single and NDJSON bulk PATCH (per-line results, ``line`` numbers, 100-line and
+1,000,000-character limits), the whole product shape with merge-patch rules
+(:mod:`product_shape`), values placed by locale/scope, asset-collection ``data`` replaced whole
+and checked against the family named by ``reference_data_name``. Reads are in
+:mod:`product_reads`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from daemon.sim.pim.catalog_routes import offset_page, search_after_page
 from daemon.sim.pim.families import state_of
 from daemon.sim.pim.http_errors import (
     API,
@@ -27,12 +28,17 @@ from daemon.sim.pim.http_errors import (
     ApiError,
     base_url,
     compact,
-    json_kind,
     json_object,
     require_content_type,
     upserted,
 )
-from daemon.sim.pim.state import PimState, Product, iso
+from daemon.sim.pim.product_shape import (
+    check_properties,
+    merge_properties,
+    new_properties,
+    php_type,
+)
+from daemon.sim.pim.state import PimState, Product
 
 MAX_LINES = 100
 MAX_LINE_CHARS = 1_000_000
@@ -92,7 +98,18 @@ PRODUCTS_UUID = Kind(
 MODELS = Kind("product-models", "code", "Code is missing.", MODEL_KEYS, lambda s: s.product_models)
 
 
-def _find(kind: Kind, state: PimState, key: str) -> Product | None:
+def find_product(kind: Kind, state: PimState, key: str) -> Product | None:
+    """
+    Find a stored product (by identifier or uuid) or product model (by code).
+
+    Args:
+        kind: which resource and key.
+        state: the PIM.
+        key: the identifier, uuid or code.
+
+    Returns:
+        The record, or None.
+    """
     store = kind.store(state)
     if kind.key == "identifier":
         # Products are stored by uuid; identifiers are looked up (demo scale).
@@ -102,7 +119,7 @@ def _find(kind: Kind, state: PimState, key: str) -> Product | None:
 
 def upsert_product(state: PimState, kind: Kind, key: str, body: dict[str, Any]) -> bool:
     """
-    Validate and write one product or product model.
+    Validate and write one product or product model (merge-patch rules, whole shape).
 
     Args:
         state: the PIM.
@@ -116,17 +133,17 @@ def upsert_product(state: PimState, kind: Kind, key: str, body: dict[str, Any]) 
     for name in body:
         if name not in kind.allowed:
             raise ApiError(422, f'Property "{name}" does not exist.')
+    check_properties(body)
     values = body.get("values", {})
     if not isinstance(values, dict):
         raise ApiError(
-            422, f'Property "values" expects an array as data, "{json_kind(values)}" given.'
+            422, f'Property "values" expects an array as data, "{php_type(values)}" given.'
         )
     errors = [e for attr, items in values.items() for e in _check_value(state, attr, items)]
     if errors:
         raise ApiError(422, "Validation failed.", errors)
-    existing = _find(kind, state, key)
-    now = state.clock()
-    fields = {k: v for k, v in body.items() if k not in ("values", "_links", "created", "updated")}
+    existing = find_product(kind, state, key)
+    fields = {k: v for k, v in body.items() if k not in ("identifier", "uuid", "code")}
     if existing is None:
         if kind is MODELS:
             product_uuid, store_key = None, key
@@ -134,26 +151,77 @@ def upsert_product(state: PimState, kind: Kind, key: str, body: dict[str, Any]) 
             product_uuid = key if kind.key == "uuid" else str(body.get("uuid") or uuid.uuid4())
             store_key = product_uuid
         name = key if kind.key != "uuid" else str(body.get("identifier") or "")
-        record = Product(key=name, uuid=product_uuid, body=fields, created=now, updated=now)
-        record.body["values"] = _merge({}, values)
+        if kind is not MODELS and name and find_product(PRODUCTS, state, name) is not None:
+            raise ApiError(422, "Validation failed.", [_same_identifier(name)])
+        properties = merge_properties(new_properties(kind is MODELS), fields)
+        properties["values"] = merge_values({}, values)
+        now = state.clock()
+        record = Product(key=name, uuid=product_uuid, body=properties, created=now, updated=now)
         kind.store(state)[store_key] = record
         return True
-    merged = {**existing.body, **fields, "values": _merge(existing.body["values"], values)}
-    if merged != existing.body:
-        existing.body = merged
-        existing.updated = now
+    if kind.key == "uuid" and "identifier" in body and body["identifier"] != existing.key:
+        other = find_product(PRODUCTS, state, str(body["identifier"] or ""))
+        if other is not None and other is not existing:
+            raise ApiError(422, "Validation failed.", [_same_identifier(str(body["identifier"]))])
+        existing.key = str(body["identifier"] or "")
+        existing.updated = state.clock()
+    merged = merge_properties(existing.body, fields)
+    merged["values"] = merge_values(existing.body["values"], values)
+    write_product(state, existing, merged)
     return False
 
 
-def _merge(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    merged = {attr: list(items) for attr, items in old.items()}
+def write_product(state: PimState, product: Product, body: dict[str, Any]) -> bool:
+    """
+    Store a product's new properties and values; ``updated`` moves only when they changed.
+
+    Args:
+        state: the PIM (its clock).
+        product: the stored record.
+        body: the new properties with ``values``.
+
+    Returns:
+        True when something changed.
+    """
+    if body == product.body:
+        return False
+    product.body = body
+    product.updated = state.clock()
+    return True
+
+
+def _same_identifier(identifier: str) -> dict[str, Any]:
+    return {
+        "property": "identifier",
+        "message": "The same identifier is already set on another product",
+        "attribute": "sku",
+        "locale": None,
+        "scope": None,
+    }
+
+
+def merge_values(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """
+    Merge product values per attribute+locale+scope; a sent ``data`` array replaces the old one.
+
+    Args:
+        old: the stored values.
+        patch: checked values (``data: null`` erases that one value).
+
+    Returns:
+        The new values; ``old`` is not changed.
+    """
+    merged = {attr: [dict(v) for v in items] for attr, items in old.items()}
     for attr, items in patch.items():
         current = merged.setdefault(attr, [])
         for item in items:
             key = (item["locale"], item["scope"])
             current[:] = [v for v in current if (v["locale"], v["scope"]) != key]
             if item["data"] is not None:
-                current.append(dict(item))
+                # Read-only extras (linked_data, attribute_type, ...) are not stored.
+                current.append(
+                    {"locale": item["locale"], "scope": item["scope"], "data": item["data"]}
+                )
         if not current:
             del merged[attr]
     return merged
@@ -179,9 +247,13 @@ def _check_value(state: PimState, attr: str, items: Any) -> list[dict[str, Any]]
         if not isinstance(item, dict) or not {"locale", "scope", "data"} <= set(item):
             errors.append(err('Each value needs the keys "locale", "scope" and "data".'))
             continue
-        if definition.get("type") != "pim_catalog_asset_collection" or item["data"] is None:
-            continue
         locale, scope, data = item["locale"], item["scope"], item["data"]
+        wrong_place = _place_error(state, definition, locale, scope)
+        if wrong_place:
+            errors.append(err(wrong_place, locale, scope))
+            continue
+        if definition.get("type") != "pim_catalog_asset_collection" or data is None:
+            continue
         family = state.families.get(str(definition.get("reference_data_name")))
         if not isinstance(data, list) or not all(isinstance(c, str) for c in data):
             errors.append(
@@ -209,28 +281,23 @@ def _check_value(state: PimState, attr: str, items: Any) -> list[dict[str, Any]]
     return errors
 
 
-def render_product(request: Request, kind: Kind, product: Product) -> dict[str, Any]:
-    """
-    A product or product model as the API returns it.
-
-    Args:
-        request: the request.
-        kind: which resource.
-        product: the record.
-
-    Returns:
-        The JSON object with ``_links.self``.
-    """
-    key = product.uuid if kind.key == "uuid" else product.key
-    head: dict[str, Any] = {
-        "_links": {"self": {"href": f"{base_url(request)}{API}/{kind.path}/{key}"}}
-    }
-    if kind is MODELS:
-        head["code"] = product.key
-    else:
-        head.update(uuid=product.uuid, identifier=product.key or None)
-    body = {k: v for k, v in product.body.items() if k not in ("identifier", "uuid", "code")}
-    return {**head, **body, "created": iso(product.created), "updated": iso(product.updated)}
+def _place_error(state: PimState, definition: dict[str, Any], locale: Any, scope: Any) -> str:
+    code = definition["code"]
+    if definition.get("localizable"):
+        if locale is None:
+            return f'Attribute "{code}" expects a locale, none given.'
+        if locale not in state.active_locales():
+            return f'Attribute "{code}" expects an existing and activated locale, "{locale}" given.'
+    elif locale is not None:
+        return f'Attribute "{code}" does not expect a locale, "{locale}" given.'
+    if definition.get("scopable"):
+        if scope is None:
+            return f'Attribute "{code}" expects a scope, none given.'
+        if state.channel(str(scope)) is None:
+            return f'Attribute "{code}" expects an existing scope, "{scope}" given.'
+    elif scope is not None:
+        return f'Attribute "{code}" does not expect a scope, "{scope}" given.'
+    return ""
 
 
 def patch_one(kind: Kind) -> Callable[[Request], Any]:
@@ -303,38 +370,3 @@ def _one_line(state: PimState, kind: Kind, number: int, line: str) -> dict[str, 
         if exc.errors:
             result["errors"] = exc.errors
     return result
-
-
-def list_many(kind: Kind) -> Callable[[Request], Any]:
-    """
-    Build the GET list route of ``kind`` (``page`` or ``search_after`` pagination).
-
-    Args:
-        kind: which resource.
-
-    Returns:
-        The Starlette endpoint.
-    """
-
-    async def endpoint(request: Request) -> Response:
-        store = kind.store(state_of(request))
-        records = sorted(
-            store.values(), key=lambda p: (p.uuid or "") if kind.key == "uuid" else p.key
-        )
-        items = [render_product(request, kind, p) for p in records]
-        if request.query_params.get("pagination_type") == "search_after":
-            return search_after_page(request, items, kind.key, f"/{kind.path}")
-        return offset_page(request, items, f"/{kind.path}")
-
-    return endpoint
-
-
-async def get_one(request: Request) -> Response:
-    """``GET /products/{identifier}`` and friends (kind chosen from the path)."""
-    path = request.url.path.removeprefix(f"{API}/").split("/", 1)[0]
-    kind = {"products": PRODUCTS, "products-uuid": PRODUCTS_UUID, "product-models": MODELS}[path]
-    key = request.path_params["key"]
-    found = _find(kind, state_of(request), key)
-    if found is None:
-        raise ApiError(404, f'Resource "{key}" does not exist.')
-    return JSONResponse(render_product(request, kind, found))

@@ -139,7 +139,7 @@ class MediaFile:
 
 @dataclass(slots=True)
 class Product:
-    """A product or product model: only what asset-collection links need."""
+    """A product or product model; ``body`` holds its properties and ``values``."""
 
     key: str
     uuid: str | None
@@ -163,6 +163,7 @@ class PimState:
     product_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
     product_models: dict[str, Product] = field(default_factory=dict)
+    link_runs: list[dict[str, Any]] = field(default_factory=list)
     uploads: int = 0
     upload_bytes: int = 0
 
