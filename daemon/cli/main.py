@@ -60,6 +60,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "daemon.cli.config_check:validate_config",
         "Check the config, the store, the PIM and each DAM; map a sample of assets.",
     ),
+    "structure": (
+        "daemon.cli.structure_commands:structure",
+        "Asset families as code: plan (exit 0 none, 2 pending, 1 error), apply, export.",
+    ),
     "db": ("daemon.cli.db:db", "Manage the state store's schema (Alembic migrations)."),
     "sim": (
         "daemon.cli.simulators:sim",

@@ -42,6 +42,7 @@ from daemon.pim.reads import (
     pages,
 )
 from daemon.pim.responses import handle_delete, handle_upsert
+from daemon.pim.structure_docs import StructureMethods
 from daemon.pim.tokens import AppTokenAuth, PasswordAuth
 from daemon.settings.connections import PimSettings
 from daemon.upstream.policy import (
@@ -64,7 +65,7 @@ PIM_ERRORS = ErrorKinds(
 OPTION_TYPES = frozenset({"single_option", "multiple_options"})
 
 
-class PimClient(CatalogMethods):
+class PimClient(CatalogMethods, StructureMethods):
     """
     Async client of one Akeneo PIM.
 
