@@ -85,6 +85,10 @@ HELPS = [
     ["validate-config"],
     ["demo"],
     ["sim"],
+    ["structure"],
+    ["structure", "plan"],
+    ["structure", "apply"],
+    ["structure", "export"],
 ]
 
 STORE_READS = [
