@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from daemon.core.errors import ConfigError
 from daemon.sim.dam.bynder import bynder_routes
 from daemon.sim.dam.cloudinary import cloudinary_routes
 from daemon.sim.dam.dataset import DamSimOptions, parse_asset_id
@@ -266,16 +267,19 @@ def dam_command(
 
     With --webhook-url, --amqp-url or --nats-url it also sends every change as a signed event.
     """
-    options = DamSimOptions(
-        assets=assets,
-        seed=seed,
-        tick_interval=tick,
-        latency=latency,
-        fault_rate=fault_rate,
-        rng_seed=rng_seed,
-        base_url=f"http://{host}:{port}",
-    )
-    feed = feed_options(events)
+    try:
+        options = DamSimOptions(
+            assets=assets,
+            seed=seed,
+            tick_interval=tick,
+            latency=latency,
+            fault_rate=fault_rate,
+            rng_seed=rng_seed,
+            base_url=f"http://{host}:{port}",
+        )
+        feed = feed_options(events)
+    except ConfigError as exc:  # one line, exit 2, as click says a bad option
+        raise click.BadParameter(str(exc)) from None
     app = create_dam_app(options, events=feed)
     click.echo(f"DAM simulator on http://{host}:{port} ({assets} assets, seed {seed})")
     if feed is not None:
