@@ -11,7 +11,8 @@ Issue 16 adds to each workload: a second ``damsync sync --once`` with nothing ch
 process, as cron starts it: target 1 DAM request, 0 PIM), the state database's size per asset,
 the simulators' CPU time, and the floor client (bench/floor.py) against the same DAM and a fresh
 PIM simulator with the same latency, so each rate is also a share of what the machine can do at
-all. ``--huge`` adds the 1,000,000-asset link backfill (peak RSS, database size per asset).
+all. ``--huge`` adds the million-asset link backfill (999,999 assets, the DAM simulator's
+largest dataset: peak RSS, database size per asset).
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated N")
     parser.add_argument("--big", action="store_true", help="add N=100000 (link mode only)")
-    parser.add_argument("--huge", action="store_true", help="add N=1000000 (link mode only)")
+    parser.add_argument("--huge", action="store_true", help="add N=999999, the DAM simulator's largest (link mode only)")
     parser.add_argument("--modes", default="link,media", help="link, media or both")
     parser.add_argument("--media-max", type=int, default=10000, help="largest N in media mode")
     parser.add_argument("--latency", type=float, default=0.05, help="PIM seconds per request")
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.big:
         sizes.append(100_000)
     if args.huge:
-        sizes.append(1_000_000)
+        sizes.append(999_999)  # the DAM simulator's largest dataset (6-digit ids)
     results: dict[str, Any] = {
         "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
