@@ -213,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated N")
     parser.add_argument("--big", action="store_true", help="add N=100000 (link mode only)")
-    parser.add_argument("--huge", action="store_true", help="add N=999999, the DAM simulator's largest (link mode only)")
+    parser.add_argument(
+        "--huge",
+        action="store_true",
+        help="add N=999999, the DAM simulator's largest (link mode only)",
+    )
     parser.add_argument("--modes", default="link,media", help="link, media or both")
     parser.add_argument("--media-max", type=int, default=10000, help="largest N in media mode")
     parser.add_argument("--latency", type=float, default=0.05, help="PIM seconds per request")
