@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "daemon.cli.deletion_commands:deletions",
         "Show, approve or reject the deletions the mass-deletion brake holds.",
     ),
+    "events": (
+        "daemon.cli.event_commands:events",
+        "Show the event inbox per source and its dead events; retry them.",
+    ),
     "validate-config": (
         "daemon.cli.config_check:validate_config",
         "Check the config, the store, the PIM and each DAM; map a sample of assets.",

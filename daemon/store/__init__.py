@@ -10,6 +10,7 @@ from daemon.store.batch_commit import BatchResult
 from daemon.store.clock_readings import DamClockReading
 from daemon.store.database import DEFAULT_DATABASE_URL, make_engine
 from daemon.store.inbox import InboxAccess
+from daemon.store.inbox_admin import DeadEvent, InboxAdmin
 from daemon.store.ownership import (
     BrakeFigures,
     OwnedAsset,
@@ -55,12 +56,14 @@ __all__ = [
     "ChannelsSnapshot",
     "Checkpoint",
     "DamClockReading",
+    "DeadEvent",
     "Failure",
     "FailureCounts",
     "FailureRecord",
     "FamilySnapshot",
     "HeldLease",
     "InboxAccess",
+    "InboxAdmin",
     "Lease",
     "LeaseLostError",
     "OwnedAsset",

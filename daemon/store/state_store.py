@@ -27,6 +27,7 @@ from daemon.store.batch_commit import BatchResult, commit_batch
 from daemon.store.clock_readings import ClockReadingAccess
 from daemon.store.failure_access import FailureAccess, RunAccess
 from daemon.store.inbox import InboxAccess
+from daemon.store.inbox_admin import InboxAdmin
 from daemon.store.ownership import OwnershipAccess, WithdrawnAsset, record_withdrawn
 from daemon.store.rows import (
     AssetWrite,
@@ -50,6 +51,7 @@ class Store(
     RunAccess,
     OwnershipAccess,
     InboxAccess,
+    InboxAdmin,
     StructureSnapshotAccess,
     ClockReadingAccess,
 ):

@@ -76,6 +76,9 @@ HELPS = [
     ["checkpoint"],
     ["checkpoint", "show"],
     ["checkpoint", "rewind"],
+    ["events"],
+    ["events", "list"],
+    ["events", "retry"],
     ["db"],
     ["db", "current"],
     ["db", "upgrade"],
@@ -99,6 +102,8 @@ STORE_READS = [
     ["checkpoint", "show"],
     ["checkpoint", "show", "--source", "demo"],
     ["db", "current"],
+    ["events", "list"],
+    ["events", "list", "--dead"],
     ["reload"],
 ]
 
