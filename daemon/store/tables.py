@@ -218,6 +218,8 @@ pim_owners = Table(
         "action IN ({})".format(", ".join(f"'{a}'" for a in OWNER_ACTIONS)), name="action"
     ),
     Index("ix_pim_owners_source_family", "source", "family"),
+    # live_keys reads a batch's keys by DAM id: without it, every batch scanned the source's rows.
+    Index("ix_pim_owners_source_dam_id", "source", "dam_id"),
 )
 
 pending_deletions = Table(
