@@ -70,8 +70,10 @@ def test_list_shows_depth_and_with_dead_the_dead_rows_newest_first(setup):
     assert 0 == plain.exit_code, plain.output
     lines = plain.output.splitlines()
     assert ["source", "waiting", "oldest", "dead"] == lines[0].split()
-    assert ["demo", "1", "5m", "2"] == lines[2].split()
-    assert ["old", "1", "5m", "0"] == lines[3].split()
+    # RECEIVED is 5 minutes before the module was imported: a slow run shows a minute or two more.
+    demo, old = lines[2].split(), lines[3].split()
+    assert (["demo", "1", "2"], ["old", "1", "0"]) == (demo[:2] + demo[3:], old[:2] + old[3:])
+    assert all(cell[-1] == "m" and 5 <= int(cell[:-1]) <= 30 for cell in (demo[2], old[2]))
     assert "damsync events list --dead" in plain.output
     assert "e1-a" not in plain.output
 
