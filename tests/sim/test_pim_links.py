@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from daemon.sim.pim import load_seed
+from daemon.sim.pim.family_structure_checks import compile_pcre
 from tests.sim.test_pim_support import API, sim
 
 LINKS_SEED = load_seed(Path(__file__).parents[2] / "config" / "sim" / "pim-links-seed.json")
@@ -341,3 +342,24 @@ async def test_documented_family_example_still_round_trips():
         refused = await client.patch(f"{FAMILY}/assets/jacket_001_top", json={"values": {}})
     assert 204 == response.status_code, response.text
     assert 422 == refused.status_code
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "groups"),
+    [
+        ("/(?<ref>[a-z]+)_(?<view>\\w+)/", "jacket_front", {"ref": "jacket", "view": "front"}),
+        ("/(?'ref'[a-z]+)_(?'view'\\w+)/", "jacket_front", {"ref": "jacket", "view": "front"}),
+        ("/^(?<ref>[a-z]+)\\z/", "jacket", {"ref": "jacket"}),
+        ("/^(?<ref>[A-Z]+)$/i", "jacket", {"ref": "jacket"}),
+    ],
+)
+def test_the_naming_convention_pattern_accepts_pcre_group_and_anchor_syntax(
+    pattern: str, text: str, groups: dict[str, str]
+) -> None:
+    found = compile_pcre(pattern).search(text)
+    assert found is not None and found.groupdict() == groups
+
+
+def test_a_pcre_end_anchor_refuses_a_trailing_newline() -> None:
+    assert compile_pcre("/^(?<ref>[a-z]+)\\z/").search("jacket\n") is None
+    assert compile_pcre("/^(?<ref>[a-z]+)\\\\z/").search("jacket\\z") is not None

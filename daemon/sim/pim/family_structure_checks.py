@@ -33,8 +33,9 @@ def compile_pcre(pattern: str) -> re.Pattern[str]:
     """
     Compile a PCRE pattern with delimiters (``/(?P<ref>.*)-.*/``) for Python's ``re``.
 
-    ``(?<name>...)`` groups are rewritten as ``(?P<name>...)``; flags after the closing
-    delimiter (``i``, ``m``, ``s``, ``x``, ``u``) are honoured.
+    ``(?<name>...)`` and ``(?'name'...)`` groups are rewritten as ``(?P<name>...)`` and
+    PCRE's end-of-subject ``\\z`` as Python's ``\\Z``; flags after the closing delimiter
+    (``i``, ``m``, ``s``, ``x``, ``u``) are honoured.
 
     Args:
         pattern: the stored pattern.
@@ -52,7 +53,10 @@ def compile_pcre(pattern: str) -> re.Pattern[str]:
         if letter not in PCRE_FLAGS:
             raise ValueError(f'unknown modifier "{letter}"')
         flags |= PCRE_FLAGS[letter]
-    return re.compile(PCRE_NAMED_GROUP.sub("(?P<", pattern[1:end]), flags)
+    body = PCRE_NAMED_GROUP.sub("(?P<", pattern[1:end])
+    body = re.sub(r"\(\?'([A-Za-z_][A-Za-z0-9_]*)'", r"(?P<\1>", body)
+    body = re.sub(r"(?<!\\)((?:\\\\)*)\\z", r"\1\\Z", body)
+    return re.compile(body, flags)
 
 
 def naming_convention_errors(family: Family, convention: Any) -> Errors:
