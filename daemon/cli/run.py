@@ -59,6 +59,7 @@ async def run_daemon(
     handle_signals: bool = True,
     environ: Mapping[str, str] | None = None,
     pim_transport: httpx.AsyncBaseTransport | None = None,
+    pim_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     runtime_ready: asyncio.Future[Runtime] | None = None,
     webhook_started: Callable[[int], None] | None = None,
@@ -73,7 +74,8 @@ async def run_daemon(
         registry: Metrics registry (the default one in production).
         handle_signals: Install the signal handlers (tests drive the runtime directly).
         environ: Environment for reloads (defaults to ``os.environ``).
-        pim_transport: Injected PIM transport (tests).
+        pim_transport: Injected PIM transport (tests): of every PIM not in ``pim_transports``.
+        pim_transports: Injected PIM transports by PIM name (tests).
         source_transports: Injected DAM transports (tests).
         runtime_ready: Resolved with the runtime once it exists (tests).
         webhook_started: Called with the webhook server's port once it listens (tests, demo).
@@ -105,6 +107,7 @@ async def run_daemon(
             fresh,
             services,
             pim_transport=pim_transport,
+            pim_transports=pim_transports,
             source_transports=source_transports,
             events=True,
             gate=gate,

@@ -94,11 +94,20 @@ def _desired(structure_path: str) -> tuple[StructureFamily, ...]:
         raise  # unreachable: _fail exits
 
 
-def _run(settings: Settings, work: Callable[[StructurePim], Awaitable[T]]) -> T:
+def _run(
+    settings: Settings, pim_name: str | None, work: Callable[[StructurePim], Awaitable[T]]
+) -> T:
     from daemon.service.structure_options import structure_client
+    from daemon.settings.connections import pick_pim
+
+    try:
+        _, connection = pick_pim(settings.pim_connections(), pim_name)
+    except ConfigError as exc:
+        _fail(f"--pim: {exc}")
+        raise  # unreachable: _fail exits
 
     async def main() -> T:
-        async with structure_client(settings.pim) as pim:
+        async with structure_client(connection) as pim:
             return await work(pim)
 
     try:
@@ -126,7 +135,17 @@ def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
         envvar="DAMSYNC_CONFIG",
         required=True,
         type=click.Path(dir_okay=False),
-        help="The TOML configuration file, for its [pim] section (env DAMSYNC_CONFIG).",
+        help="The TOML configuration file, for its PIM connection (env DAMSYNC_CONFIG).",
+    )(func)
+
+
+def _pim_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--pim",
+        "pim_name",
+        default=None,
+        help="The PIM: a [pims.<name>] table, or default ([pim]); needed only when several "
+        "are configured and none is default.",
     )(func)
 
 
@@ -199,14 +218,15 @@ def _echo_plan(plan: StructurePlan) -> None:
 @structure.command("plan", cls=CiCommand)
 @_structure_option
 @_config_option
+@_pim_option
 @format_option
-def structure_plan(structure_path: str, config_path: str, fmt: str) -> None:
+def structure_plan(structure_path: str, config_path: str, pim_name: str | None, fmt: str) -> None:
     """Print what `apply` would change in the PIM (exit 0 none, 2 pending, 1 error)."""
     from daemon.engine.structure_apply import plan_against
 
     desired = _desired(structure_path)
     settings = _settings(config_path)
-    plan = _run(settings, lambda pim: plan_against(pim, desired))
+    plan = _run(settings, pim_name, lambda pim: plan_against(pim, desired))
     if fmt == "json":
         echo_json(_plan_json(plan))
     else:
@@ -217,7 +237,8 @@ def structure_plan(structure_path: str, config_path: str, fmt: str) -> None:
 @structure.command("apply", cls=CiCommand)
 @_structure_option
 @_config_option
-def structure_apply(structure_path: str, config_path: str) -> None:
+@_pim_option
+def structure_apply(structure_path: str, config_path: str, pim_name: str | None) -> None:
     """Create and update families, attributes and options as the file says, in order; never
     delete. Refuses (exit 1, nothing written) when the plan holds a change the API cannot
     make. Applying twice changes nothing the second time."""
@@ -236,7 +257,7 @@ def structure_apply(structure_path: str, config_path: str) -> None:
         return plan
 
     try:
-        plan = _run(settings, work)
+        plan = _run(settings, pim_name, work)
     except StructureStepError as exc:
         _fail(
             f"{exc.step.target}: the PIM refused it: {one_line(exc.cause)} "
@@ -254,18 +275,21 @@ def structure_apply(structure_path: str, config_path: str) -> None:
 
 @structure.command("export", cls=CiCommand)
 @_config_option
+@_pim_option
 @click.option("--family", "families", multiple=True, help="Only this family (repeatable).")
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Write the file here (default: stdout)."
 )
-def structure_export(config_path: str, families: tuple[str, ...], out: str | None) -> None:
+def structure_export(
+    config_path: str, pim_name: str | None, families: tuple[str, ...], out: str | None
+) -> None:
     """Write the live families as a structure file that `plan` reads back with no change."""
     from daemon.engine.structure_apply import export_live
     from daemon.service.structure_options import structure_file_of, toml_text
 
     settings = _settings(config_path)
     try:
-        live = _run(settings, lambda pim: export_live(pim, families))
+        live = _run(settings, pim_name, lambda pim: export_live(pim, families))
     except LookupError as exc:
         _fail(str(exc))
         return

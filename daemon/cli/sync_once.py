@@ -115,7 +115,7 @@ async def sync_once(
                 runner.source = bar.watch(runner.source)
             results.append(await runner.run_once())
             if diffs is not None and dry_run:
-                await _diff(app.pim, results[-1], diffs)
+                await _diff(app.pim_of(runner.name), results[-1], diffs)
     finally:
         if bar is not None:
             bar.progress.stop()

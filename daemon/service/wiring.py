@@ -2,8 +2,10 @@
 Wiring: builds the components a configuration describes and connects them.
 
 :class:`Services` live as long as the process (state store, metrics); :class:`SyncApp` is
-what one configuration builds (PIM client, sources, mappers, runners) and is rebuilt on a
-reload. Transports can be injected so that tests mount the simulators in-process.
+what one configuration builds (PIM clients, sources, mappers, runners) and is rebuilt on a
+reload. Each configured PIM gets one :class:`PimParts` (client, limiter, token, structure
+cache), shared by every source that writes to it: the fair-use budget is the PIM's.
+Transports can be injected so that tests mount the simulators in-process.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ from daemon.service.part_options import (
 )
 from daemon.service.readiness import Check, readiness_checks, schedule_period
 from daemon.service.runtime import Schedule
+from daemon.settings.connections import DEFAULT_PIM, PimSettings
 from daemon.settings.root import Settings, SourceEntry
 from daemon.sources import DamSource, build_source
 from daemon.store import Store, pim_identity
 from daemon.telemetry.metrics import Metrics, make_metrics
-from daemon.upstream.policy import ONE_SHOT_RETRY
+from daemon.upstream.policy import ONE_SHOT_RETRY, RetryPolicy
 
 if TYPE_CHECKING:
     # The webhook server's parts (Starlette, the SNS verifier's cryptography) load only where
@@ -70,6 +73,49 @@ class Services:
         return cls(store=store, metrics=metrics, registry=registry)
 
 
+@dataclass(frozen=True, slots=True)
+class PimParts:
+    """
+    One configured PIM: its client (the limiter that holds its fair-use budget, and its token)
+    and its structure cache. Built once per PIM; every source writing to it shares them.
+    """
+
+    client: PimClient
+    structure: StructureCache
+    limit: int
+
+    @classmethod
+    def build(
+        cls,
+        pim: PimSettings,
+        settings: Settings,
+        services: Services,
+        *,
+        transport: httpx.AsyncBaseTransport | None,
+        retry_cap: RetryPolicy | None,
+        remembered: bool,
+    ) -> PimParts:
+        metrics = services.metrics
+        client = PimClient.from_settings(
+            pim, observer=metrics, transport=transport, retry_cap=retry_cap
+        )
+        structure = StructureCache(
+            client,
+            ttl=settings.runtime.structure_ttl,
+            observer=metrics,
+            snapshots=services.store if remembered else None,
+            pim=pim_identity(str(pim.base_url)),
+        )
+        return cls(client=client, structure=structure, limit=pim.http.max_in_flight)
+
+    def register(self, name: str, metrics: Metrics, sources: Sequence[str]) -> None:
+        """Export its budget, its requests in flight and the sources writing to it."""
+        limiter = self.client.upstream.limiter
+        metrics.register_pim(
+            name, sources=sources, limit=self.limit, in_flight=lambda: limiter.in_flight
+        )
+
+
 @dataclass(slots=True)
 class Runner(SourceJobs):
     """A source's engine jobs and their schedule: what the runtime drives."""
@@ -85,7 +131,9 @@ class SyncApp:
     Args:
         settings: The validated configuration.
         services: Process-wide store and metrics.
-        pim_transport: Injected PIM transport (tests, demo in-process).
+        pim_transport: Injected PIM transport (tests, demo in-process): of every PIM not
+            named in ``pim_transports``.
+        pim_transports: Injected PIM transports by PIM name (``default`` for ``[pim]``).
         source_transports: Injected DAM transports by source name.
         source_clocks: Injected monotonic clocks by source name (tests moving a DAM's clock).
         dry_run: Map and report, write nothing.
@@ -110,6 +158,7 @@ class SyncApp:
     shutdown_grace: float
     events: EventLoops | None = None
     gate: WebhookGate | None = None
+    pims: dict[str, PimParts] = field(default_factory=dict)
     _closed: bool = field(default=False)
 
     @classmethod
@@ -119,6 +168,7 @@ class SyncApp:
         services: Services,
         *,
         pim_transport: httpx.AsyncBaseTransport | None = None,
+        pim_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         dry_run: bool = False,
         only: Sequence[str] | None = None,
@@ -130,16 +180,19 @@ class SyncApp:
     ) -> SyncApp:
         metrics = services.metrics
         retry_cap = ONE_SHOT_RETRY if one_shot else None
-        pim = PimClient.from_settings(
-            settings.pim, observer=metrics, transport=pim_transport, retry_cap=retry_cap
-        )
-        structure = StructureCache(
-            pim,
-            ttl=settings.runtime.structure_ttl,
-            observer=metrics,
-            snapshots=services.store if remembered else None,
-            pim=pim_identity(str(settings.pim.base_url)),
-        )
+        # One client (its limiter: the fair-use budget, and its token) and one structure cache
+        # per PIM, shared by every source that writes to it.
+        pims = {
+            name: PimParts.build(
+                pim_settings,
+                settings,
+                services,
+                transport=(pim_transports or {}).get(name, pim_transport),
+                retry_cap=retry_cap,
+                remembered=remembered,
+            )
+            for name, pim_settings in settings.pim_connections().items()
+        }
         boot = boot_id() if remembered else None
         holder = process_holder()
         spool = Path(settings.runtime.spool_dir) if settings.runtime.spool_dir else None
@@ -158,6 +211,7 @@ class SyncApp:
                 retry_cap=retry_cap,
             )
             sources.append(source)
+            pim, structure = pims[entry.pim].client, pims[entry.pim].structure
             media = MediaTransfer(
                 source,
                 pim,
@@ -192,19 +246,31 @@ class SyncApp:
                 )
             )
             metrics.register_source(entry.name, interval_seconds=entry.schedule.interval)
+        for name, parts in pims.items():
+            parts.register(name, metrics, [r.name for r in runners if r.pim is parts.client])
         loops = EventLoops(settings, services.store, metrics, runners) if events else None
+        first = pims.get(DEFAULT_PIM) or next(iter(pims.values()))
         return cls(
             settings=settings,
             services=services,
-            pim=pim,
+            pim=first.client,
             runners=runners,
             sources=sources,
-            structure=structure,
+            structure=first.structure,
             retry_interval=settings.runtime.retry_interval,
             shutdown_grace=settings.runtime.shutdown_grace,
             events=loops if loops is not None and loops.sources else None,
             gate=gate,
+            pims=pims,
         )
+
+    def pim_of(self, source: str) -> PimClient:
+        """The client of the PIM the source named ``source`` writes to."""
+        return self.pims[self.settings.source(source).pim].client
+
+    def structure_of(self, source: str) -> StructureCache:
+        """The structure cache of the PIM the source named ``source`` writes to."""
+        return self.pims[self.settings.source(source).pim].structure
 
     async def start(self) -> None:
         """Refuse a schema that is not at head; seed the metrics from the database."""
@@ -286,8 +352,9 @@ class SyncApp:
             await self.events.aclose(self.shutdown_grace)
         for source in reversed(self.sources):
             await source.aclose()
-        await self.structure.flush()  # options created since the last write
-        await self.pim.aclose()
+        for parts in reversed(self.pims.values()):
+            await parts.structure.flush()  # options created since the last write
+            await parts.client.aclose()
 
 
 def _clock_kept(
@@ -311,4 +378,4 @@ def _clock_kept(
     return RememberedClock(source, store, max_age=max_age, boot=boot)
 
 
-__all__ = ["Services", "SyncApp", "engine_options"]
+__all__ = ["PimParts", "Services", "SyncApp", "engine_options"]

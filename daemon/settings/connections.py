@@ -1,18 +1,36 @@
 """
-Connection sections of the configuration: HTTP timeouts, retries, limits and TLS, and the PIM.
+Connection sections of the configuration: HTTP timeouts, retries, limits and TLS, and the PIMs.
+
+A configuration names one PIM or several: ``[pim]`` is the PIM named :data:`DEFAULT_PIM`,
+``[pims.<name>]`` tables add more (same keys), and each source writes to the one its ``pim``
+key names. :func:`pim_connections` and :func:`pick_pim` are the one place that resolves them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated
 
 from pydantic import (
     Field,
     FilePath,
     FiniteFloat,
     HttpUrl,
+    StringConstraints,
     model_validator,
 )
 
 from daemon.core.config_model import MAX_SECONDS, Model, Secret
+from daemon.core.errors import ConfigError
+
+#: The PIM of a source that names none: the ``[pim]`` section.
+DEFAULT_PIM = "default"
+
+#: Names of sources and PIMs: metric labels and state keys, so short and plain.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+#: A ``[pims.<name>]`` table's name.
+PimName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 
 class TimeoutSettings(Model):
@@ -103,4 +121,77 @@ class PimSettings(Model):
         return self
 
 
-__all__ = ["HttpSettings", "PimSettings", "RetrySettings", "TimeoutSettings"]
+def pim_connections(
+    default: PimSettings | None, named: Mapping[str, PimSettings]
+) -> dict[str, PimSettings]:
+    """
+    Every configured PIM by name: ``[pim]`` under :data:`DEFAULT_PIM`, then ``[pims.<name>]``.
+
+    Raises:
+        ValueError: ``[pim]`` and ``[pims.default]`` both set, or no PIM at all.
+    """
+    if default is not None and DEFAULT_PIM in named:
+        raise ValueError(
+            f"[pim] is the PIM named {DEFAULT_PIM!r}: set [pim] or [pims.{DEFAULT_PIM}], not both"
+        )
+    found = {DEFAULT_PIM: default} if default is not None else {}
+    found.update(named)
+    if not found:
+        raise ValueError("no PIM configured: add a [pim] section (or [pims.<name>] tables)")
+    return found
+
+
+def unknown_pims(known: Mapping[str, PimSettings], wanted: Sequence[tuple[str, str]]) -> str | None:
+    """
+    One line naming every ``(source, pim)`` whose PIM is not configured, or ``None``.
+
+    Args:
+        known: :func:`pim_connections`' answer.
+        wanted: Each source's name and its ``pim`` key.
+    """
+    bad = [f"source {source!r} names pim {pim!r}" for source, pim in wanted if pim not in known]
+    if not bad:
+        return None
+    return (
+        f"unknown PIM: {'; '.join(bad)} (configured: {', '.join(known)}): "
+        "add a [pims.<name>] table or fix the source's pim key"
+    )
+
+
+def pick_pim(known: Mapping[str, PimSettings], name: str | None) -> tuple[str, PimSettings]:
+    """
+    The PIM named ``name``; with ``None``, the only one configured, else ``default``.
+
+    Raises:
+        ConfigError: no PIM has that name, or several are configured, none is ``default``
+            and no name was given.
+    """
+    if name is None:
+        if len(known) == 1:
+            return next(iter(known.items()))
+        if DEFAULT_PIM not in known:
+            raise ConfigError(
+                f"several PIMs are configured ({', '.join(known)}): name one", key="pims"
+            )
+        name = DEFAULT_PIM
+    if name not in known:
+        key = "pim" if name == DEFAULT_PIM else f"pims.{name}"
+        raise ConfigError(
+            f"no PIM named {name!r} is configured (configured: {', '.join(known) or 'none'})",
+            key=key,
+        )
+    return name, known[name]
+
+
+__all__ = [
+    "DEFAULT_PIM",
+    "NAME_PATTERN",
+    "HttpSettings",
+    "PimName",
+    "PimSettings",
+    "RetrySettings",
+    "TimeoutSettings",
+    "pick_pim",
+    "pim_connections",
+    "unknown_pims",
+]

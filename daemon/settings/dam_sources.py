@@ -2,7 +2,8 @@
 Source configuration: how one DAM is read, described in TOML rather than in code.
 
 A source is one ``[[sources]]`` table with ``name``, ``kind`` and the kind's section
-(``[sources.rest]`` or ``[sources.folder]``) plus ``[sources.http]`` for REST sources.
+(``[sources.rest]`` or ``[sources.folder]``) plus ``[sources.http]`` for REST sources, and
+``[sources.schedule]``: when it is polled.
 :func:`load_source_settings` validates one such table; secrets accept a literal,
 ``{env = "NAME"}`` or ``{file = "/path"}`` exactly as in the main configuration.
 """
@@ -14,11 +15,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, FiniteFloat, ValidationError, field_validator, model_validator
 
 from daemon.core.config_model import MAX_SECONDS, Model, Secret, format_validation_error
 from daemon.core.errors import ConfigError
-from daemon.settings.connections import HttpSettings
+from daemon.settings.connections import NAME_PATTERN, HttpSettings
 
 #: ``iso`` (full precision, ``Z``), ``iso_seconds`` (floored to seconds), epoch seconds or
 #: milliseconds; any other value containing ``%`` is a ``strftime`` pattern (read as UTC).
@@ -250,10 +251,54 @@ class FolderSettings(Model):
         return _seconds(value)
 
 
+class ScheduleSettings(Model):
+    """
+    When a source is polled: every ``interval`` seconds or on a ``cron`` expression (UTC).
+
+    Setting both is refused: neither silently wins.
+    """
+
+    interval: FiniteFloat | None = Field(60.0, gt=0, le=MAX_SECONDS)
+    cron: str | None = None
+    jitter: FiniteFloat = Field(
+        0.0, ge=0, le=MAX_SECONDS, description="random delay added to each run, seconds"
+    )
+    misfire_grace: FiniteFloat | None = Field(
+        None,
+        gt=0,
+        le=MAX_SECONDS,
+        description="a run later than this is skipped; default: one interval",
+    )
+    reconcile_interval: FiniteFloat | None = Field(
+        3600.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds between full id sweeps that find hard deletes",
+    )
+
+    @model_validator(mode="after")
+    def _check_cron(self) -> ScheduleSettings:
+        if self.cron is not None and self.interval is not None:
+            if "interval" in self.model_fields_set:
+                raise ValueError(
+                    "set either interval or cron, not both: a cron expression replaces the interval"
+                )
+        elif self.cron is None and self.interval is None:
+            raise ValueError("set interval or cron")
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {self.cron!r}: {exc}") from None
+        return self
+
+
 class SourceSettings(Model):
     """One DAM source."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(pattern=NAME_PATTERN)
     kind: Literal["rest", "folder"]
     rest: RestSettings | None = None
     folder: FolderSettings | None = None
@@ -304,6 +349,7 @@ __all__ = [
     "FolderSettings",
     "PagingSettings",
     "RestSettings",
+    "ScheduleSettings",
     "SourceSettings",
     "load_source_settings",
 ]

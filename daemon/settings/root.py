@@ -11,8 +11,9 @@ argument. Every key is documented in ``docs/configuration.md``.
 
 Durations are finite and at most :data:`MAX_SECONDS` (``inf`` or ``1e12`` would pass a bare
 ``gt=0`` and crash the scheduler or the date arithmetic later); a schedule is ``interval`` or
-``cron``, never both; the store is SQLite or PostgreSQL. :func:`load_settings` hands the loaded
-secrets to :mod:`daemon.core.secret_values`, so redaction masks them wherever they turn up.
+``cron``, never both; the store is SQLite or PostgreSQL; a source's ``pim`` names a
+``[pims.<name>]`` table or ``default`` (``[pim]``). :func:`load_settings` hands the loaded secrets
+to :mod:`daemon.core.secret_values`, so redaction masks them wherever they turn up.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import (
     FiniteFloat,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,57 +39,21 @@ from daemon.core import secret_values
 from daemon.core.config_model import Model, format_validation_error
 from daemon.core.errors import ConfigError
 from daemon.mapping.rules import SourceMapping
-from daemon.settings.connections import PimSettings
-from daemon.settings.dam_sources import MAX_SECONDS, SourceSettings
+from daemon.settings.connections import (
+    DEFAULT_PIM,
+    NAME_PATTERN,
+    PimName,
+    PimSettings,
+    pick_pim,
+    pim_connections,
+    unknown_pims,
+)
+from daemon.settings.dam_sources import MAX_SECONDS, ScheduleSettings, SourceSettings
 from daemon.settings.env_overrides import env_overrides, merge
 from daemon.settings.event_intake import BrokerSettings, EventFields, EventSettings, WebhookSettings
 
 #: ``store.url`` schemes; ``postgresql`` is read as ``postgresql+psycopg`` (the driver installed).
 STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
-
-
-class ScheduleSettings(Model):
-    """
-    When a source is polled: every ``interval`` seconds or on a ``cron`` expression (UTC).
-
-    Setting both is refused: neither silently wins.
-    """
-
-    interval: FiniteFloat | None = Field(60.0, gt=0, le=MAX_SECONDS)
-    cron: str | None = None
-    jitter: FiniteFloat = Field(
-        0.0, ge=0, le=MAX_SECONDS, description="random delay added to each run, seconds"
-    )
-    misfire_grace: FiniteFloat | None = Field(
-        None,
-        gt=0,
-        le=MAX_SECONDS,
-        description="a run later than this is skipped; default: one interval",
-    )
-    reconcile_interval: FiniteFloat | None = Field(
-        3600.0,
-        gt=0,
-        le=MAX_SECONDS,
-        description="seconds between full id sweeps that find hard deletes",
-    )
-
-    @model_validator(mode="after")
-    def _check_cron(self) -> ScheduleSettings:
-        if self.cron is not None and self.interval is not None:
-            if "interval" in self.model_fields_set:
-                raise ValueError(
-                    "set either interval or cron, not both: a cron expression replaces the interval"
-                )
-        elif self.cron is None and self.interval is None:
-            raise ValueError("set interval or cron")
-        if self.cron is not None:
-            from apscheduler.triggers.cron import CronTrigger
-
-            try:
-                CronTrigger.from_crontab(self.cron, timezone="UTC")
-            except ValueError as exc:
-                raise ValueError(f"invalid cron expression {self.cron!r}: {exc}") from None
-        return self
 
 
 class EngineSettings(Model):
@@ -182,8 +148,14 @@ def _warn_deprecated(key: str, replacement: str) -> None:
 
 
 class SourceEntry(SourceSettings):
-    """One ``[[sources]]`` table: the DAM, its schedule, its engine settings and its mapping."""
+    """
+    One ``[[sources]]`` table: the DAM, the PIM it writes to, its schedule, its engine
+    settings and its mapping.
+    """
 
+    pim: str = Field(
+        DEFAULT_PIM, pattern=NAME_PATTERN, description="the PIM written to: [pims.<name>] or [pim]"
+    )
     schedule: ScheduleSettings = ScheduleSettings()
     sync: EngineSettings = EngineSettings()
     mapping: SourceMapping
@@ -295,7 +267,8 @@ class RuntimeSettings(Model):
 class Settings(Model):
     """The whole configuration file."""
 
-    pim: PimSettings
+    default_pim: PimSettings | None = Field(None, alias="pim", description="the PIM 'default'")
+    pims: dict[PimName, PimSettings] = Field(default_factory=dict, validate_default=True)
     sources: list[SourceEntry] = []
     store: StoreSettings = StoreSettings()
     failures: FailureSettings = FailureSettings()
@@ -304,6 +277,23 @@ class Settings(Model):
     events: EventSettings = EventSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("pims")
+    @classmethod
+    def _some_pim(cls, pims: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "default_pim" in info.data:  # else [pim] itself is invalid: that error is enough
+            pim_connections(info.data["default_pim"], pims)
+        return pims
+
+    @field_validator("sources")
+    @classmethod
+    def _pims_known(cls, sources: list[SourceEntry], info: ValidationInfo) -> list[SourceEntry]:
+        if "default_pim" in info.data and "pims" in info.data:
+            known = pim_connections(info.data["default_pim"], info.data["pims"])
+            problem = unknown_pims(known, [(s.name, s.pim) for s in sources])
+            if problem:
+                raise ValueError(problem)
+        return sources
 
     @model_validator(mode="after")
     def _unique_sources(self) -> Settings:
@@ -319,6 +309,19 @@ class Settings(Model):
                 return entry
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"no source named {name!r} (configured: {known})", key="sources")
+
+    @property
+    def pim(self) -> PimSettings:
+        """The ``[pim]`` section: the PIM named ``default`` (a ConfigError when there is none)."""
+        return pick_pim(self.pim_connections(), DEFAULT_PIM)[1]
+
+    def pim_connections(self) -> dict[str, PimSettings]:
+        """Every configured PIM by name: ``[pim]`` is ``default``, then ``[pims.<name>]``."""
+        return pim_connections(self.default_pim, self.pims)
+
+    def pim_for(self, source: str) -> PimSettings:
+        """The PIM the source named ``source`` writes to (ConfigError: no such source)."""
+        return pick_pim(self.pim_connections(), self.source(source).pim)[1]
 
     def secret_values(self) -> list[str]:
         """

@@ -2,11 +2,12 @@
 Every Prometheus metric damsync exports, built once per registry by :func:`make_metrics`.
 
 Names follow the Prometheus conventions (``damsync_`` prefix, base units, ``_total`` counters, a
-separate failure counter next to each total). Labels are bounded: ``source`` and ``upstream`` come
-from the configuration, ``endpoint`` is an endpoint *template* chosen in code, ``code`` is a status
-class, ``family`` is capped by Akeneo's 100-family limit. As a last line of defence against a
-caller passing a raw URL or an asset id, every free-text label is normalised and capped: past
-:data:`MAX_LABEL_VALUES` distinct values a label becomes ``"other"`` and one warning is logged.
+separate failure counter next to each total). Labels are bounded: ``source``, ``pim`` and
+``upstream`` come from the configuration, ``endpoint`` is an endpoint *template* chosen in code,
+``code`` is a status class, ``family`` is capped by Akeneo's 100-family limit. As a last line of
+defence against a caller passing a raw URL or an asset id, every free-text label is normalised
+and capped: past :data:`MAX_LABEL_VALUES` distinct values a label becomes ``"other"`` and one
+warning is logged.
 
 :class:`Metrics` implements :class:`daemon.upstream.policy.RequestObserver`, so it can be
 handed to every :class:`daemon.upstream.session.Upstream` as its observer.
@@ -14,7 +15,7 @@ handed to every :class:`daemon.upstream.session.Upstream` as its observer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     REGISTRY,
@@ -203,6 +204,21 @@ class Metrics(SyncObserver, HttpObserver, EventObserver):
             "1 while the broker consumer is connected.",
             (*src, "origin"),
         )
+        self.source_pim = gauge(
+            "damsync_source_pim_info",
+            "Always 1: the PIM each source writes to (join per-source series on source).",
+            (*src, "pim"),
+        )
+        self.pim_in_flight = gauge(
+            "damsync_pim_requests_in_flight",
+            "Requests to the PIM in flight now, every source writing to it together.",
+            ("pim",),
+        )
+        self.pim_in_flight_limit = gauge(
+            "damsync_pim_requests_in_flight_limit",
+            "The PIM's fair-use budget: requests in flight at most (pim.http.max_in_flight).",
+            ("pim",),
+        )
         self.build_info = gauge("damsync_build_info", "Always 1; version label.", ("version",))
         self.build_info.labels(version).set(1)
 
@@ -212,6 +228,34 @@ class Metrics(SyncObserver, HttpObserver, EventObserver):
         self._drift_series: dict[str, set[tuple[str, str]]] = {}
         self._upstreams = _LabelCap("upstream")
         self._endpoints = _LabelCap("endpoint")
+        self._pims = _LabelCap("pim")
+        self._source_pims: dict[str, str] = {}
+
+    def register_pim(
+        self, pim: str, *, sources: Iterable[str], limit: int, in_flight: Callable[[], float]
+    ) -> None:
+        """
+        Export one PIM's fair-use budget, its requests in flight and the sources writing to it.
+
+        Called again on a reload: the new client's ``in_flight`` replaces the old one's, and a
+        source that now writes to another PIM leaves its old ``damsync_source_pim_info`` series.
+
+        Args:
+            pim: The configured PIM name (``default`` for ``[pim]``).
+            sources: The names of the sources that write to it.
+            limit: Its ``http.max_in_flight``.
+            in_flight: Reads its limiter's requests in flight at scrape time.
+        """
+        name = self._pims(pim)
+        self.pim_in_flight_limit.labels(name).set(limit)
+        self.pim_in_flight.labels(name).set_function(in_flight)
+        for source in sources:
+            s = self._src(source)
+            before = self._source_pims.get(s)
+            if before is not None and before != name:
+                self.source_pim.remove(s, before)
+            self._source_pims[s] = name
+            self.source_pim.labels(s, name).set(1)
 
 
 def _register_process_collectors(registry: CollectorRegistry) -> None:
