@@ -173,7 +173,9 @@ async def reconcile_sources(
         store = services.store
         for runner, mapper in plans:
             with DriftSpill(family=family) as spill:
-                summary = await scan_drift(runner.source, app.pim, store, mapper, spill)
+                summary = await scan_drift(
+                    runner.source, app.pim_of(runner.name), store, mapper, spill
+                )
                 show(summary, spill)
                 drifted += summary.total
                 if not fix or not summary.total:
