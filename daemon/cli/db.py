@@ -92,12 +92,16 @@ def db() -> None:
 )
 def upgrade(database_url: str | None, config_path: str | None, lock_timeout: float) -> None:
     """Apply every pending migration up to head."""
+    from alembic.util.exc import CommandError
+
     store = _open(database_url, config_path)
     try:
         before = store.current_revision()
         after = store.upgrade(lock_timeout=lock_timeout)
     except SyncError as exc:
         raise click.ClickException(str(exc)) from exc
+    except CommandError as exc:  # e.g. a damaged install whose migrations have two heads
+        raise click.ClickException(f"the migrations cannot be applied: {exc}") from exc
     finally:
         store.dispose()
     now = ",".join(after) or "none"
