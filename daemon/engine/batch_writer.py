@@ -286,13 +286,16 @@ class BatchProcessor:
             codes: dict[MediaRequest, str] = {}
             by_binary: dict[Any, str] = {}
             try:
+                # Each distinct binary once, whatever the number of values (locales, channels,
+                # attributes) it fills; the asset's own binary is the one its state records.
                 for request in item.mapped.media:
                     known = by_binary.get(request.binary)
                     if known is None:
                         target = dataclasses.replace(item.asset, binary=request.binary)
                         done = await self.media.transfer(target)
                         known = by_binary[request.binary] = done.media_code
-                        item.media_key = (done.checksum, done.media_code)
+                        if item.media_key is None or request.binary == item.asset.binary:
+                            item.media_key = (done.checksum, done.media_code)
                         report.uploaded += int(done.uploaded)
                     codes[request] = known
                 item.ready = fill_media(item.mapped, codes)

@@ -14,13 +14,19 @@ Media codes are keyed by the normalised checksum ``algorithm:hex``
 digest in base64 are one binary. Codes recorded before that form existed are keyed by the bare
 hex digest (the DAM's value as announced, or our SHA-256): a lookup that misses the normalised
 key tries those too, so no binary is uploaded again after an upgrade.
+
+Transfers of one binary at the same time (an asset's several values, or several assets sharing a
+file, e.g. one legal PDF as every asset's manual) go one after the other, keyed by the announced
+checksum (before the download) and by our SHA-256 (before the upload): the later ones find the
+media code the first recorded, so a binary is uploaded once even within one batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,7 +35,7 @@ import structlog
 
 from daemon.core.errors import SourceAssetError
 from daemon.core.records import DamAsset
-from daemon.engine.media_hold import MEMORY_BINARY_BYTES, HeldBytes, stage_for
+from daemon.engine.media_hold import MEMORY_BINARY_BYTES, BinaryStage, HeldBytes, stage_for
 from daemon.engine.media_spool import DEFAULT_MAX_BINARY_BYTES, BinaryOpener, SpoolFile
 from daemon.sources.checksums import (
     Checksum,
@@ -56,6 +62,31 @@ class Transferred:
     media_code: str
     uploaded: bool
     size: int
+
+
+class _KeyLocks:
+    """One lock per binary key, kept while a transfer holds it or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str | None) -> AsyncIterator[bool]:
+        """Hold ``key``'s lock (nothing for ``None``); yields whether another transfer had it."""
+        if key is None:
+            yield False
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield users > 0
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 class MediaTransfer:
@@ -96,6 +127,7 @@ class MediaTransfer:
         self._max_binary_bytes = max_binary_bytes
         self._memory_binary_bytes = memory_binary_bytes
         self._spool_probed = False
+        self._keys = _KeyLocks()
         self.uploaded_bytes = 0
 
     async def transfer(self, asset: DamAsset) -> Transferred:
@@ -116,10 +148,22 @@ class MediaTransfer:
             )
         announced = _announced(asset)
         tried: set[str] = set()
-        if announced is not None:
-            code = await self._lookup(_keys(announced, binary.checksum), tried)
-            if code is not None:
-                return Transferred(announced.key, code, uploaded=False, size=binary.size or 0)
+        if announced is None:
+            return await self._move(asset, None, tried)
+        keys = _keys(announced, binary.checksum)
+        code = await self._lookup(keys, tried)
+        if code is None:
+            async with self._keys.hold(announced.key) as waited:
+                if waited:  # the same binary was moving: its code is known now, if it went
+                    code = await self._lookup(keys, set())
+                if code is None:
+                    return await self._move(asset, announced, tried)
+        return Transferred(announced.key, code, uploaded=False, size=binary.size or 0)
+
+    async def _move(
+        self, asset: DamAsset, announced: Checksum | None, tried: set[str]
+    ) -> Transferred:
+        """Download into memory or the spool, then upload unless our SHA-256 has a code."""
         async with self._slots:
             if not self._spool_probed:
                 # A broken spool directory fails the first transfer, as it did when every
@@ -138,26 +182,37 @@ class MediaTransfer:
                 # The source verified the DAM's own checksum (whatever its algorithm); ours is
                 # SHA-256 of what we really read, so identical binaries share one upload.
                 ours = Checksum("sha256", digest.digest())
-                code = await self._lookup(_keys(ours, None), tried)
                 key = announced.key if announced is not None else ours.key
-                if code is not None:
-                    return Transferred(key, code, uploaded=False, size=size)
-                filename = binary.filename or stage.name
-                code = await self._pim.upload_media_file(
-                    stage.upload_source, filename=filename, mime_type=binary.mime_type
-                )
-                self.uploaded_bytes += size
-                log.debug("media.uploaded", asset=asset.id, bytes=size)
-                if self._remember is not None:
-                    # At once, not with the batch: a crash must not cost a second upload.
-                    await asyncio.to_thread(self._remember, key, code)
-                    if ours.key != key:
-                        # Found by our own SHA-256 too, when another asset comes without a
-                        # checksum or with another algorithm's.
-                        await asyncio.to_thread(self._remember, ours.key, code)
-                return Transferred(key, code, uploaded=True, size=size)
+                # Held already when announced as this SHA-256 (the lock is not re-entrant).
+                inner = None if ours.key == key and announced is not None else ours.key
+                async with self._keys.hold(inner) as waited:
+                    code = await self._lookup(_keys(ours, None), set() if waited else tried)
+                    if code is not None:
+                        return Transferred(key, code, uploaded=False, size=size)
+                    return await self._upload(stage, asset, key, ours, size)
             finally:
                 stage.remove()
+
+    async def _upload(
+        self, stage: BinaryStage, asset: DamAsset, key: str, ours: Checksum, size: int
+    ) -> Transferred:
+        """Upload a verified binary and record its code under its keys at once."""
+        binary = asset.binary
+        assert binary is not None
+        filename = binary.filename or stage.name
+        code = await self._pim.upload_media_file(
+            stage.upload_source, filename=filename, mime_type=binary.mime_type
+        )
+        self.uploaded_bytes += size
+        log.debug("media.uploaded", asset=asset.id, bytes=size)
+        if self._remember is not None:
+            # At once, not with the batch: a crash must not cost a second upload.
+            await asyncio.to_thread(self._remember, key, code)
+            if ours.key != key:
+                # Found by our own SHA-256 too, when another asset comes without a
+                # checksum or with another algorithm's.
+                await asyncio.to_thread(self._remember, ours.key, code)
+        return Transferred(key, code, uploaded=True, size=size)
 
     async def _lookup(self, keys: list[str], tried: set[str]) -> str | None:
         """The first media code known under ``keys``, skipping keys already asked for."""

@@ -77,7 +77,9 @@ class OptionWriter:
         return copy is not None and option.code in copy.family.options.get(option.attribute, ())
 
     async def _send(self, option: MissingOption) -> SyncError | None:
-        labels = {"en_US": option.label} if option.label else None
+        # Every active locale the DAM gave a label in (the mapping keeps only active ones);
+        # without any, the DAM label in en_US.
+        labels = dict(option.labels) or ({"en_US": option.label} if option.label else None)
         try:
             await self._pim.upsert_attribute_option(
                 option.family, option.attribute, option.code, labels

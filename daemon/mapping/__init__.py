@@ -4,7 +4,8 @@ Pure DAM -> PIM mapping: rules, family matching, codes, value conversion. No I/O
 The sync engine builds one :class:`Mapper` per source from its :class:`SourceMapping` and the
 cached family structure, calls :meth:`Mapper.map_asset` per asset, uploads the
 :class:`MediaRequest` binaries and calls :func:`fill_media`. ``damsync validate-config`` calls
-:func:`validate_rules`. The rules are documented key by key in ``docs/mapping.md``.
+:func:`validate_rules`, and :func:`mapping_warnings` (which never fail it). The rules are
+documented key by key in ``docs/mapping.md``.
 
 The facade is partly lazy (PEP 562): ``from daemon.mapping import Mapper`` imports the mapper
 when the name is first asked for, so that the settings, which need only the rules
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
         fill_media,
     )
     from daemon.mapping.plan import ConfigProblem
-    from daemon.mapping.validate import validate_rules
+    from daemon.mapping.validate import mapping_warnings, validate_rules
 
 #: The names that need the mapper, its compiled plan and its converters.
 _FROM_MAPPER = frozenset(
@@ -65,10 +66,10 @@ def __getattr__(name: str) -> Any:
         from daemon.mapping.plan import ConfigProblem
 
         value = ConfigProblem
-    elif name == "validate_rules":
-        from daemon.mapping.validate import validate_rules
+    elif name in ("validate_rules", "mapping_warnings"):
+        from daemon.mapping import validate
 
-        value = validate_rules
+        value = getattr(validate, name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value
@@ -95,6 +96,7 @@ __all__ = [
     "content_hash",
     "fill_media",
     "load_mapping",
+    "mapping_warnings",
     "option_code",
     "sanitise_code",
     "validate_rules",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from daemon.core.records import AssetAttribute, AssetFamily
 from daemon.mapping.codes import option_code
-from daemon.mapping.paths import ValueProblem, text_of
+from daemon.mapping.paths import ValueProblem, compile_pcre, text_of
 
 MissingSink = list[tuple[str, str]]
 Converter = Callable[[Any, MissingSink], Any]
@@ -35,6 +35,7 @@ SUPPORTED_TYPES = frozenset(
         "date",
         "media_link",
         "media_file",
+        "record",
     }
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -47,7 +48,6 @@ _NUMBER = {
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
 _MEMO_LIMIT = 4096
-_PCRE_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
 
 
 def show(value: Any, limit: int = 60) -> str:
@@ -65,36 +65,6 @@ def show(value: Any, limit: int = 60) -> str:
     if "://" in text and "?" in text:
         text = text.split("?", 1)[0] + "?..."
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
-def compile_pcre(text: str) -> re.Pattern[str]:
-    """
-    Compile an Akeneo ``validation_regexp`` (PCRE with delimiters, ``/^[a-z]+$/i``).
-
-    Args:
-        text: The regexp as Akeneo stores it.
-
-    Returns:
-        A Python pattern with the same flags.
-
-    Raises:
-        ValueError: no closing delimiter, an unknown flag, or a syntax Python cannot read.
-    """
-    flags = 0
-    body = text
-    if text and not text[0].isalnum() and text[0] not in "\\ ":
-        end = text.rfind(text[0])
-        if end <= 0:
-            raise ValueError(f"regexp {text!r} has no closing delimiter")
-        body = text[1:end]
-        for flag in text[end + 1 :]:
-            if flag not in _PCRE_FLAGS:
-                raise ValueError(f"regexp {text!r} has the unsupported flag {flag!r}")
-            flags |= _PCRE_FLAGS[flag]
-    try:
-        return re.compile(body, flags)
-    except re.error as exc:
-        raise ValueError(f"regexp {text!r} cannot be checked: {exc}") from None
 
 
 def _clean_text(value: Any, textarea: bool) -> str:
@@ -339,6 +309,27 @@ def _media_link(attr: AssetAttribute) -> Converter:
     return convert
 
 
+def _record(renames: Mapping[str, str]) -> Converter:
+    """A reference entity record code: one code, as the DAM gives it or renamed by ``options``."""
+
+    def convert(value: Any, missing: MissingSink) -> Any:
+        if isinstance(value, list | tuple):
+            if len(value) != 1:
+                raise ValueProblem(
+                    f"expected one record code, got {len(value)} (use transform first)"
+                )
+            value = value[0]
+        text = _clean_text(value, False).strip()
+        text = renames.get(text, text)
+        if not text:
+            return None
+        if any(c.isspace() for c in text):
+            raise ValueProblem(f"{show(text)} is not a record code (it contains spaces)")
+        return text
+
+    return convert
+
+
 def build_converter(
     attr: AssetAttribute,
     family: AssetFamily,
@@ -353,7 +344,7 @@ def build_converter(
     Args:
         attr: The attribute, from the cached family structure.
         family: Its family (for option codes).
-        options: DAM value -> option code renames.
+        options: DAM value -> option code (or record code) renames.
         decimal_separator: How number strings write decimals.
         create_missing_options: Report unknown options as options to create, not as errors.
 
@@ -376,6 +367,8 @@ def build_converter(
         return _date
     if kind == "media_link":
         return _media_link(attr)
+    if kind == "record":
+        return _record(options or {})
     raise ValueError(f"attribute type {kind!r} is not supported")
 
 

@@ -50,7 +50,7 @@ def _shared(cv: CompiledValue) -> dict[Any, PimValue] | None:
 
 def _flush_sink(run: Run, code: str) -> None:
     sink = run.sink
-    run.missing.extend((code, option, label) for option, label in sink)
+    run.missing.extend((code, option, label, ()) for option, label in sink)
     sink.clear()
 
 
@@ -220,6 +220,8 @@ def compile_step(cv: CompiledValue) -> Step:
     """
     if cv.binary:
         return _binary(cv)
+    if cv.file is not None or cv.labels is not None:
+        return lambda run: map_value(run, cv)  # DAM files, localized option labels: rarer
     if cv.plain:
         return _plain(cv)
     if cv.attribute.value_per_locale and cv.locale is None:

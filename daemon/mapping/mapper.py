@@ -17,6 +17,7 @@ from daemon.core.errors import MappingError
 from daemon.core.records import AssetFamily, BinaryRef, Channel, DamAsset, PimAsset, PimValue
 from daemon.mapping.codes import sanitise_code
 from daemon.mapping.fast import Step, compile_step
+from daemon.mapping.option_labels import DEFAULT_LABEL_LOCALE, Labels, fallback_locale
 from daemon.mapping.paths import ValueProblem
 from daemon.mapping.plan import CompiledFamily, CompiledValue, compile_mapping
 from daemon.mapping.results import (
@@ -74,10 +75,17 @@ class Mapper:
     ) -> None:
         self.rules = rules
         self._plan = compile_mapping(rules, families, channels)
+        # A DAM label without a locale goes in en_US, or in an active locale when it is not.
+        self._label_locale = fallback_locale({loc for c in channels for loc in c.locales})
         self._steps: dict[int, tuple[Step, ...]] = {
             id(rule): tuple(compile_step(cv) if fast else _reference(cv) for cv in rule.values)
             for rule in self._plan
         }
+
+    def _default_labels(self, label: str) -> Labels:
+        """The DAM label in one locale; empty for en_US, which the engine uses by default."""
+        locale = self._label_locale
+        return () if locale == DEFAULT_LABEL_LOCALE else ((locale, label),)
 
     def _rule(self, asset: DamAsset) -> tuple[int, CompiledFamily] | Unmatched | MappingFailed:
         for index, rule in enumerate(self._plan):
@@ -157,10 +165,13 @@ class Mapper:
         pim = PimAsset(rule.family, code, {k: tuple(v) for k, v in run.values.items()})
         missing: tuple[MissingOption, ...] = ()
         if run.missing:
-            firsts: dict[tuple[str, str], str] = {}
-            for attr, option, label in run.missing:
-                firsts.setdefault((attr, option), label)
-            missing = tuple(MissingOption(rule.family, a, c, t) for (a, c), t in firsts.items())
+            firsts: dict[tuple[str, str], tuple[str, Labels]] = {}
+            for attr, option, label, labels in run.missing:
+                firsts.setdefault((attr, option), (label, labels))
+            missing = tuple(
+                MissingOption(rule.family, a, c, t, labels or self._default_labels(t))
+                for (a, c), (t, labels) in firsts.items()
+            )
         # Each placeholder is in the values once: its identity is computed where the hash
         # needs it, without a dict keyed by (slow to hash) media requests.
         digest = hash_values(pim, lambda m: _binary_identity(m.binary, asset))

@@ -24,6 +24,7 @@ Transform = Callable[[Any], Any]
 BINARY_FIELDS = ("url", "path", "filename", "mime_type", "size", "checksum")
 _ROOTS = ("id", "updated_at", "deleted")
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_PCRE_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
 
 
 class ValueProblem(Exception):
@@ -131,6 +132,36 @@ def text_of(value: Any) -> str:
         return value.isoformat()
     kind = "an object" if isinstance(value, Mapping) else f"a {type(value).__name__}"
     raise ValueProblem(f"expected a single value, got {kind}")
+
+
+def compile_pcre(text: str) -> re.Pattern[str]:
+    """
+    Compile an Akeneo ``validation_regexp`` (PCRE with delimiters, ``/^[a-z]+$/i``).
+
+    Args:
+        text: The regexp as Akeneo stores it.
+
+    Returns:
+        A Python pattern with the same flags.
+
+    Raises:
+        ValueError: no closing delimiter, an unknown flag, or a syntax Python cannot read.
+    """
+    flags = 0
+    body = text
+    if text and not text[0].isalnum() and text[0] not in "\\ ":
+        end = text.rfind(text[0])
+        if end <= 0:
+            raise ValueError(f"regexp {text!r} has no closing delimiter")
+        body = text[1:end]
+        for flag in text[end + 1 :]:
+            if flag not in _PCRE_FLAGS:
+                raise ValueError(f"regexp {text!r} has the unsupported flag {flag!r}")
+            flags |= _PCRE_FLAGS[flag]
+    try:
+        return re.compile(body, flags)
+    except re.error as exc:
+        raise ValueError(f"regexp {text!r} cannot be checked: {exc}") from None
 
 
 def parse_template(text: str) -> list[str | tuple[str, ...]]:
@@ -307,6 +338,7 @@ __all__ = [
     "Transform",
     "ValueProblem",
     "compile_path",
+    "compile_pcre",
     "compile_template",
     "compile_transform",
     "is_empty",

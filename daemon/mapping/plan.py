@@ -19,6 +19,7 @@ from typing import Any
 from daemon.core.records import AssetAttribute, AssetFamily, Channel, DamAsset
 from daemon.mapping.codes import option_code
 from daemon.mapping.convert import SUPPORTED_TYPES, Converter, build_converter
+from daemon.mapping.file_refs import FileReader, file_reader
 from daemon.mapping.paths import (
     Getter,
     Transform,
@@ -34,6 +35,7 @@ from daemon.mapping.rules import (
     AttributeRule,
     FamilyRule,
     FieldCondition,
+    FileKeys,
     SourceMapping,
     ValueSource,
 )
@@ -67,6 +69,10 @@ class CompiledValue:
     required: bool
     source: str
     plain: bool  # neither localizable nor picking a locale: the value is used as it is
+    file: FileReader | None = None  # a `file` source: DAM files become media requests
+    file_keys: FileKeys = FileKeys()
+    labels: Getter | None = None  # `option_labels`: localized labels of created options
+    label_locales: frozenset[str] = frozenset()  # every active locale, for option labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +156,8 @@ def _getter(src: ValueSource) -> Getter:
         return compile_template(src.template)
     if src.binary:
         return lambda a: a.binary
+    if src.file is not None:
+        return compile_path(src.file)
     constant = src.value
     return lambda a: constant
 
@@ -252,10 +260,14 @@ class _Compiler:
         code, before = attr.code, len(self.problems)
         active = self.channels[ch].locales if ch is not None else self.all_locales
         is_media = attr.type == "media_file"
-        if src.binary and not is_media:
-            self.problem(code, path, f"binary = true needs a media_file attribute, not {attr.type}")
-        if is_media and not src.binary:
+        if (src.binary or src.file is not None) and not is_media:
+            what = "binary = true" if src.binary else "file"
+            self.problem(code, path, f"{what} needs a media_file attribute, not {attr.type}")
+        if is_media and not (src.binary or src.file is not None):
             self.problem(code, path, "a media_file attribute takes the asset binary: binary = true")
+        is_option = attr.type in ("single_option", "multiple_options")
+        if src.option_labels is not None and not is_option:
+            self.problem(code, f"{path}.option_labels", "option_labels needs an option attribute")
         self.locale_checks(attr, src, active, path)
         convert = None
         if not is_media:
@@ -269,7 +281,7 @@ class _Compiler:
                 )
             except ValueError as exc:
                 self.problem(code, path, str(exc))
-        if attr.type in ("single_option", "multiple_options"):
+        if is_option:
             self.option_policy(family, attr, src, path)
         transforms = tuple(
             compile_transform(s if isinstance(s, str) else s.model_dump(by_alias=True))
@@ -299,8 +311,12 @@ class _Compiler:
             locale=src.locale,
             pick_keys=picks,
             required=src.required,
-            source=src.path or src.template or ("binary" if src.binary else "value"),
+            source=src.path or src.template or src.file or ("binary" if src.binary else "value"),
             plain=not attr.value_per_locale and src.locale is None,
+            file=file_reader(src.file_keys) if src.file is not None else None,
+            file_keys=src.file_keys,
+            labels=compile_path(src.option_labels) if src.option_labels is not None else None,
+            label_locales=frozenset(self.all_locales),
         )
 
     def locale_checks(

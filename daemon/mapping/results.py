@@ -32,12 +32,19 @@ class MediaRequest:
 
 @dataclass(frozen=True, slots=True)
 class MissingOption:
-    """An option code the engine should create in the PIM before writing the asset."""
+    """
+    An option code the engine should create in the PIM before writing the asset.
+
+    ``label`` is the DAM value it came from; ``labels`` the ``(locale, label)`` pairs to send
+    (every active locale the DAM gives, else ``label`` in one locale). Empty: ``label`` in
+    ``en_US``, as before labels had locales.
+    """
 
     family: str
     attribute: str
     code: str
     label: str
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 #: One value of a PIM asset: ``(attribute, locale, channel)``.

@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 from daemon.core.config_model import Model
 from daemon.core.errors import ConfigError
 from daemon.mapping.paths import parse_path, parse_template
+from daemon.mapping.product_link_rules import ProductLinkRule
 
 Scalar = str | bool | int | float
 ConstantValue = Scalar | list[Scalar]
@@ -105,7 +106,17 @@ TransformStep = (
     Literal["lower", "upper", "strip", "first"] | JoinStep | SplitStep | DefaultStep | ExtractStep
 )
 
-_SOURCES = ("path", "value", "template", "binary")
+_SOURCES = ("path", "value", "template", "binary", "file")
+
+
+class FileKeys(Model):
+    """The keys of a DAM file object (``file`` sources): where its URL, name, size... are."""
+
+    url: str = "url"
+    filename: str = "filename"
+    mime_type: str = "mime_type"
+    size: str = "size"
+    checksum: str = "checksum"
 
 
 class ValueSource(Model):
@@ -115,14 +126,17 @@ class ValueSource(Model):
     value: ConstantValue | None = None
     template: str | None = None
     binary: bool = False
+    file: str | None = None
+    file_keys: FileKeys = FileKeys()
     transform: list[TransformStep] = []
     locale: str | None = None
     locales: dict[str, str] = {}
     options: dict[str, str] = {}
+    option_labels: str | None = None
     decimal_separator: Literal[".", ","] = "."
     required: bool = False
 
-    check_path = field_validator("path")(_check_path)
+    check_path = field_validator("path", "file", "option_labels")(_check_path)
 
     @field_validator("template")
     @classmethod
@@ -142,20 +156,15 @@ class ValueSource(Model):
         Name the sources that are set.
 
         Returns:
-            Some of ``path``, ``value``, ``template``, ``binary``.
+            Some of ``path``, ``value``, ``template``, ``binary``, ``file``.
         """
-        return [
-            name
-            for name, v in zip(
-                _SOURCES, (self.path, self.value, self.template, self.binary or None), strict=True
-            )
-            if v is not None
-        ]
+        given = (self.path, self.value, self.template, self.binary or None, self.file)
+        return [name for name, v in zip(_SOURCES, given, strict=True) if v is not None]
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueSource:
         if type(self) is ValueSource and len(self.sources()) != 1:
-            raise ValueError("set exactly one of path, value, template, binary = true")
+            raise ValueError("set exactly one of path, value, template, binary = true, file")
         return self
 
 
@@ -178,7 +187,9 @@ class AttributeRule(ValueSource):
             if own or self.channel is not None:
                 raise ValueError("with channels, set the sources inside each channel only")
         elif len(own) != 1:
-            raise ValueError("set exactly one of path, value, template, binary = true, channels")
+            raise ValueError(
+                "set exactly one of path, value, template, binary = true, file, channels"
+            )
         return self
 
 
@@ -195,6 +206,7 @@ class FamilyRule(Model):
     code: str = "{id}"
     attributes: dict[str, AttributeRule] = {}
     clear_missing: bool = True
+    product_links: list[ProductLinkRule] = []
 
     @field_validator("code")
     @classmethod
@@ -262,6 +274,7 @@ __all__ = [
     "ExtractStep",
     "FamilyRule",
     "FieldCondition",
+    "FileKeys",
     "JoinStep",
     "Match",
     "SourceMapping",

@@ -15,6 +15,8 @@ from typing import Any
 from daemon.core.errors import MappingError
 from daemon.core.records import BinaryRef, DamAsset, PimValue
 from daemon.mapping.convert import show
+from daemon.mapping.file_refs import is_file
+from daemon.mapping.option_labels import Labels, localized_labels
 from daemon.mapping.paths import ValueProblem
 from daemon.mapping.plan import CompiledValue
 from daemon.mapping.results import MediaRequest
@@ -49,7 +51,7 @@ class Run:
         self.errors: list[MappingError] = []
         self.values: dict[str, list[PimValue]] = {}
         self.media: list[MediaRequest] = []
-        self.missing: list[tuple[str, str, str]] = []
+        self.missing: list[tuple[str, str, str, Labels]] = []
         self.sink: list[tuple[str, str]] = []  # (option code, label) of the current attribute
 
     def fail(self, field: str, reason: str, **details: Any) -> None:
@@ -107,21 +109,53 @@ def _fan_out(cv: CompiledValue, raw: Any) -> list[tuple[str | None, Any]]:
     )
 
 
-def _media(run: Run, cv: CompiledValue, binary: Any) -> bool:
-    attr, ch = cv.attribute, cv.channel
-    if binary is None:
-        return False
-    if not isinstance(binary, BinaryRef):  # pragma: no cover - the binary getter gives a BinaryRef
-        raise ValueProblem("the asset binary is unreadable")
+def _file_pairs(cv: CompiledValue, raw: Any) -> list[tuple[str | None, Any]]:
+    """Pair the files of a ``file`` source with their locales: one file, or files by locale."""
+    if raw is None or raw == "" or raw == []:
+        return []
+    if not (is_file(raw, cv.file_keys) or isinstance(raw, list)):
+        return _fan_out(cv, raw)  # files keyed by locale
+    if not cv.attribute.value_per_locale:
+        return [(None, raw)]
+    if cv.locale == "*":
+        return [(loc, raw) for loc in cv.active]
+    if cv.locale is not None:
+        return [(cv.locale, raw)]
+    raise ValueProblem(
+        "the attribute is localizable: expected files keyed by locale, got one file "
+        '(or set locale to a code or "*")'
+    )
+
+
+def check_binary(cv: CompiledValue, binary: BinaryRef) -> None:
+    """
+    Check a binary against its media_file attribute: extension and size, when known.
+
+    Raises:
+        ValueProblem: an extension the attribute refuses, or a file over its size limit.
+    """
+    attr = cv.attribute
     if attr.allowed_extensions and binary.filename:
         ext = binary.filename.rsplit(".", 1)[-1].lower() if "." in binary.filename else ""
         if ext not in {e.lower().lstrip(".") for e in attr.allowed_extensions}:
             allowed = ", ".join(attr.allowed_extensions)
             raise ValueProblem(f"file extension {ext!r} is not allowed ({allowed})")
     if attr.max_file_size and binary.size is not None:
-        limit = float(attr.max_file_size) * 1_000_000
+        try:
+            limit = float(attr.max_file_size) * 1_000_000
+        except ValueError:  # not a number of MB: the PIM checks the file when it is assigned
+            return
         if binary.size > limit:
             raise ValueProblem(f"{binary.size} bytes, over the {attr.max_file_size} MB limit")
+
+
+def _media(run: Run, cv: CompiledValue, binary: Any) -> bool:
+    attr, ch = cv.attribute, cv.channel
+    if binary is None:
+        return False
+    if not isinstance(binary, BinaryRef):  # pragma: no cover - the binary getter gives a BinaryRef
+        raise ValueProblem("the asset binary is unreadable")
+    check_binary(cv, binary)
     locales: Sequence[str | None] = [None]
     if attr.value_per_locale:
         locales = cv.active if cv.locale == "*" else [cv.locale]
@@ -130,6 +164,30 @@ def _media(run: Run, cv: CompiledValue, binary: Any) -> bool:
         run.media.append(request)
         run.values.setdefault(attr.code, []).append(PimValue(request, loc, ch))
     return True
+
+
+def _file_request(run: Run, cv: CompiledValue, loc: str | None, value: Any) -> MediaRequest:
+    """One DAM file of a ``file`` source as a media request of its locale and channel."""
+    assert cv.file is not None
+    binary = cv.file(value)
+    check_binary(cv, binary)
+    request = MediaRequest(cv.attribute.code, loc, cv.channel, binary)
+    run.media.append(request)
+    return request
+
+
+def _flush_missing(run: Run, cv: CompiledValue) -> None:
+    """Move the options to create out of the sink, with their labels by locale when given."""
+    labels = None if cv.labels is None else cv.labels(run.asset)
+    single = cv.attribute.type == "single_option"
+    for option, label in run.sink:
+        given: Labels = ()
+        if labels is not None:
+            given = localized_labels(
+                labels, label, single=single, renames=cv.renames, active=cv.label_locales
+            )
+        run.missing.append((cv.attribute.code, option, label, given))
+    run.sink.clear()
 
 
 def map_value(run: Run, cv: CompiledValue) -> None:
@@ -148,6 +206,8 @@ def map_value(run: Run, cv: CompiledValue) -> None:
         if cv.binary:
             produced = _media(run, cv, raw)
             pairs = ()
+        elif cv.file is not None:
+            pairs = _file_pairs(cv, raw)
         elif cv.plain and type(raw) is not dict:
             pairs = ((None, raw),)  # the common case, without the general fan-out's checks
         else:
@@ -164,7 +224,11 @@ def map_value(run: Run, cv: CompiledValue) -> None:
                 value = step(value)
             if value is None or value == "" or value == []:
                 continue
-            data = convert(value, sink) if convert is not None else value
+            data: Any
+            if cv.file is not None:
+                data = _file_request(run, cv, loc, value)
+            else:
+                data = convert(value, sink) if convert is not None else value
         except ValueProblem as exc:
             produced = True
             details = {"attribute": code, "locale": loc, "channel": ch}
@@ -179,8 +243,7 @@ def map_value(run: Run, cv: CompiledValue) -> None:
             out = run.values.setdefault(code, [])
         out.append(PimValue(data, loc, ch))
     if sink:
-        run.missing.extend((code, option, label) for option, label in sink)
-        sink.clear()
+        _flush_missing(run, cv)
     if not produced and cv.required:
         run.fail(
             field_name(attr.code, None, ch),
@@ -190,4 +253,4 @@ def map_value(run: Run, cv: CompiledValue) -> None:
         )
 
 
-__all__ = ["Run", "field_name", "map_value"]
+__all__ = ["Run", "check_binary", "field_name", "map_value"]

@@ -249,7 +249,7 @@ def test_media_link_with_a_foreign_url_is_refused_without_its_query():
     assert "SECRET" not in info.value.reason
 
 
-@pytest.mark.parametrize("type_", ["record", "auto_tagging"])
+@pytest.mark.parametrize("type_", ["auto_tagging"])
 def test_unsupported_types_are_refused_when_building(type_):
     """Types mapping cannot fill are refused up front."""
     with pytest.raises(ValueError, match="not supported"):

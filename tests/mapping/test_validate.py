@@ -145,7 +145,7 @@ def test_validate_rules_scopable_attribute_needs_a_channel():
 def test_validate_rules_unsupported_type_and_bad_regexp():
     """Unsupported attribute types and PIM regexps Python cannot check are problems."""
     attrs = dict(FAMILIES["packshots"].attributes)
-    attrs["ref"] = replace(attrs["product_ref"], code="ref", type="record")
+    attrs["ref"] = replace(attrs["product_ref"], code="ref", type="auto_tagging")
     attrs["product_ref"] = replace(
         attrs["product_ref"], validation_rule="regexp", validation_regexp="/(/"
     )
@@ -154,7 +154,7 @@ def test_validate_rules_unsupported_type_and_bad_regexp():
         {"families": [{"family": "packshots", "attributes": {"ref": "id", "product_ref": "id"}}]}
     )
     messages = [p.message for p in validate_rules(rules, families, CHANNELS)]
-    assert "attribute type 'record' is not supported" == messages[0]
+    assert "attribute type 'auto_tagging' is not supported" == messages[0]
     assert messages[1].startswith("regexp '/(/' cannot be checked")
 
 

@@ -13,17 +13,16 @@ import random
 from bisect import bisect_left, insort
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from daemon.core.errors import ConfigError
 from daemon.sim.dam.binaries import FileKind
 from daemon.sim.dam.metadata import generate_metadata
+from daemon.sim.dam.renditions import localized_files
+from daemon.sim.dam.stamps import MAX_ASSETS, asset_id, format_micro, from_us, parse_asset_id, to_us
 
 NUM_BITS = 24  # asset numbers live in the low bits of an index key
 NUM_MASK = (1 << NUM_BITS) - 1
-MAX_ASSETS = 999_999  # ids are a-000001 .. a-999999
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +50,7 @@ class DamSimOptions:
     client_secret: str = field(default="demo", repr=False)
     cloud_name: str = "demo"
     history_days: float = 30.0
+    localized_files: bool = False  # manuals per locale, renditions per channel (renditions.py)
 
     def __post_init__(self) -> None:
         counts = {
@@ -111,53 +111,6 @@ class TickResult:
     added: list[str]
     deleted: list[str]
     burst_updated_at: str | None
-
-
-def asset_id(num: int) -> str:
-    """
-    Args:
-        num: the asset number (1-based).
-
-    Returns:
-        The id text, ``a-`` and six digits.
-    """
-    return f"a-{num:06d}"
-
-
-def parse_asset_id(text: str) -> int | None:
-    """
-    Args:
-        text: a candidate id.
-
-    Returns:
-        Its number, or ``None`` when the text is not an id of the simulator.
-    """
-    if len(text) != 8 or not text.startswith("a-") or not text[2:].isdigit():
-        return None
-    return int(text[2:]) or None
-
-
-def to_us(moment: datetime) -> int:
-    """
-    Args:
-        moment: an aware datetime.
-
-    Returns:
-        Microseconds since the Unix epoch.
-    """
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(stamp: int) -> datetime:
-    """
-    Args:
-        stamp: microseconds since the Unix epoch.
-
-    Returns:
-        The aware UTC datetime.
-    """
-    return _EPOCH + timedelta(microseconds=stamp)
 
 
 def key_of(record: AssetRecord) -> int:
@@ -229,6 +182,15 @@ class DamStore:
         Returns:
             Its current metadata: generated from (seed, number, version), then overridden.
         """
+        generated = self._own_metadata(record)
+        if self._options.localized_files and not record.deleted:
+            files = localized_files(self.seed, record.num, record.kind, record.file_version)
+            for key, value in files.items():
+                generated.setdefault(key, value)  # a test's own files win
+        return generated
+
+    def _own_metadata(self, record: AssetRecord) -> dict[str, Any]:
+        """The metadata generated and overridden, without the files derived from the record."""
         generated = generate_metadata(self.seed, record.num, record.version, record.kind)
         if record.metadata_override:
             generated.update(record.metadata_override)
@@ -362,7 +324,7 @@ class DamStore:
         override = old.metadata_override
         version = old.version
         if metadata is not None:
-            override = {**self.metadata(old), **metadata}
+            override = {**self._own_metadata(old), **metadata}
             version += 1
         new = replace(
             old,
@@ -375,17 +337,6 @@ class DamStore:
         )
         self._store(old, new)
         return new
-
-
-def format_micro(moment: datetime) -> str:
-    """
-    Args:
-        moment: an aware datetime.
-
-    Returns:
-        ``2026-11-23T08:00:00.123456Z`` (UTC, always six fractional digits).
-    """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 __all__ = [
