@@ -4,7 +4,12 @@
 It parses the configuration, reaches the state store (schema at head), the PIM and every DAM,
 checks every mapping rule against the live family structure, and maps a sample of real DAM
 assets (the first page of each source), reporting the per-field failures the first pass would
-have. It exits 0 only when there is no problem; warnings (TLS verification off) never fail it.
+have. For a family the PIM links by rules (a naming convention, product link rules), the sample
+is also run through them (:mod:`daemon.engine.link_readiness`): a code or filename the
+convention's pattern refuses is an error when the PIM would then refuse the asset
+(``abort_asset_creation_on_error``), else a warning; an asset no link rule would find a product
+for is a warning. It exits 0 only when there is no problem; warnings (TLS verification off,
+rules mode) never fail it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +30,11 @@ from daemon.core.errors import SyncError
 from daemon.core.records import Window
 
 if TYPE_CHECKING:
+    import httpx
+
+    from daemon.core.records import AssetFamily
+    from daemon.engine.naming_checks import SampledAsset
+    from daemon.pim import PimClient
     from daemon.service.wiring import Runner
     from daemon.settings import Settings
 
@@ -44,14 +55,27 @@ def _warnings(settings: Settings) -> list[str]:
     return found
 
 
-async def _sample(runner: Runner, index: int) -> list[str]:
-    """Map the first page of the source's changes; one line per distinct field failure."""
-    from daemon.mapping import MappingFailed
+@dataclass(slots=True)
+class Report:
+    """What ``validate-config`` found: problems fail it, warnings are only printed."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+async def _sample(runner: Runner, index: int) -> tuple[list[str], list[SampledAsset]]:
+    """
+    Map the first page of the source's changes: one line per distinct field failure, and the
+    assets mapped (as damsync would create them, for the rules-mode check).
+    """
+    from daemon.engine.naming_checks import SampledAsset
+    from daemon.mapping import MappedAsset, MappingFailed
 
     window = Window(since=datetime(1970, 1, 1, tzinfo=UTC), until=datetime.now(UTC))
     mapper = await runner.processor.mappers.get()
     seen = 0
     reasons: Counter[str] = Counter()
+    mapped: list[SampledAsset] = []
     async for page in runner.source.changes(window):
         for asset in page.assets[:SAMPLE]:
             seen += 1
@@ -59,14 +83,61 @@ async def _sample(runner: Runner, index: int) -> list[str]:
             if isinstance(outcome, MappingFailed):
                 for error in outcome.errors:
                     reasons[f"field {error.field!r}: {error.reason}"] += 1
+            elif isinstance(outcome, MappedAsset):
+                pim = outcome.asset
+                mapped.append(SampledAsset(outcome.asset_id, pim.code, pim.values, pim.family))
         for unreadable in page.errors:
             reasons[f"unreadable record: {unreadable}"] += 1
         break  # the first page is the sample: a check, not a pass
     prefix = f"sources[{index}] ({runner.name}): sample of {seen} asset(s)"
-    return [f"{prefix}: {count} × {reason}" for reason, count in reasons.most_common(20)]
+    return [f"{prefix}: {count} × {reason}" for reason, count in reasons.most_common(20)], mapped
 
 
-async def _validate(settings: Settings) -> list[str]:
+async def _rules_mode(
+    pim: PimClient,
+    families: Mapping[str, AssetFamily],
+    sampled: Sequence[SampledAsset],
+    where: str,
+    report: Report,
+) -> None:
+    """Run each family's naming convention and product link rules on the sampled assets."""
+    from daemon.engine.link_readiness import RulesMode, check_family
+
+    for code, family in families.items():
+        try:
+            info = await pim.get_asset_family(code)
+            mode = RulesMode.of(info.naming_convention, info.product_link_rules)
+            if not mode.active:
+                continue
+            findings = await check_family(
+                pim, family, mode, [a for a in sampled if a.family == code]
+            )
+        except SyncError as exc:
+            report.problems.append(f"{where}: rules of family {code!r}: {one_line(exc)}")
+            continue
+        for finding in findings:
+            line = f"{where}: {finding.message}"
+            (report.problems if finding.severity == "error" else report.warnings).append(line)
+
+
+async def check_config(
+    settings: Settings,
+    *,
+    pim_transport: httpx.AsyncBaseTransport | None = None,
+    source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> Report:
+    """
+    Everything ``validate-config`` checks once the configuration parsed and the store is at
+    head: the PIM, each DAM, the mapping rules, the sample and the rules mode.
+
+    Args:
+        settings: The configuration.
+        pim_transport: Injected PIM transport (tests: the simulator in-process).
+        source_transports: Injected DAM transports by source name.
+
+    Returns:
+        The problems and warnings, one line each.
+    """
     # Imported here: `validate-config --help` starts without the engine (bench/startup.py).
     from prometheus_client import CollectorRegistry
 
@@ -74,13 +145,21 @@ async def _validate(settings: Settings) -> list[str]:
     from daemon.service.wiring import Services, SyncApp
 
     services = Services.create(settings, registry=CollectorRegistry())
-    app = SyncApp.build(settings, services, one_shot=True)
-    problems: list[str] = []
+    app = SyncApp.build(
+        settings,
+        services,
+        one_shot=True,
+        pim_transport=pim_transport,
+        source_transports=source_transports,
+    )
+    report = Report()
+    problems = report.problems
     try:
         try:
             channels = await app.structure.channels()
         except SyncError as exc:
-            return [f"pim: cannot read the PIM: {one_line(exc)}"]
+            problems.append(f"pim: cannot read the PIM: {one_line(exc)}")
+            return report
         for index, entry in enumerate(settings.sources):
             runner = next(r for r in app.runners if r.name == entry.name)
             reachable = True
@@ -107,15 +186,19 @@ async def _validate(settings: Settings) -> list[str]:
             problems.extend(_mark_problems(entry.sync.mark, families, index))
             if reachable and not rule_problems and len(families) == len(entry.mapping.families):
                 try:
-                    problems.extend(await _sample(runner, index))
+                    lines, sampled = await _sample(runner, index)
                 except SyncError as exc:
                     problems.append(
                         f"sources[{index}] ({entry.name}): cannot list changes: {one_line(exc)}"
                     )
+                    continue
+                problems.extend(lines)
+                where = f"sources[{index}] ({entry.name})"
+                await _rules_mode(app.pim, families, sampled, where, report)
     finally:
         await app.aclose()
         services.store.dispose()
-    return problems
+    return report
 
 
 def _mark_problems(
@@ -152,13 +235,17 @@ def validate_config(config_path: str) -> None:
         click.echo(f"warning: {warning}", err=True)
     with operator_store(settings):
         pass  # reachable and at head, or one line and exit 1
-    problems = asyncio.run(_validate(settings))
+    report = asyncio.run(check_config(settings))
+    problems = report.problems
     for problem in problems:
         click.echo(problem)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
         sys.exit(1)
-    click.echo(f"configuration OK: {len(settings.sources)} source(s)")
+    suffix = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+    click.echo(f"configuration OK: {len(settings.sources)} source(s){suffix}")
 
 
-__all__ = ["validate_config"]
+__all__ = ["Report", "check_config", "validate_config"]

@@ -216,6 +216,8 @@ class BatchProcessor:
         # any other key still claimed for it: a crash before an earlier commit, see strays).
         withdrawals += await self.withdrawer.strays(decided, withdrawals)
         withdrawn = await self.withdrawer.apply(withdrawals, written, failures)
+        # Direct product links of written and unchanged assets: staged now, ready at commit.
+        failures += await self.withdrawer.links.stage(mapper, written, assets, resolved)
         gone = [w.dam_id for w in withdrawn if w.reason != "rekeyed"]  # no live PIM asset left
         media_rows = [i.media_key for i in items if i.media_key is not None]
         return BatchWrite(report, written, media_rows, failures, resolved, gone, withdrawn)
@@ -247,6 +249,7 @@ class BatchProcessor:
             deleted=batch.deleted,
             withdrawn=batch.withdrawn,
         )
+        await self.withdrawer.links.flush(run_id)  # the links made ready by that commit
         report.written = len(batch.written)
         report.deleted = sum(w.action == "deleted" for w in batch.withdrawn)
         # A tombstone the policy kept in the PIM (mark, ignore, held) changed nothing there.

@@ -24,8 +24,8 @@ from daemon.store import (
 )
 from daemon.telemetry.logs import redact_text
 
-#: What a withdrawn PIM asset gets (see :mod:`daemon.engine.withdrawals`); ``unlink`` equals
-#: ``mark`` until damsync links assets to products.
+#: What a withdrawn PIM asset gets (see :mod:`daemon.engine.withdrawals`); ``unlink`` takes it
+#: out of the product collections damsync filled (:mod:`daemon.engine.product_links`), then marks.
 DeletePolicy = Literal["delete", "unlink", "mark", "ignore"]
 
 

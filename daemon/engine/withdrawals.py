@@ -6,10 +6,11 @@ delete the reconcile sweep sends as one), when its DAM asset gets another PIM ke
 template change, a family move: the new asset is written first, then the old one withdrawn), or
 when no rule matches its DAM asset any more. The source's ``delete_policy`` decides:
 
-- ``delete``: the PIM asset is deleted;
+- ``delete``: the PIM asset is taken out of the product collections damsync put it in, then
+  deleted;
 - ``mark``: the configured attribute values are set on it (an end-of-use date, a status);
-- ``unlink``: left in place and removed from product asset collections once damsync links
-  assets to products; until then it equals ``mark``;
+- ``unlink``: left in place, taken out of every product asset collection damsync put it in
+  (:mod:`.product_links`; codes damsync did not add stay), and marked when mark values are set;
 - ``ignore`` (the default): nothing changes in the PIM; a warning is logged per withdrawal.
 
 Every withdrawal is recorded in the state (``pim_owners``: action and reason), so nothing is
@@ -32,6 +33,7 @@ import structlog
 from daemon.core.errors import PermanentError, PimNotFound, SyncError
 from daemon.core.records import AssetFamily, Channel, DamAsset, PimAsset, PimValue
 from daemon.engine.outcomes import UPSTREAM_WIDE, DeletePolicy, failure_of
+from daemon.engine.product_links import ProductLinks
 from daemon.engine.seams import BatchStore, PimWriter
 from daemon.engine.structure_cache import StructureCache
 from daemon.store import (
@@ -58,6 +60,9 @@ ACTION_OF: dict[DeletePolicy, OwnerAction] = {
 }
 
 _ACTIONS: dict[str, OwnerAction] = {k: v for k, v in ACTION_OF.items()}
+
+#: Policies that take a withdrawn asset out of the product collections damsync put it in.
+UNLINKING = ("unlink", "delete")
 
 MarkValue = str | bool | int | float
 
@@ -148,6 +153,8 @@ class Withdrawer:
         self.store = store
         self.options = options
         self.structure = structure
+        #: The source's direct product links (staged, flushed, and unlinked here).
+        self.links = ProductLinks(source, pim, store)
 
     async def strays(
         self,
@@ -227,9 +234,15 @@ class Withdrawer:
                 )
                 out.extend(self._record(w, "pending") for w in group)
                 continue
+            # The whole group leaves its products at once (reads and PATCHes of 100).
+            refused = {}
+            if policy in UNLINKING:
+                refused = await self.links.unlink(family, [w.code for w in group])
             for w in group:
                 try:
-                    await self.act(w.family, w.code, policy)
+                    if w.code in refused:
+                        raise refused[w.code]
+                    await self.act(w.family, w.code, policy, unlinked=True)
                 except UPSTREAM_WIDE:
                     raise
                 except SyncError as exc:
@@ -238,8 +251,17 @@ class Withdrawer:
                 out.append(self._record(w, ACTION_OF[policy]))
         return out
 
-    async def act(self, family: str, code: str, policy: DeletePolicy | str) -> None:
-        """Apply ``policy`` to one PIM asset (no brake: the caller decided)."""
+    async def act(
+        self, family: str, code: str, policy: DeletePolicy | str, *, unlinked: bool = False
+    ) -> None:
+        """
+        Apply ``policy`` to one PIM asset (no brake: the caller decided); ``unlinked``: its
+        product links were already taken out.
+        """
+        if policy in UNLINKING and not unlinked:
+            refused = await self.links.unlink(family, [code])
+            if code in refused:
+                raise refused[code]
         if policy == "delete":
             try:
                 await self.pim.delete_asset(family, code)

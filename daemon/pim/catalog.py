@@ -7,14 +7,22 @@ A mixin so that ``client.py`` stays about assets; it only needs the client's ``_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from daemon.core.records import Channel
 from daemon.pim import bulk, parse, urls
-from daemon.pim.models import LineResult, ProductAttribute
-from daemon.pim.reads import PAGE_LIMIT, get_one, pages
+from daemon.pim.models import LineResult, Product, ProductAttribute, ProductKind
+from daemon.pim.parse import Reader
+from daemon.pim.reads import MAX_CODES, PAGE_LIMIT, get_one, pages
 from daemon.upstream.session import Upstream
+
+#: The list endpoint of each product-like resource.
+PRODUCT_LISTS: Mapping[ProductKind, str] = {
+    "product": "/api/rest/v1/products",
+    "product_model": "/api/rest/v1/product-models",
+}
 
 
 class CatalogMethods:
@@ -56,6 +64,62 @@ class CatalogMethods:
             self._open(), endpoint=urls.PRODUCT_ATTRIBUTE, url=url, item=parse.product_attribute
         )
 
+    async def iter_products(
+        self,
+        search: Mapping[str, Any],
+        *,
+        kind: Literal["product", "product_model"] = "product",
+        attributes: Sequence[str] | None = None,
+    ) -> AsyncIterator[Product]:
+        """
+        Products (``GET /products``) or product models (``GET /product-models``) matching
+        ``search``, 100 per request with ``pagination_type=search_after``.
+
+        Args:
+            search: Akeneo's ``search`` filter as a mapping, e.g.
+                ``{"identifier": [{"operator": "IN", "value": [...]}]}`` (sent as compact JSON;
+                an ``IN`` list should stay within 100 values: see :meth:`iter_products_by_key`).
+                An empty mapping lists everything.
+            kind: ``product`` (by identifier) or ``product_model`` (by code).
+            attributes: Only these attributes' values are returned (``None``: all).
+
+        Returns:
+            An async iterator of :class:`~daemon.pim.models.Product`, one page in memory.
+        """
+        endpoint = PRODUCT_LISTS[kind]
+        params = {"limit": str(PAGE_LIMIT), "pagination_type": "search_after"}
+        if search:
+            params["search"] = json.dumps(dict(search), separators=(",", ":"))
+        if attributes is not None:
+            params["attributes"] = ",".join(attributes)
+
+        def item(reader: Reader, raw: dict[str, Any]) -> Product:
+            return parse.product(reader, kind, raw)
+
+        async for page in pages(
+            self._open(), endpoint=endpoint, url=endpoint, params=params, item=item
+        ):
+            for found in page:
+                yield found
+
+    async def iter_products_by_key(
+        self,
+        keys: Iterable[str],
+        *,
+        kind: ProductKind = "product",
+        attributes: Sequence[str] | None = None,
+    ) -> AsyncIterator[Product]:
+        """
+        Products by identifier (or product models by code): one ``identifier IN`` search per
+        100 keys (duplicates dropped). Keys the PIM does not know are simply not returned.
+        """
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), MAX_CODES):
+            chunk = wanted[start : start + MAX_CODES]
+            search = {"identifier": [{"operator": "IN", "value": chunk}]}
+            async for found in self.iter_products(search, kind=kind, attributes=attributes):
+                yield found
+
     async def upsert_products(self, products: Iterable[Mapping[str, Any]]) -> list[LineResult]:
         """Bulk-PATCH products by ``identifier`` (NDJSON, at most 100 lines per request)."""
         return await bulk.upsert_lines(self._open(), "identifier", products)
@@ -71,4 +135,4 @@ class CatalogMethods:
         return await bulk.upsert_lines(self._open(), "code", models)
 
 
-__all__ = ["CatalogMethods"]
+__all__ = ["PRODUCT_LISTS", "CatalogMethods"]

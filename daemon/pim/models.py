@@ -24,6 +24,9 @@ Outcome = Literal["created", "updated", "rejected", "failed"]
 #: The key that names a line of a product bulk PATCH.
 LineKey = Literal["identifier", "uuid", "code"]
 
+#: Which product-like resource: a product (``/products``) or a product model (``/product-models``).
+ProductKind = Literal["product", "product_model"]
+
 
 class ClientState(enum.Enum):
     """Lifecycle of a :class:`~daemon.pim.client.PimClient` (as httpx's ``ClientState``)."""
@@ -149,6 +152,50 @@ class ProductAttribute:
         return self.type == "pim_catalog_asset_collection"
 
 
+@dataclass(frozen=True, slots=True)
+class ProductValue:
+    """
+    One product value as read: ``locale``/``scope`` (``None`` when not localizable/scopable).
+
+    ``data`` is kept as the PIM sent it (for an asset collection: the ordered list of asset
+    codes); read-only extras (``linked_data``, ``attribute_type``...) are dropped.
+    """
+
+    data: Any
+    locale: str | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """
+    A product or product model as listed by ``iter_products``.
+
+    Args:
+        kind: ``product`` or ``product_model``.
+        key: What names it in a bulk PATCH: the identifier of a product (its uuid when it has
+            no identifier, PIM 7+), the code of a product model.
+        updated: When the PIM last changed it (``None`` if the PIM did not say).
+        values: Values by attribute code, as read (only the asked ``attributes`` if any).
+        uuid: A product's uuid (``None`` for product models or PIMs before 7).
+        identifier: A product's identifier, ``None`` for product models or without one.
+    """
+
+    kind: ProductKind
+    key: str
+    updated: datetime | None
+    values: Mapping[str, tuple[ProductValue, ...]] = field(default_factory=dict)
+    uuid: str | None = None
+    identifier: str | None = None
+
+    @property
+    def line_key(self) -> LineKey:
+        """The NDJSON key this record is written back with."""
+        if self.kind == "product_model":
+            return "code"
+        return "identifier" if self.identifier else "uuid"
+
+
 __all__ = [
     "AssetFamilyInfo",
     "AssetUpsertResult",
@@ -157,7 +204,10 @@ __all__ = [
     "LineKey",
     "LineResult",
     "Outcome",
+    "Product",
     "ProductAttribute",
+    "ProductKind",
+    "ProductValue",
     "RemoteAsset",
     "UpsertStatus",
 ]

@@ -17,7 +17,15 @@ from typing import Any
 import httpx
 
 from daemon.core.records import AssetAttribute, Channel, PimValue
-from daemon.pim.models import AssetFamilyInfo, AttributeOption, ProductAttribute, RemoteAsset
+from daemon.pim.models import (
+    AssetFamilyInfo,
+    AttributeOption,
+    Product,
+    ProductAttribute,
+    ProductKind,
+    ProductValue,
+    RemoteAsset,
+)
 from daemon.pim.responses import expect, protocol_error
 from daemon.upstream.policy import RequestSpec
 
@@ -207,12 +215,65 @@ def product_attribute(r: Reader, item: Mapping[str, Any]) -> ProductAttribute:
     )
 
 
+def _product_date(r: Reader, value: Any, what: str) -> datetime | None:
+    # Products answer ISO 8601 with an offset (``2016-06-14T13:12:50+02:00``).
+    return _datetime(r, value, what)
+
+
+def product(r: Reader, kind: ProductKind, item: Mapping[str, Any]) -> Product:
+    """
+    One product or product model of a list; values keep ``locale``, ``scope`` and ``data``.
+
+    Raises:
+        PimProtocolError: no identifier/uuid (product) or code (model), or values of the
+            wrong shape.
+    """
+    identifier = uuid = None
+    if kind == "product_model":
+        key = r.code(item, "product model")
+        what = f"product model {key!r}"
+    else:
+        identifier = _opt_str(item.get("identifier")) or None
+        uuid = _opt_str(item.get("uuid")) or None
+        if identifier is None and uuid is None:
+            raise r.fail("product without an identifier or uuid")
+        key = identifier or uuid or ""
+        what = f"product {key!r}"
+    raw_values = item.get("values")
+    if raw_values is None or raw_values == []:
+        raw_values = {}
+    values: dict[str, tuple[ProductValue, ...]] = {}
+    for attr, entries in r.obj(raw_values, f"{what} values").items():
+        parsed = []
+        for entry in r.array(entries, f"{what} value {attr!r}"):
+            value = r.obj(entry, f"{what} value {attr!r}")
+            if "data" not in value:
+                raise r.fail(f"{what} value {attr!r} without data")
+            parsed.append(
+                ProductValue(
+                    data=value["data"],
+                    locale=_opt_str(value.get("locale")),
+                    scope=_opt_str(value.get("scope")),
+                )
+            )
+        values[str(attr)] = tuple(parsed)
+    return Product(
+        kind=kind,
+        key=key,
+        updated=_product_date(r, item.get("updated"), f"{what} updated"),
+        values=values,
+        uuid=uuid,
+        identifier=identifier,
+    )
+
+
 __all__ = [
     "Reader",
     "asset_attribute",
     "asset_family_info",
     "attribute_option",
     "channel",
+    "product",
     "product_attribute",
     "remote_asset",
 ]

@@ -19,6 +19,13 @@ from daemon.store.ownership import (
     WithdrawalReason,
     WithdrawnAsset,
 )
+from daemon.store.product_link_store import (
+    LinkTarget,
+    LinkWant,
+    OwnedLink,
+    ProductLinkStore,
+    WantedLink,
+)
 from daemon.store.rows import (
     SUCCESS_STATUSES,
     AssetState,
@@ -66,9 +73,13 @@ __all__ = [
     "InboxAdmin",
     "Lease",
     "LeaseLostError",
+    "LinkTarget",
+    "LinkWant",
     "OwnedAsset",
+    "OwnedLink",
     "OwnerAction",
     "PendingDeletion",
+    "ProductLinkStore",
     "RunCounts",
     "RunStatus",
     "RunSummary",
@@ -76,6 +87,7 @@ __all__ = [
     "Store",
     "StoreUnavailableError",
     "StructureSnapshots",
+    "WantedLink",
     "WithdrawalReason",
     "WithdrawnAsset",
     "make_engine",

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from daemon.core.errors import CheckpointError
 from daemon.core.records import Cursor, Window
 from daemon.store.batch_prepare import record_media
+from daemon.store.product_link_store import activate_wants, settle_unchanged
 from daemon.store.rows import (
     ATTEMPTS_KEPT,
     AssetWrite,
@@ -46,12 +47,7 @@ from daemon.store.rows import (
     LeaseLostError,
 )
 from daemon.store.statements import CHUNK, chunks, dialect_insert, ids_param, upsert
-from daemon.store.tables import (
-    asset_states,
-    checkpoints,
-    failure_attempts,
-    failures,
-)
+from daemon.store.tables import asset_states, checkpoints, failure_attempts, failures
 from daemon.store.value_keys import encode_value_keys
 
 if TYPE_CHECKING:
@@ -127,11 +123,14 @@ def commit_batch(
         )
 
     failed_by_id = _last_wins(failed, lambda f: f.dam_id)
-    cleared = (set(resolved) | {w.dam_id for w in written} | set(deleted)) - set(failed_by_id)
+    cleared = ({w.dam_id for w in written} | set(deleted)) - set(failed_by_id)
     for part in chunks(sorted(cleared)):
         params = {"source": source, "ids": list(part)}
         session.execute(_clear(failures), params)
         session.execute(_clear(failure_attempts), params)
+    # An asset found unchanged settles its failures, except a dead-lettered product link one:
+    # its links are tried again when the asset is written again (the link writer closes it).
+    settle_unchanged(session, source, set(resolved) - cleared - set(failed_by_id))
 
     codes = {w.binary_checksum: w.media_code for w in written if w.binary_checksum and w.media_code}
     codes.update(dict(media))
@@ -140,6 +139,8 @@ def commit_batch(
     dead, scheduled = _record_failures(session, source, run_id, failed_by_id, now, backoff)
     _record_attempts(session, source, run_id, failed_by_id, now)
     _write_assets(session, source, run_id, written, now)
+    # Their product links wait for the link writer, recorded with the assets (rule 5).
+    activate_wants(session, source, [*(w.dam_id for w in written), *resolved])
     for part in chunks(sorted(set(deleted))):
         params = {"key_source": source, "ids": list(part), "now": now, "run": run_id}
         session.execute(_flag_deleted(), params)
@@ -257,6 +258,20 @@ def _write_assets(
     ]
     if rows:
         session.execute(_asset_upsert(session.dialect.name), rows)
+
+
+def record_failures(
+    session: Connection,
+    source: str,
+    run_id: int | None,
+    failed: Mapping[str, FailureRecord],
+    now: datetime,
+    backoff: BackoffPolicy,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Failures recorded outside a batch commit (the link writer), as :func:`commit_batch` does."""
+    outcome = _record_failures(session, source, run_id, failed, now, backoff)
+    _record_attempts(session, source, run_id, failed, now)
+    return outcome
 
 
 def _record_failures(
@@ -377,5 +392,6 @@ __all__ = [
     "BatchResult",
     "chunks",
     "commit_batch",
+    "record_failures",
     "upsert",
 ]

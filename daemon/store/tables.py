@@ -317,11 +317,58 @@ dam_clock_readings = Table(
     Column("read_at", UtcDateTime, nullable=False, comment="wall clock, for people only"),
 )
 
+#: States of a staged product link (see :mod:`daemon.store.product_link_store`).
+LINK_WANT_STATES = ("staged", "ready")
+
+product_link_wants = Table(
+    "product_link_wants",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("dam_id", String(MAX_DAM_ID), primary_key=True),
+    Column("rule", Integer, primary_key=True, comment="index in the family's product_links"),
+    Column(
+        "state",
+        String(10),
+        primary_key=True,
+        comment="staged before the asset write; ready once its batch committed",
+    ),
+    Column("family", String(100), nullable=False),
+    Column("asset_code", String(255), nullable=False),
+    Column("mode", String(10), nullable=False, comment="add or replace"),
+    Column("placement", String(10), nullable=False, comment="first or last"),
+    Column("targets", Text, nullable=False, comment="JSON: the product collections wanted"),
+    Column("staged_at", UtcDateTime, nullable=False),
+    CheckConstraint(_one_of("state", LINK_WANT_STATES), name="state"),
+    CheckConstraint(_one_of("mode", ("add", "replace")), name="mode"),
+    CheckConstraint(_one_of("placement", ("first", "last")), name="placement"),
+)
+
+product_links = Table(
+    "product_links",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("kind", String(20), primary_key=True, comment="product or product_model"),
+    Column("product", String(255), primary_key=True, comment="identifier or model code"),
+    Column("attribute", String(100), primary_key=True),
+    Column("locale", String(20), primary_key=True, comment="'' when not localizable"),
+    Column("scope", String(100), primary_key=True, comment="'' when not scopable"),
+    Column("asset_code", String(255), primary_key=True),
+    Column("rule", Integer, primary_key=True),
+    Column("family", String(100), nullable=False),
+    Column("dam_id", String(MAX_DAM_ID), nullable=False),
+    Column("position", Double, nullable=True, comment="lower first; NULL after those with one"),
+    Column("linked_at", UtcDateTime, nullable=False),
+    CheckConstraint(_one_of("kind", ("product", "product_model")), name="kind"),
+    Index("ix_product_links_source_dam_id", "source", "dam_id"),
+    Index("ix_product_links_source_family", "source", "family", "asset_code"),
+)
+
 __all__ = [
     "NAMING_CONVENTION",
     "EVENT_KINDS",
     "EVENT_ORIGINS",
     "INBOX_STATUSES",
+    "LINK_WANT_STATES",
     "OWNER_ACTIONS",
     "RUN_STATUSES",
     "SNAPSHOT_KINDS",
@@ -337,6 +384,8 @@ __all__ = [
     "metadata",
     "pending_deletions",
     "pim_owners",
+    "product_link_wants",
+    "product_links",
     "runs",
     "structure_snapshots",
 ]

@@ -183,8 +183,8 @@ def test_statements_do_not_grow_with_the_batch(store, lease, run, size):
     # Claim, read back the refused keys, drop held deletions, note intents.
     assert 4 == len(prepared.statements), prepared.statements
     # Fence, resolve failures and their trails, media codes, the failure (read, upsert) and
-    # its trail (read, insert), asset states.
-    assert 9 == len(committed.statements), committed.statements
+    # its trail (read, insert), asset states, the batch's staged product links made ready.
+    assert 10 == len(committed.statements), committed.statements
     assert 1 == len(read.statements)
 
 

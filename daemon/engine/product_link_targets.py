@@ -1,0 +1,140 @@
+"""
+Which product collections an asset wants, from its DAM metadata and its family's link rules.
+
+Pure: the rules are compiled once (paths, templates), and each written asset gives one
+:class:`~daemon.store.product_link_store.LinkWant` per rule. An identifier value may be a text, a
+number or a list of them (several products); ``split`` cuts a text into several. A value the
+rule cannot use (an object, a position that is no number) is a :class:`ProductLinkError` naming
+the asset, the rule and the field, and that rule is skipped for that asset alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from daemon.core.errors import PermanentError, SyncError
+from daemon.core.records import DamAsset
+from daemon.mapping.paths import Getter, ValueProblem, compile_path, compile_template, text_of
+from daemon.mapping.product_link_rules import ProductLinkRule
+from daemon.store.product_link_store import LinkTarget, LinkWant, WantedLink
+
+
+class ProductLinkError(SyncError, PermanentError):
+    """A product link of one asset cannot be made (bad metadata, unknown product, refusal)."""
+
+
+def rule_name(family: str, index: int) -> str:
+    """How a link rule is named in messages: ``model_pictures.product_links[0]``."""
+    return f"{family}.product_links[{index}]"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLinkRule:
+    """One link rule, its identifier and position getters built once."""
+
+    index: int
+    rule: ProductLinkRule
+    identifiers: Getter
+    position: Getter | None
+
+
+def compile_link_rules(rules: Sequence[ProductLinkRule]) -> tuple[CompiledLinkRule, ...]:
+    """Compile a family rule's ``product_links`` (their syntax was checked at load)."""
+    out = []
+    for index, rule in enumerate(rules):
+        if rule.identifier_path is not None:
+            getter = compile_path(rule.identifier_path)
+        else:
+            getter = compile_template(rule.identifier_template or "")
+        position = compile_path(rule.position_path) if rule.position_path else None
+        out.append(CompiledLinkRule(index, rule, getter, position))
+    return tuple(out)
+
+
+def identifiers_of(value: Any, split: str | None) -> list[str]:
+    """
+    The product identifiers (or model codes) in a metadata value, in order, without repeats.
+
+    Raises:
+        ValueProblem: an object, or a list holding one.
+    """
+    items = value if isinstance(value, list | tuple) else [value]
+    found: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        text = text_of(item)
+        parts = text.split(split) if split else [text]
+        found += [p.strip() for p in parts if p.strip()]
+    return list(dict.fromkeys(found))
+
+
+def position_of(value: Any) -> float | None:
+    """
+    A position: a number or numeric text (lower first), or a flag (true first).
+
+    Raises:
+        ValueProblem: anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return 0.0 if value else 1.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ValueProblem(f"expected a number or true/false, got {str(value)[:40]!r}")
+
+
+def wants_of(
+    asset: DamAsset, family: str, code: str, rules: Sequence[CompiledLinkRule]
+) -> tuple[list[LinkWant], list[ProductLinkError]]:
+    """
+    What ``asset`` (PIM key ``family``/``code``) wants from each link rule of its family.
+
+    Returns:
+        One want per usable rule (a ``replace`` rule with no identifier wants none: the asset
+        leaves that rule's products), and the problems of the others.
+    """
+    wants: list[LinkWant] = []
+    problems: list[ProductLinkError] = []
+    for compiled in rules:
+        rule = compiled.rule
+        name = rule_name(family, compiled.index)
+        field = rule.identifier_path or rule.identifier_template
+        try:
+            keys = identifiers_of(compiled.identifiers(asset), rule.split)
+            field = rule.position_path
+            position = position_of(compiled.position(asset)) if compiled.position else None
+        except ValueProblem as exc:
+            problems.append(
+                ProductLinkError(f"asset {asset.id!r}: {name}: field {field!r}: {exc.reason}")
+            )
+            continue
+        targets = tuple(
+            WantedLink(
+                LinkTarget(rule.kind, key, rule.attribute, rule.locale, rule.scope), position
+            )
+            for key in keys
+        )
+        wants.append(
+            LinkWant(asset.id, compiled.index, family, code, rule.mode, rule.placement, targets)
+        )
+    return wants, problems
+
+
+__all__ = [
+    "CompiledLinkRule",
+    "ProductLinkError",
+    "compile_link_rules",
+    "identifiers_of",
+    "position_of",
+    "rule_name",
+    "wants_of",
+]
