@@ -8,8 +8,11 @@ have. For a family the PIM links by rules (a naming convention, product link rul
 is also run through them (:mod:`daemon.engine.link_readiness`): a code or filename the
 convention's pattern refuses is an error when the PIM would then refuse the asset
 (``abort_asset_creation_on_error``), else a warning; an asset no link rule would find a product
-for is a warning. It exits 0 only when there is no problem; warnings (TLS verification off,
-rules mode) never fail it.
+for is a warning. With several PIMs (``[pims.<name>]``), each is reached and each source is
+checked against the structure of the PIM it writes to. The mapping warnings
+(:func:`daemon.mapping.mapping_warnings`: a value a transformation overwrites, an empty main
+media) are printed too. It exits 0 only when there is no problem; warnings (TLS verification
+off, rules mode, mapping warnings) never fail it.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from daemon.core.records import Window
 if TYPE_CHECKING:
     import httpx
 
-    from daemon.core.records import AssetFamily
+    from daemon.core.records import AssetFamily, Channel
     from daemon.engine.naming_checks import SampledAsset
     from daemon.pim import PimClient
+    from daemon.pim.models import AssetFamilyInfo
     from daemon.service.wiring import Runner
     from daemon.settings import Settings
 
@@ -42,10 +46,19 @@ if TYPE_CHECKING:
 SAMPLE = 100
 
 
+def _pim_key(settings: Settings, name: str) -> str:
+    """Where a PIM is configured: ``pim`` for ``[pim]``, ``pims.<name>`` for the others."""
+    from daemon.settings.connections import DEFAULT_PIM
+
+    return "pim" if name == DEFAULT_PIM and settings.default_pim is not None else f"pims.{name}"
+
+
 def _warnings(settings: Settings) -> list[str]:
     found = []
-    if not settings.pim.http.verify_tls:
-        found.append("pim.http.verify_tls = false: the PIM's certificate is not checked")
+    for name, pim in settings.pim_connections().items():
+        if not pim.http.verify_tls:
+            key = _pim_key(settings, name)
+            found.append(f"{key}.http.verify_tls = false: the PIM's certificate is not checked")
     for index, entry in enumerate(settings.sources):
         if not entry.http.verify_tls:
             found.append(
@@ -93,9 +106,23 @@ async def _sample(runner: Runner, index: int) -> tuple[list[str], list[SampledAs
     return [f"{prefix}: {count} × {reason}" for reason, count in reasons.most_common(20)], mapped
 
 
+async def _family_infos(
+    pim: PimClient, codes: Sequence[str]
+) -> dict[str, AssetFamilyInfo | SyncError]:
+    """Each family as the PIM gives it (its rules, transformations), or why it cannot be read."""
+    infos: dict[str, AssetFamilyInfo | SyncError] = {}
+    for code in codes:
+        try:
+            infos[code] = await pim.get_asset_family(code)
+        except SyncError as exc:
+            infos[code] = exc
+    return infos
+
+
 async def _rules_mode(
     pim: PimClient,
     families: Mapping[str, AssetFamily],
+    infos: Mapping[str, AssetFamilyInfo | SyncError],
     sampled: Sequence[SampledAsset],
     where: str,
     report: Report,
@@ -105,7 +132,9 @@ async def _rules_mode(
 
     for code, family in families.items():
         try:
-            info = await pim.get_asset_family(code)
+            info = infos[code] if code in infos else await pim.get_asset_family(code)
+            if isinstance(info, SyncError):  # the read _family_infos tried failed
+                raise info
             mode = RulesMode.of(info.naming_convention, info.product_link_rules)
             if not mode.active:
                 continue
@@ -124,6 +153,7 @@ async def check_config(
     settings: Settings,
     *,
     pim_transport: httpx.AsyncBaseTransport | None = None,
+    pim_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> Report:
     """
@@ -133,6 +163,7 @@ async def check_config(
     Args:
         settings: The configuration.
         pim_transport: Injected PIM transport (tests: the simulator in-process).
+        pim_transports: Injected PIM transports by PIM name (``default`` for ``[pim]``).
         source_transports: Injected DAM transports by source name.
 
     Returns:
@@ -141,7 +172,7 @@ async def check_config(
     # Imported here: `validate-config --help` starts without the engine (bench/startup.py).
     from prometheus_client import CollectorRegistry
 
-    from daemon.mapping import validate_rules
+    from daemon.mapping import mapping_warnings, validate_rules
     from daemon.service.wiring import Services, SyncApp
 
     services = Services.create(settings, registry=CollectorRegistry())
@@ -150,17 +181,23 @@ async def check_config(
         services,
         one_shot=True,
         pim_transport=pim_transport,
+        pim_transports=pim_transports,
         source_transports=source_transports,
     )
     report = Report()
     problems = report.problems
     try:
-        try:
-            channels = await app.structure.channels()
-        except SyncError as exc:
-            problems.append(f"pim: cannot read the PIM: {one_line(exc)}")
-            return report
+        channels_of: dict[str, list[Channel]] = {}
+        for name, parts in app.pims.items():
+            try:
+                channels_of[name] = list(await parts.structure.channels())
+            except SyncError as exc:
+                problems.append(f"{_pim_key(settings, name)}: cannot read the PIM: {one_line(exc)}")
         for index, entry in enumerate(settings.sources):
+            if entry.pim not in channels_of:
+                continue  # its PIM cannot be read: that line says it, nothing more to check
+            channels = channels_of[entry.pim]
+            structure, pim = app.structure_of(entry.name), app.pim_of(entry.name)
             runner = next(r for r in app.runners if r.name == entry.name)
             reachable = True
             try:
@@ -173,7 +210,7 @@ async def check_config(
             families = {}
             for rule in entry.mapping.families:
                 try:
-                    families[rule.family] = await app.structure.family(rule.family)
+                    families[rule.family] = await structure.family(rule.family)
                 except SyncError as exc:
                     problems.append(
                         f"sources[{index}].mapping: family {rule.family!r} cannot be read: "
@@ -184,6 +221,16 @@ async def check_config(
             )
             problems.extend(f"{problem.path}: {problem.message}" for problem in rule_problems)
             problems.extend(_mark_problems(entry.sync.mark, families, index))
+            infos = await _family_infos(pim, list(families))
+            transformations = {
+                code: info.transformations
+                for code, info in infos.items()
+                if not isinstance(info, SyncError)
+            }
+            found = mapping_warnings(
+                entry.mapping, families, transformations, prefix=f"sources[{index}].mapping"
+            )
+            report.warnings.extend(f"{w.path}: {w.message}" for w in found)
             if reachable and not rule_problems and len(families) == len(entry.mapping.families):
                 try:
                     lines, sampled = await _sample(runner, index)
@@ -194,7 +241,7 @@ async def check_config(
                     continue
                 problems.extend(lines)
                 where = f"sources[{index}] ({entry.name})"
-                await _rules_mode(app.pim, families, sampled, where, report)
+                await _rules_mode(pim, families, infos, sampled, where, report)
     finally:
         await app.aclose()
         services.store.dispose()

@@ -70,7 +70,13 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class BinaryRef:
-    """Where an asset's binary lives: a URL (REST DAMs) or a path (hot folders)."""
+    """
+    Where an asset's binary lives: a URL (REST DAMs) or a path (hot folders).
+
+    ``derived`` marks a file named in the asset's metadata (a mapping's ``file`` source: a
+    manual per locale, a rendition per channel), not the asset's own binary: the source opens
+    it at its own URL or path, never through the asset's download endpoint or own file.
+    """
 
     # Signed DAM URLs carry credentials in their query string: kept out of reprs.
     url: str | None = field(default=None, repr=False)
@@ -79,6 +85,8 @@ class BinaryRef:
     mime_type: str | None = None
     size: int | None = None
     checksum: str | None = None
+    # How it is opened, not which file it is: left out of equality (one file, one transfer).
+    derived: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,10 @@ one page at a time, so that memory does not grow with the number of assets:
    with them the PIM assets damsync owns (``pim_owners``), so a code a crash or a re-key left
    behind is seen too, and one the deletion policy kept on purpose is not taken for drift;
 2. the DAM's live ids (:meth:`JobSource.all_ids`) and its assets (a window from the epoch),
-   each mapped with the source's mapper and compared with its stored state;
+   each mapped with the source's mapper and compared with its stored state; each media value
+   is expected to hold its own binary's media code: the asset's own binary the code its state
+   records, any other file (a manual per locale, a rendition per channel) the code the media
+   store knows for its announced checksum (one store trip per page);
 3. the PIM's assets of the mapped families, each hashed on the keys the mapping fills for it.
 
 The spill then answers the four kinds of drift (see :mod:`daemon.engine.drift_store`);
@@ -19,9 +22,10 @@ The spill then answers the four kinds of drift (see :mod:`daemon.engine.drift_st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -30,8 +34,9 @@ from daemon.core.records import DamAsset, Window
 from daemon.engine.drift_store import DRIFT_KINDS, DamRow, DriftKind, DriftSpill
 from daemon.engine.drift_values import expected_of, keys_of, values_hash
 from daemon.engine.erasures import plan_erasures
+from daemon.engine.media_transfer import binary_keys
 from daemon.engine.seams import DriftObserver, DriftStore, JobSource, PimAssetView, PimReader
-from daemon.mapping import AssetKey, MappedAsset, Mapper, Unmatched
+from daemon.mapping import AssetKey, MappedAsset, Mapper, MappingFailed, MediaRequest, Unmatched
 from daemon.store import AssetState
 
 log = structlog.get_logger(__name__)
@@ -82,15 +87,50 @@ def mapped_families(mapper: Mapper, only: str | None = None) -> tuple[str, ...]:
     return tuple(f for f in families if only is None or f == only)
 
 
-def dam_row(mapper: Mapper, asset: DamAsset, state: AssetState | None) -> DamRow:
-    """Map one DAM asset and say what the PIM should hold for it; pure."""
+@runtime_checkable
+class MediaCodes(Protocol):
+    """The media store's lookup (``daemon.store.Store`` has it): a code by binary checksum."""
+
+    def media_code(self, source: str, checksum: str) -> str | None: ...
+
+
+Outcome = MappedAsset | MappingFailed | Unmatched
+
+
+def dam_row(
+    mapper: Mapper,
+    asset: DamAsset,
+    state: AssetState | None,
+    codes: Mapping[str, str] | None = None,
+    *,
+    outcome: Outcome | None = None,
+) -> DamRow:
+    """
+    Map one DAM asset and say what the PIM should hold for it; pure.
+
+    Args:
+        mapper: The source's mapper.
+        asset: The DAM asset.
+        state: Its stored state.
+        codes: Media codes by checksum key (:func:`media_code_keys`) of its files other than
+            its own binary; a file without one is expected to hold an unknown code (stale).
+        outcome: Its mapping, when already mapped (``mapper.map_asset(asset)``).
+    """
     stamp = (asset.updated_at - _EPOCH) // _MICROSECOND
     if asset.deleted:
         return DamRow(asset.id, stamp, "deleted")
-    outcome = mapper.map_asset(asset)
+    outcome = mapper.map_asset(asset) if outcome is None else outcome
     if isinstance(outcome, MappedAsset):
         live = state if state is not None and not state.deleted else None
-        media = live.media_code if live is not None else None
+        own = live.media_code if live is not None else None
+        known = codes or {}
+
+        def media(request: MediaRequest) -> str | None:
+            if request.binary == asset.binary and own is not None:
+                return own  # the code written for the asset's binary, as its state records
+            keys = binary_keys(request.binary)
+            return known.get(keys[0]) if keys else None
+
         # Values damsync wrote and now erases are compared too: they must be empty.
         keys, expected = expected_of(plan_erasures(outcome, state).mapped, media)
         in_sync = live is not None and live.content_hash == outcome.content_hash
@@ -131,10 +171,24 @@ async def scan_drift(
     async for ids in source.all_ids():
         spill.add_live(ids)
     until = await source.server_now()
+    # The real store has it; a store without it expects unknown codes for files (stale).
+    media_store = store if isinstance(store, MediaCodes) else None
     async for page in source.changes(Window(None, until)):
         ids = [a.id for a in page.assets]
         states = await asyncio.to_thread(store.asset_states, name, ids)
-        spill.add_dam([dam_row(mapper, a, states.get(a.id)) for a in page.assets])
+        outcomes = [None if a.deleted else mapper.map_asset(a) for a in page.assets]
+        wanted = media_code_keys(zip(page.assets, outcomes, strict=True))
+        codes = (
+            await asyncio.to_thread(_known_codes, media_store, name, wanted)
+            if media_store is not None and wanted
+            else {}
+        )
+        spill.add_dam(
+            [
+                dam_row(mapper, a, states.get(a.id), codes, outcome=outcome)
+                for a, outcome in zip(page.assets, outcomes, strict=True)
+            ]
+        )
         # A record the DAM lists but we cannot read is live: nothing of it may be deleted.
         spill.add_live(e.asset_id for e in page.errors if e.asset_id)
     families = mapped_families(mapper, spill.family)
@@ -144,6 +198,36 @@ async def scan_drift(
     summary = DriftSummary(name, families, spill.counts(), spill.known())
     log.info("sync.drift_found", source=name, drift=summary.total, known=summary.known)
     return summary
+
+
+def media_code_keys(
+    mapped: Iterable[tuple[DamAsset, Outcome | None]],
+) -> dict[str, list[str]]:
+    """
+    The files whose media code a page needs from the store: every media request's binary but
+    the asset's own (its state holds that code), by its first store key, with every key its
+    code may be recorded under (:func:`daemon.engine.media_transfer.binary_keys`).
+    """
+    wanted: dict[str, list[str]] = {}
+    for asset, outcome in mapped:
+        if not isinstance(outcome, MappedAsset):
+            continue
+        for request in outcome.media:
+            if request.binary != asset.binary and (keys := binary_keys(request.binary)):
+                wanted.setdefault(keys[0], keys)
+    return wanted
+
+
+def _known_codes(store: MediaCodes, source: str, wanted: Mapping[str, list[str]]) -> dict[str, str]:
+    """The media codes the store knows for ``wanted`` (in a worker thread)."""
+    found: dict[str, str] = {}
+    for first, keys in wanted.items():
+        for key in keys:
+            code = store.media_code(source, key)
+            if code is not None:
+                found[first] = code
+                break
+    return found
 
 
 async def _spill_pim(pim: PimReader, spill: DriftSpill, family: str) -> None:
@@ -185,4 +269,13 @@ def report_drift(observer: DriftObserver, summary: DriftSummary) -> None:
     observer.reconcile_finished(summary.source, counts, finished_at=datetime.now(UTC))
 
 
-__all__ = ["PIM_PAGE", "DriftSummary", "dam_row", "mapped_families", "report_drift", "scan_drift"]
+__all__ = [
+    "PIM_PAGE",
+    "DriftSummary",
+    "MediaCodes",
+    "dam_row",
+    "mapped_families",
+    "media_code_keys",
+    "report_drift",
+    "scan_drift",
+]

@@ -11,7 +11,7 @@ edit there is never drift. Pure: no I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from daemon.core.records import PimAsset, PimValue
 from daemon.mapping import MappedAsset, MediaRequest
@@ -22,6 +22,9 @@ Key = tuple[str, str | None, str | None]
 #: What a media value is expected to hold when damsync knows no media code for it: never a
 #: real media file code, so the asset reads as stale and a re-send puts the right one in.
 UNKNOWN_MEDIA = "<no media code known>"
+
+#: The media file code damsync wrote for one media value of the mapping, ``None`` if unknown.
+MediaCodeOf = Callable[[MediaRequest], str | None]
 
 
 def canonical(data: object) -> object | None:
@@ -62,7 +65,7 @@ def values_hash(
     values: Mapping[str, Sequence[PimValue]],
     keys: Collection[Key],
     *,
-    media: str = UNKNOWN_MEDIA,
+    media: str | MediaCodeOf = UNKNOWN_MEDIA,
 ) -> str:
     """
     The canonical hash of ``values`` restricted to ``keys``.
@@ -72,23 +75,31 @@ def values_hash(
         code: The asset code.
         values: The values by attribute (the PIM's, or the mapping's).
         keys: The keys compared; values on any other key are left out.
-        media: What a media placeholder of the mapping stands for (its media file code).
+        media: What a media placeholder of the mapping stands for: its media file code, one
+            for all, or a function giving each placeholder its own (``None``: unknown).
 
     Returns:
         64 hex digits, equal on both sides when the PIM holds what the mapping gives.
     """
+
+    def code_of(request: MediaRequest) -> str:
+        found = media(request) if callable(media) else media
+        return found or UNKNOWN_MEDIA
+
     kept: dict[str, list[PimValue]] = {}
     for attribute, items in values.items():
         for value in items:
             if (attribute, value.locale, value.channel) not in keys:
                 continue
-            data = media if isinstance(value.data, MediaRequest) else canonical(value.data)
+            data = value.data
+            data = code_of(data) if isinstance(data, MediaRequest) else canonical(data)
             if data is not None:
                 kept.setdefault(attribute, []).append(PimValue(data, value.locale, value.channel))
-    return hash_values(PimAsset(family, code, kept), lambda _request: media)
+    # Every placeholder was replaced above: the hash never asks for a media identity.
+    return hash_values(PimAsset(family, code, kept), code_of)
 
 
-def expected_of(mapped: MappedAsset, media_code: str | None) -> tuple[str, str]:
+def expected_of(mapped: MappedAsset, media_code: str | MediaCodeOf | None) -> tuple[str, str]:
     """
     The keys and the expected hash of one mapped asset.
 
@@ -96,7 +107,9 @@ def expected_of(mapped: MappedAsset, media_code: str | None) -> tuple[str, str]:
         mapped: What the mapping gives now, with its erasures: a value with ``None`` data is a
             key damsync manages and must erase (:func:`daemon.engine.erasures.plan_erasures`),
             so it is compared and expected empty.
-        media_code: The media file code damsync wrote for the asset's binary, if known.
+        media_code: The media file code damsync wrote for the asset's binary, if known; or,
+            with several media values (a file per locale, a rendition per channel), a function
+            giving each media request its own code (:func:`daemon.engine.drift.dam_row`).
 
     Returns:
         ``(keys as text, hash)``.
@@ -112,6 +125,7 @@ def expected_of(mapped: MappedAsset, media_code: str | None) -> tuple[str, str]:
 __all__ = [
     "UNKNOWN_MEDIA",
     "Key",
+    "MediaCodeOf",
     "canonical",
     "expected_of",
     "keys_of",

@@ -19,6 +19,12 @@ Transfers of one binary at the same time (an asset's several values, or several 
 file, e.g. one legal PDF as every asset's manual) go one after the other, keyed by the announced
 checksum (before the download) and by our SHA-256 (before the upload): the later ones find the
 media code the first recorded, so a binary is uploaded once even within one batch.
+
+A media file keeps the filename of its first upload. When the PIM reads that name (a family's
+naming convention on its main media: the PIM extracts the product from the file's original
+filename, ``akeneo-api.md`` §2), an upload of the same bytes under another name is not the same
+media file: such a transfer (``keep_filename``) reuses only an upload of the same bytes *and*
+filename, found under a key of both (:func:`named_key`), and records its own upload there.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Protocol
 import structlog
 
 from daemon.core.errors import SourceAssetError
-from daemon.core.records import DamAsset
+from daemon.core.records import BinaryRef, DamAsset
 from daemon.engine.media_hold import MEMORY_BINARY_BYTES, BinaryStage, HeldBytes, stage_for
 from daemon.engine.media_spool import DEFAULT_MAX_BINARY_BYTES, BinaryOpener, SpoolFile
 from daemon.sources.checksums import (
@@ -130,9 +136,15 @@ class MediaTransfer:
         self._keys = _KeyLocks()
         self.uploaded_bytes = 0
 
-    async def transfer(self, asset: DamAsset) -> Transferred:
+    async def transfer(self, asset: DamAsset, *, keep_filename: bool = False) -> Transferred:
         """
         Make ``asset``'s binary available in the PIM and return its media file code.
+
+        Args:
+            asset: The asset, its ``binary`` the one to move.
+            keep_filename: The PIM reads this media file's original filename (the value a
+                family's naming convention reads): an earlier upload of the same bytes is
+                reused only if it was uploaded under the same filename.
 
         Raises:
             SourceAssetError: the asset has no binary, or it could not be read completely.
@@ -148,20 +160,21 @@ class MediaTransfer:
             )
         announced = _announced(asset)
         tried: set[str] = set()
+        name = _Name(keep_filename, binary.filename)
         if announced is None:
-            return await self._move(asset, None, tried)
-        keys = _keys(announced, binary.checksum)
+            return await self._move(asset, None, tried, name)
+        keys = name.keys(announced, binary.checksum)
         code = await self._lookup(keys, tried)
         if code is None:
             async with self._keys.hold(announced.key) as waited:
                 if waited:  # the same binary was moving: its code is known now, if it went
                     code = await self._lookup(keys, set())
                 if code is None:
-                    return await self._move(asset, announced, tried)
+                    return await self._move(asset, announced, tried, name)
         return Transferred(announced.key, code, uploaded=False, size=binary.size or 0)
 
     async def _move(
-        self, asset: DamAsset, announced: Checksum | None, tried: set[str]
+        self, asset: DamAsset, announced: Checksum | None, tried: set[str], name: _Name
     ) -> Transferred:
         """Download into memory or the spool, then upload unless our SHA-256 has a code."""
         async with self._slots:
@@ -186,15 +199,22 @@ class MediaTransfer:
                 # Held already when announced as this SHA-256 (the lock is not re-entrant).
                 inner = None if ours.key == key and announced is not None else ours.key
                 async with self._keys.hold(inner) as waited:
-                    code = await self._lookup(_keys(ours, None), set() if waited else tried)
+                    reuse = name.keys(ours, None)
+                    code = await self._lookup(reuse, set() if waited else tried)
                     if code is not None:
                         return Transferred(key, code, uploaded=False, size=size)
-                    return await self._upload(stage, asset, key, ours, size)
+                    return await self._upload(stage, asset, key, ours, size, name)
             finally:
                 stage.remove()
 
     async def _upload(
-        self, stage: BinaryStage, asset: DamAsset, key: str, ours: Checksum, size: int
+        self,
+        stage: BinaryStage,
+        asset: DamAsset,
+        key: str,
+        ours: Checksum,
+        size: int,
+        name: _Name,
     ) -> Transferred:
         """Upload a verified binary and record its code under its keys at once."""
         binary = asset.binary
@@ -206,12 +226,11 @@ class MediaTransfer:
         self.uploaded_bytes += size
         log.debug("media.uploaded", asset=asset.id, bytes=size)
         if self._remember is not None:
-            # At once, not with the batch: a crash must not cost a second upload.
-            await asyncio.to_thread(self._remember, key, code)
-            if ours.key != key:
-                # Found by our own SHA-256 too, when another asset comes without a
-                # checksum or with another algorithm's.
-                await asyncio.to_thread(self._remember, ours.key, code)
+            # At once, not with the batch: a crash must not cost a second upload. Found by our
+            # own SHA-256 too, when another asset comes without a checksum or with another
+            # algorithm's; under its filename too when it is kept (transfers that need it).
+            keys = dict.fromkeys([key, ours.key, *name.recorded(key, ours.key, filename)])
+            await asyncio.to_thread(_remember_all, self._remember, list(keys), code)
         return Transferred(key, code, uploaded=True, size=size)
 
     async def _lookup(self, keys: list[str], tried: set[str]) -> str | None:
@@ -222,6 +241,12 @@ class MediaTransfer:
         tried.update(fresh)
         # One trip to a worker thread for all of them: the hop costs more than a lookup.
         return await asyncio.to_thread(_first_known, self._known_code, fresh)
+
+
+def _remember_all(remember: Callable[[str, str], None], keys: list[str], code: str) -> None:
+    """Record ``code`` under every key (in a worker thread: one hop for all)."""
+    for key in keys:
+        remember(key, code)
 
 
 def _first_known(known_code: Callable[[str], str | None], keys: list[str]) -> str | None:
@@ -255,6 +280,48 @@ def _announced(asset: DamAsset) -> Checksum | None:
         ) from None
 
 
+def binary_keys(binary: BinaryRef) -> list[str]:
+    """
+    The store keys a binary's media code is found under, from its announced checksum alone
+    (no download): empty without a checksum, or with one that is no digest.
+    """
+    if not binary.checksum:
+        return []
+    try:
+        announced = parse_checksum(binary.checksum, None)
+    except ChecksumFormatError:
+        return []
+    return _keys(announced, binary.checksum)
+
+
+def named_key(key: str, filename: str) -> str:
+    """
+    The store key of a binary uploaded under ``filename``: its checksum key and a digest of the
+    name (a filename may be long; the key stays within the store's 128 characters).
+    """
+    return f"{key}#name:{hashlib.sha256(filename.encode()).hexdigest()[:40]}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """Whether a transfer keeps its filename, and which: what its reuse keys are."""
+
+    kept: bool
+    filename: str | None
+
+    def keys(self, checksum: Checksum, announced: str | None) -> list[str]:
+        """The keys an earlier upload is found under: by name when kept (none without one)."""
+        if not self.kept:
+            return _keys(checksum, announced)
+        return [named_key(checksum.key, self.filename)] if self.filename else []
+
+    def recorded(self, key: str, ours: str, uploaded_as: str) -> list[str]:
+        """The named keys an upload under ``uploaded_as`` is recorded under, when kept."""
+        if not self.kept or self.filename != uploaded_as:
+            return []
+        return [named_key(key, uploaded_as), named_key(ours, uploaded_as)]
+
+
 def _keys(checksum: Checksum, announced: str | None) -> list[str]:
     """Store keys of a binary: the normalised one, then those of earlier versions (bare hex)."""
     keys = [checksum.key, checksum.hex]
@@ -263,4 +330,11 @@ def _keys(checksum: Checksum, announced: str | None) -> list[str]:
     return keys
 
 
-__all__ = ["BinaryOpener", "MediaTransfer", "MediaUploader", "Transferred"]
+__all__ = [
+    "BinaryOpener",
+    "MediaTransfer",
+    "MediaUploader",
+    "Transferred",
+    "binary_keys",
+    "named_key",
+]

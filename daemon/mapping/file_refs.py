@@ -4,8 +4,9 @@ DAM files named in metadata (``file`` sources): several binaries per asset.
 A ``file`` source points at one file, or at files keyed by locale (a localized manual, one
 rendition per market). A file is a URL, or an object holding its URL and, when the DAM gives
 them, its name, MIME type, size and checksum; ``file_keys`` says under which keys. Each file
-becomes a :class:`~daemon.core.records.BinaryRef` that the engine downloads and uploads as it
-does the asset's own binary: once per distinct binary (by checksum), whatever the number of
+becomes a :class:`~daemon.core.records.BinaryRef` marked ``derived`` (the source opens it at
+its own URL, not as the asset's binary), that the engine downloads and uploads as it does the
+asset's own binary: once per distinct binary (by checksum), whatever the number of
 values it fills. Per channel, a rule's ``channels`` gives each channel its own ``file`` path.
 """
 
@@ -102,6 +103,7 @@ def file_reader(keys: FileKeys) -> FileReader:
             mime_type=_text(fields, keys.mime_type),
             size=_size(fields.get(keys.size), keys.size),
             checksum=_text(fields, keys.checksum),
+            derived=True,
         )
 
     return read

@@ -15,6 +15,10 @@ A hot folder as a DAM (``kind = "folder"``): every file under a root is an asset
   (binary, sidecar or ``metadata.csv``: :mod:`daemon.sources.folder_files`), a dangling link, a
   named pipe or an unreadable sidecar is a per-asset error, so the listing and the id sweep
   always agree. A folder that cannot be listed fails the listing and the sweep alike.
+- A file named in an asset's metadata (a mapping's ``file`` source: a manual per locale) is
+  opened when its value is a path relative to the root, as ids are (``manuals/a_fr.pdf``),
+  leading to a regular file under the root by the same containment rules; a URL, an absolute
+  path or one leading out of the root is a per-asset error: a hot folder downloads nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import hashlib
 import mimetypes
 import os
+import posixpath
 import stat
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -30,6 +35,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from daemon.core.errors import SourceAssetError, SourceProtocolError
 from daemon.core.records import BinaryRef, DamAsset, SourcePage, Window
@@ -227,13 +233,34 @@ class FolderSource:
         for start in range(0, len(paths), PAGE):
             yield paths[start : start + PAGE]
 
+    def _binary_path(self, asset: DamAsset) -> Path:
+        """
+        Where the binary to open is: the asset's own file, or a file its metadata names.
+
+        Raises:
+            SourceAssetError: a named file that is no path relative to the root.
+        """
+        binary = asset.binary
+        if binary is None or not binary.derived:
+            return self.root / asset.id
+        value = binary.path or binary.url or ""
+        relative = _relative(value)
+        if relative is None:
+            reason = (
+                "a folder source opens only the asset's own file or one under its root, "
+                f"by a path relative to the root: {_shown(value)}"
+            )
+            raise self._error(asset.id, "file", _shown(value), reason)
+        # Contained like every file: open_regular refuses a symlink out of the root.
+        return self.root / relative
+
     @asynccontextmanager
     async def open_binary(self, asset: DamAsset) -> AsyncIterator[AsyncIterator[bytes]]:
         """
         Stream the file in chunks, checking its size and sha256 (when announced), and that it
         held still while read: a writer that resumed makes it a per-asset error, retried later.
         """
-        path = self.root / asset.id
+        path = self._binary_path(asset)
         try:
             handle = await asyncio.to_thread(self.files.open_regular, path)
         except Refused as refused:
@@ -267,6 +294,28 @@ class FolderSource:
             )
         finally:
             handle.close()
+
+
+def _relative(value: str) -> str | None:
+    """
+    ``value`` as a path relative to the root, normalised; ``None`` when it is a URL, an
+    absolute path or leads out of the root (``../x``), or names the root itself.
+    """
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc or value.startswith("/") or "\\" in value or "\0" in value:
+        return None
+    normal = posixpath.normpath(value)
+    if normal in (".", "..") or normal.startswith("../"):
+        return None
+    return normal
+
+
+def _shown(value: str) -> str:
+    """A file value as named in errors: without a query string (a signed URL's credentials)."""
+    return repr(value.split("?", 1)[0][:200])
 
 
 async def sha256_of(stream: AsyncIterator[bytes]) -> str:

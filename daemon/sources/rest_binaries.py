@@ -2,8 +2,11 @@
 Downloading a REST DAM's binaries: resolving the URL, deciding on credentials, streaming.
 
 The URL is the asset's own or, with ``[sources.rest.download]``, read from a per-asset
-endpoint (a presigned URL). The DAM's credentials go only to its own origin (scheme, host and
-port: :func:`daemon.upstream.origin.same_origin`), and for a resolved URL only when configured.
+endpoint (a presigned URL). A file named in the asset's metadata (a ``derived`` reference: a
+manual per locale, a rendition per channel) is fetched at its own URL: the download endpoint
+gives the asset's own binary, not that file. The DAM's credentials go only to its own origin
+(scheme, host and port: :func:`daemon.upstream.origin.same_origin`), and for a URL the endpoint
+resolved only when configured.
 Length and checksum are verified as the chunks pass (:mod:`daemon.sources.checksums`).
 """
 
@@ -18,8 +21,13 @@ import httpx
 
 from daemon.core.errors import SourceAssetError, SourceProtocolError, SourceUnavailable
 from daemon.core.json_limits import JsonTooDeepError
-from daemon.core.records import DamAsset
-from daemon.sources.checksums import UnusableBinaryError, verified
+from daemon.core.records import BinaryRef, DamAsset
+from daemon.sources.checksums import (
+    ChecksumFormatError,
+    UnusableBinaryError,
+    parse_checksum,
+    verified,
+)
 from daemon.sources.fields import dig_optional
 from daemon.sources.rest_calls import RestCalls, fill_path
 from daemon.upstream.origin import base_url, same_origin
@@ -48,11 +56,29 @@ def _target(base: httpx.URL, url: str) -> httpx.URL:
     return httpx.URL(url) if url.startswith(_ABSOLUTE) else base.join(url)
 
 
+def _algorithm(binary: BinaryRef, configured: str) -> str:
+    """
+    The algorithm of an unprefixed checksum: ``checksum_algorithm`` is the asset's own
+    binaries'; a file of the metadata (``file_keys``) has its own, told by the digest's size.
+    """
+    if binary.derived and binary.checksum:
+        try:
+            return parse_checksum(binary.checksum, None).algorithm
+        except ChecksumFormatError:
+            pass  # verified() names what is wrong with it, per asset
+    return configured
+
+
 async def _resolve_url(calls: RestCalls, asset: DamAsset) -> tuple[str, str]:
     """The binary's URL and where it came from (the path named in errors)."""
     download = calls.settings.download
+    assert asset.binary is not None
+    if asset.binary.derived:
+        # A file of the asset's metadata: the endpoint would answer the asset's own binary.
+        assert asset.binary.url is not None
+        return asset.binary.url, "file"
     if download is None:
-        assert asset.binary is not None and asset.binary.url is not None
+        assert asset.binary.url is not None
         return asset.binary.url, "binary"
     template = download.path_template
     spec = RequestSpec(
@@ -99,7 +125,8 @@ async def _resolve_url(calls: RestCalls, asset: DamAsset) -> tuple[str, str]:
 async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncIterator[bytes]]:
     """Stream the binary; length and checksum are verified as the chunks pass."""
     settings = calls.settings
-    if asset.binary is None or (asset.binary.url is None and settings.download is None):
+    binary = asset.binary
+    if binary is None or (binary.url is None and (settings.download is None or binary.derived)):
         raise SourceAssetError(
             asset_id=asset.id,
             field="binary_url",
@@ -135,11 +162,12 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
         )
     download = settings.download
     on_origin = same_origin(base, target)
-    if download is not None:
+    if download is not None and not binary.derived:
         # A resolved URL is presigned (Bynder's S3 answers 400 to a second auth mechanism):
         # the DAM's credentials go with it only when configured, and only to the DAM's origin.
         authenticate = download.authenticate_binary and on_origin
     else:
+        # The asset's own URL or a file of its metadata, as listed: credentials on the origin.
         authenticate = on_origin
     spec = RequestSpec(
         "GET",
@@ -158,7 +186,7 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
                 source=calls.name,
             )
         content_type = response.headers.get("content-type", "").partition(";")[0].strip()
-        if content_type.lower() == "text/html" and (asset.binary.mime_type or "") != "text/html":
+        if content_type.lower() == "text/html" and (binary.mime_type or "") != "text/html":
             # A login or error page answered with 200 (an expired SSO session, a proxy): it
             # must not become the asset's media. Retried, as the DAM may answer right later.
             raise SourceAssetError(
@@ -166,7 +194,7 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
                 field="binary",
                 path=where,
                 reason="the download answered an HTML page (text/html), not the binary "
-                f"({asset.binary.mime_type or 'type not announced'}): a login or error page?",
+                f"({binary.mime_type or 'type not announced'}): a login or error page?",
                 source=calls.name,
             )
         length_header = response.headers.get("content-length", "").strip()
@@ -177,10 +205,10 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
             source=calls.name,
             asset_id=asset.id,
             path=where,
-            expected_size=asset.binary.size,
+            expected_size=binary.size,
             content_length=length,
-            checksum=asset.binary.checksum,
-            algorithm=settings.fields.checksum_algorithm,
+            checksum=binary.checksum,
+            algorithm=_algorithm(binary, settings.fields.checksum_algorithm),
         )
 
 

@@ -326,4 +326,14 @@ def test_cli_refuses_bad_event_options():
     assert "guest:guest" not in result.output
 
 
-_SERVER_KEYS = {"host", "port", "assets", "seed", "tick", "latency", "fault_rate", "rng_seed"}
+_SERVER_KEYS = {
+    "host",
+    "port",
+    "assets",
+    "seed",
+    "tick",
+    "latency",
+    "fault_rate",
+    "rng_seed",
+    "localized_files",
+}

@@ -251,6 +251,11 @@ def _bad(param: str, message: str, *, status: int = 400) -> Response:
 @click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds per request.")
 @click.option("--fault-rate", default=0.0, show_default=True, type=float, help="Fault probability.")
 @click.option("--rng-seed", default=0, show_default=True, type=int, help="Fault sequence seed.")
+@click.option(
+    "--localized-files",
+    is_flag=True,
+    help="Give PDFs a manual per locale and images a rendition per channel (metadata files).",
+)
 @event_options
 def dam_command(
     host: str,
@@ -261,6 +266,7 @@ def dam_command(
     latency: float,
     fault_rate: float,
     rng_seed: int,
+    localized_files: bool,
     **events: Any,
 ) -> None:
     """Serve the simulated DAM (generic, Bynder and Cloudinary shapes) on loopback.
@@ -276,6 +282,7 @@ def dam_command(
             fault_rate=fault_rate,
             rng_seed=rng_seed,
             base_url=f"http://{host}:{port}",
+            localized_files=localized_files,
         )
         feed = feed_options(events)
     except ConfigError as exc:  # one line, exit 2, as click says a bad option
