@@ -1,9 +1,12 @@
 """
 The per-source lease: taken before any write, released after, taken over from a dead local holder.
 
-Every job that writes (a pass, the retry of due failures, the reconcile sweep) runs inside
-:func:`leased`, so the acquire/release dance exists once. The lease's epoch fences every
-checkpoint and state write in the store: a holder that lost its lease can never write again.
+Every job that writes (a pass, the retry of due failures, the reconcile sweep, the inbox
+consumer) runs inside :func:`leased`, so the acquire/release dance exists once. The lease's
+epoch fences the checkpoint and every row of a batch commit: a holder that lost its lease can
+never write again. A replica that owns a source (:mod:`daemon.engine.replica_leases`) keeps its
+lease between jobs in the event loop's :class:`LeaseKeeper`; its jobs use that lease, and the
+replica's heartbeat renews it, as it renews the lease of any job running meanwhile.
 
 A holder is named ``host:pid:starttime``, the start time being the process's in clock ticks since
 boot (field 22 of ``/proc/<pid>/stat``): a pid the kernel has given to a newer process (or a
@@ -23,6 +26,7 @@ import re
 import socket
 import weakref
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -152,14 +156,51 @@ async def acquire_lease(
     )
 
 
-#: One lock per (source, holder) and event loop: the jobs of one process share a holder name.
-_LOCAL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]]
-_LOCAL = weakref.WeakKeyDictionary()
+@dataclass(slots=True)
+class LeaseKeeper:
+    """
+    The leases of the jobs of one event loop, by ``(source, holder)``.
+
+    Args:
+        locks: One job at a time per source and holder (see :func:`leased`).
+        active: Leases taken by a running job, released when it ends.
+        kept: Leases this replica owns: kept between jobs, used by every job of the source,
+            renewed by its heartbeat (:mod:`daemon.engine.replica_leases`).
+        lost: Set when a lease of a running job is found lost, so that the job stops early.
+        spread: Whether jobs run only for the sources kept here (several replicas share the
+            sources); otherwise every source runs, taking its lease for each job.
+    """
+
+    locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    active: dict[tuple[str, str], Lease] = field(default_factory=dict)
+    kept: dict[tuple[str, str], Lease] = field(default_factory=dict)
+    lost: dict[tuple[str, str], set[asyncio.Event]] = field(default_factory=dict)
+    spread: bool = False
+
+    def lock(self, source: str, holder: str) -> asyncio.Lock:
+        return self.locks.setdefault((source, holder), asyncio.Lock())
+
+    def may_run(self, source: str, holder: str) -> bool:
+        """Whether a job of ``source`` should run here now (always, unless sources are shared)."""
+        return not self.spread or (source, holder) in self.kept
+
+    def owned(self, holder: str) -> list[str]:
+        """The sources ``holder`` keeps, sorted."""
+        return sorted(source for source, who in self.kept if who == holder)
 
 
-def _local_lock(source: str, holder: str) -> asyncio.Lock:
-    locks = _LOCAL.setdefault(asyncio.get_running_loop(), {})
-    return locks.setdefault((source, holder), asyncio.Lock())
+#: The keeper of each event loop (a loop is one process's daemon, or one test).
+_KEEPERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LeaseKeeper]
+_KEEPERS = weakref.WeakKeyDictionary()
+
+
+def lease_keeper() -> LeaseKeeper:
+    """The running event loop's :class:`LeaseKeeper`."""
+    loop = asyncio.get_running_loop()
+    keeper = _KEEPERS.get(loop)
+    if keeper is None:
+        keeper = _KEEPERS[loop] = LeaseKeeper()
+    return keeper
 
 
 @contextlib.asynccontextmanager
@@ -175,9 +216,11 @@ async def leased(
     """
     Hold ``source``'s lease for the body; yields ``None`` when another holder has it.
 
-    The lease is released however the body ends (its epoch is bumped, so it can never write
-    again). Releasing is shielded from cancellation: a shutdown past its grace still frees the
-    source for the next process instead of leaving it blocked until the lease expires.
+    A lease this replica keeps between jobs (it owns the source) is yielded as it is and stays
+    kept. Otherwise the lease is taken for the body and released however the body ends (its
+    epoch is bumped, so it can never write again); releasing is shielded from cancellation: a
+    shutdown past its grace still frees the source for the next process instead of leaving it
+    blocked until the lease expires. While the body runs, the replica's heartbeat renews it.
 
     The jobs of one process (a pass, the retry, the reconcile, the inbox consumer) share one
     holder name, and the store renews a lease for the holder that has it: two of them would
@@ -185,26 +228,37 @@ async def leased(
     lock per source and holder keeps them apart: with ``wait`` (a pass) the job waits for the
     one in progress; without it, it gets ``None`` at once, as for another holder.
     """
-    lock = _local_lock(source, holder)
+    keeper = lease_keeper()
+    key = (source, holder)
+    lock = keeper.lock(source, holder)
     if not wait and lock.locked():
         yield None
         return
     async with lock:
+        kept = keeper.kept.get(key)
+        if kept is not None:
+            yield kept
+            return
         lease = await acquire_lease(store, source, holder, ttl, dead_holder)
+        if lease is not None:
+            keeper.active[key] = lease
         try:
             yield lease
         finally:
             if lease is not None:
+                held = keeper.active.pop(key, lease)
                 try:
-                    await asyncio.shield(asyncio.to_thread(store.release_lease, lease))
+                    await asyncio.shield(asyncio.to_thread(store.release_lease, held))
                 except Exception as exc:  # the lease expires anyway, and its epoch fences it
                     log.error("sync.lease_not_released", source=source, error=str(exc))
 
 
 __all__ = [
+    "LeaseKeeper",
     "acquire_lease",
     "busy_reason",
     "dead_local_holder",
+    "lease_keeper",
     "leased",
     "parse_holder",
     "process_holder",

@@ -8,10 +8,12 @@ the source and a run id to every log line it makes.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from daemon.core.errors import SyncError
 from daemon.engine.batch_writer import BatchProcessor
@@ -20,11 +22,13 @@ from daemon.engine.drift import report_drift, scan_drift
 from daemon.engine.drift_store import DriftSpill
 from daemon.engine.leasing import dead_local_holder, leased
 from daemon.engine.outcomes import PassResult, error_text
+from daemon.engine.replica_leases import SourceOwnership
 from daemon.engine.retries import due_failures, retry_failures
 from daemon.engine.seams import JobObserver, JobSource, JobStore, PassObserver, PimReader
 from daemon.engine.sync_pass import SyncOptions, run_pass
-from daemon.store import Lease
+from daemon.store import Lease, Store
 from daemon.telemetry import logs
+from daemon.telemetry.ownership_metrics import ownership_metrics
 
 log = structlog.get_logger(__name__)
 
@@ -144,4 +148,32 @@ class SourceJobs:
         return leased(self.store, self.name, self.holder, self.options.lease_ttl)
 
 
-__all__ = ["SourceJobs"]
+def replica_ownership(
+    runners: Sequence[object], *, heartbeat: Callable[[float], float], spread: bool
+) -> SourceOwnership | None:
+    """
+    The heartbeat of the replica running ``runners``: ``None`` unless they are all source jobs
+    on a real store (tests' fake runners run without one).
+
+    Args:
+        runners: The application's runners.
+        heartbeat: Seconds between heartbeats for a lease of the given lifetime.
+        spread: Share the sources out over the live replicas (a shared database only).
+    """
+    jobs = [r for r in runners if isinstance(r, SourceJobs)]
+    if not jobs or len(jobs) != len(runners) or not isinstance(jobs[0].store, Store):
+        return None
+    first, ttl = jobs[0], jobs[0].options.lease_ttl
+    registry = getattr(first.metrics, "registry", None)
+    return SourceOwnership(
+        jobs[0].store,
+        [r.name for r in jobs],
+        first.holder,
+        ttl=ttl,
+        heartbeat=heartbeat(ttl),
+        spread=spread,
+        observer=ownership_metrics(registry) if isinstance(registry, CollectorRegistry) else None,
+    )
+
+
+__all__ = ["SourceJobs", "replica_ownership"]

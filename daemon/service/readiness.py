@@ -1,5 +1,11 @@
 """
 Readiness: the checks behind ``/readyz`` (database, schema, freshness of every source).
+
+When replicas share the sources (PostgreSQL), a replica answers for the sources it owns: an
+``ownership`` check (always passing) says how many it owns, and a source another replica owns
+passes, naming its owner (its freshness is that replica's readiness). A source nobody owns is
+judged by its freshness everywhere. A replica owning nothing while the others own every source
+is ready.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from daemon.core.records import require_utc
+from daemon.engine.leasing import lease_keeper
 from daemon.service.runtime import Schedule
+from daemon.store import HeldLease
 
 #: How long ``/readyz`` waits for the probe before answering 503.
 READINESS_TIMEOUT = 5.0
@@ -113,6 +121,8 @@ class ReadinessStore(Protocol):
 
     def last_success(self, source: str) -> datetime | None: ...
 
+    def lease_held(self, source: str) -> HeldLease | None: ...
+
 
 async def readiness_checks(
     store: ReadinessStore,
@@ -147,7 +157,19 @@ async def readiness_checks(
     except Exception as exc:  # a schema behind head is not ready
         results.append(Check("schema", False, str(exc)))
     now = datetime.now(UTC)
+    keeper = lease_keeper()
+    owned = {source for source, _holder in keeper.kept}
+    if keeper.spread:
+        mine = sorted(owned & {name for name, _ in sources})
+        listed = f": {', '.join(mine)}" if mine else ""
+        detail = f"owns {len(mine)} of {len(sources)} sources{listed}"
+        results.append(Check("ownership", True, detail))
     for name, period in sources:
+        if keeper.spread and name not in owned:
+            held = await asyncio.to_thread(store.lease_held, name)
+            if held is not None and held.expires_at > now:
+                results.append(Check(f"source:{name}", True, f"owned by {held.holder}"))
+                continue  # else nobody syncs it: judged here, as this replica may take it
         if period is None:
             results.append(Check(f"source:{name}", True, "its schedule fires no more"))
             continue

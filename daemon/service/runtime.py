@@ -11,6 +11,8 @@ The long-running daemon: scheduler, signals, reload, HTTP endpoints, ordered shu
   any error.
 - Components close in reverse order of creation: scheduler, HTTP server, sources and PIM
   client, database engine.
+- A heartbeat renews the leases; on PostgreSQL a job runs only where its source is owned
+  (:mod:`daemon.engine.replica_leases`). A second process on SQLite exits 3 at start.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import os
 import signal
 import time
+from asyncio import Event
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +38,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from daemon.engine.replica_leases import EXIT_SECOND_PROCESS, SourceOwnership
+from daemon.engine.source_jobs import replica_ownership
+from daemon.settings.replicas import ReplicaSettings
 from daemon.telemetry import logs
 
 log = structlog.get_logger(__name__)
@@ -118,6 +124,7 @@ class Runtime:
     Args:
         build: Builds the application from a fresh configuration (called at start and on reload).
         handle_signals: Install SIGTERM/SIGINT/SIGHUP handlers (tests pass False).
+        replicas: Heartbeat settings (default: the application's ``settings.replicas``).
     """
 
     def __init__(
@@ -125,9 +132,14 @@ class Runtime:
         build: Callable[[], Awaitable[Application]],
         *,
         handle_signals: bool = True,
+        replicas: ReplicaSettings | None = None,
     ) -> None:
         self._build = build
         self._handle_signals = handle_signals
+        self._replicas = replicas
+        self.ownership: SourceOwnership | None = None
+        self._hb_stop = asyncio.Event()
+        self._heartbeat: asyncio.Future[None] | None = None
         self.stop_requested = asyncio.Event()
         self.stopped = asyncio.Event()
         self._reload_requested = asyncio.Event()
@@ -174,29 +186,31 @@ class Runtime:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _source_job(self, runner: SourceRunner) -> Callable[[], Awaitable[Any]]:
-        async def job() -> Any:
-            if self.stop_requested.is_set():
-                return None
-            logs.clear()
-            try:
-                return await self._spawn(runner.run_once(self.stop_requested), runner.name)
-            finally:
-                logs.clear()
+    def _may_run(self, name: str) -> bool:
+        """Not stopping, and the source is this replica's (or the sources are not shared)."""
+        owned = self.ownership is None or self.ownership.may_run(name)
+        return owned and not self.stop_requested.is_set()
 
-        return job
-
-    def _reconcile_job(self, runner: SourceRunner) -> Callable[[], Awaitable[Any]]:
-        async def job() -> Any:
-            if self.stop_requested.is_set():
-                return None
+    async def _run_job(self, name: str, task: str, body: Callable[[Event], Awaitable[Any]]) -> Any:
+        """Run one job of source ``name``; its stop event is also set if its lease is lost."""
+        logs.clear()
+        try:
+            if self.ownership is None:
+                return await self._spawn(body(self.stop_requested), task)
+            with self.ownership.job_stop(name, self.stop_requested) as stop:
+                return await self._spawn(body(stop), task)
+        finally:
             logs.clear()
-            try:
-                return await self._spawn(
-                    runner.reconcile(self.stop_requested), f"{runner.name}:reconcile"
-                )
-            finally:
-                logs.clear()
+
+    def _source_job(self, runner: SourceRunner, kind: str = "") -> Callable[[], Awaitable[Any]]:
+        """The pass of ``runner`` (``kind`` empty) or its ``reconcile`` sweep."""
+        body = runner.reconcile if kind == "reconcile" else runner.run_once
+        task = f"{runner.name}:{kind}" if kind else runner.name
+
+        async def job() -> Any:
+            if self._may_run(runner.name):
+                return await self._run_job(runner.name, task, body)
+            return None
 
         return job
 
@@ -204,13 +218,24 @@ class Runtime:
         async def job() -> None:
             assert self.app is not None
             for runner in self.app.runners:
-                if self.stop_requested.is_set():
-                    return
-                logs.clear()
-                await self._spawn(runner.retry_due(self.stop_requested), f"{runner.name}:retry")
-            logs.clear()
+                if self._may_run(runner.name):  # False for every runner once stopping
+                    await self._run_job(runner.name, f"{runner.name}:retry", runner.retry_due)
 
         return job
+
+    def _ownership(self, app: Application) -> SourceOwnership | None:
+        """This replica's heartbeat (none for fake runners); settings: given, or the app's."""
+        found = self._replicas or getattr(getattr(app, "settings", None), "replicas", None)
+        settings = found if isinstance(found, ReplicaSettings) else ReplicaSettings()
+        return replica_ownership(
+            app.runners, heartbeat=settings.heartbeat_for, spread=settings.spread
+        )
+
+    def _run_now(self, source: str) -> None:
+        """A source just taken over runs at once, not at its next fire time."""
+        job = self.scheduler.get_job(source) if self.scheduler is not None else None
+        if job is not None and not self.stop_requested.is_set():
+            job.modify(next_run_time=_now())
 
     def _schedule(self, app: Application) -> None:
         assert self.scheduler is not None
@@ -236,7 +261,7 @@ class Runtime:
             )
             if runner.schedule.reconcile_interval:
                 self.scheduler.add_job(
-                    self._reconcile_job(runner),
+                    self._source_job(runner, "reconcile"),
                     trigger=IntervalTrigger(seconds=runner.schedule.reconcile_interval),
                     id=f"{runner.name}:reconcile",
                     name=f"reconcile {runner.name}",
@@ -297,6 +322,8 @@ class Runtime:
                 await asyncio.wait(pending)
             old, self.app = self.app, fresh
             self._schedule(fresh)
+            if self.ownership is not None:
+                self.ownership.sources = [r.name for r in fresh.runners]
         finally:
             self.scheduler.resume()
         log.info("config.reloaded", sources=[r.name for r in fresh.runners])
@@ -311,6 +338,11 @@ class Runtime:
         """Run until stopped; returns the process exit code."""
         self.app = await self._build()
         await self.app.start()
+        self.ownership = self._ownership(self.app)
+        if self.ownership is not None and not await self.ownership.join():
+            await self.app.aclose()
+            self.stopped.set()
+            return EXIT_SECOND_PROCESS
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_listener(
             self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
@@ -320,6 +352,10 @@ class Runtime:
         self.scheduler.start()
         if self._handle_signals:
             self._install_signals()
+        if self.ownership is not None:
+            self._heartbeat = asyncio.ensure_future(
+                self.ownership.run(self._hb_stop, self._run_now)
+            )
         log.info("runtime.started", sources=[r.name for r in self.app.runners], pid=os.getpid())
         try:
             while not self.stop_requested.is_set():
@@ -356,6 +392,11 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         await self.app.aclose()
+        self._hb_stop.set()
+        if self._heartbeat is not None:
+            await self._heartbeat
+        if self.ownership is not None:
+            await self.ownership.leave()
         if self._handle_signals:
             self._remove_signals()
         log.info("runtime.stopped", shutdown_s=round(time.monotonic() - started, 3))
@@ -366,4 +407,4 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Application", "Runtime", "Schedule", "SourceRunner"]
+__all__ = ["EXIT_SECOND_PROCESS", "Application", "Runtime", "Schedule", "SourceRunner"]

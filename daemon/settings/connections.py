@@ -30,7 +30,7 @@ DEFAULT_PIM = "default"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 #: A ``[pims.<name>]`` table's name.
-PimName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+PimName = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
 
 
 class TimeoutSettings(Model):

@@ -51,6 +51,7 @@ from daemon.settings.connections import (
 from daemon.settings.dam_sources import MAX_SECONDS, ScheduleSettings, SourceSettings
 from daemon.settings.env_overrides import env_overrides, merge
 from daemon.settings.event_intake import BrokerSettings, EventFields, EventSettings, WebhookSettings
+from daemon.settings.replicas import ReplicaSettings
 
 #: ``store.url`` schemes; ``postgresql`` is read as ``postgresql+psycopg`` (the driver installed).
 STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
@@ -154,7 +155,10 @@ class SourceEntry(SourceSettings):
     """
 
     pim: str = Field(
-        DEFAULT_PIM, pattern=NAME_PATTERN, description="the PIM written to: [pims.<name>] or [pim]"
+        DEFAULT_PIM,
+        pattern=NAME_PATTERN,
+        max_length=100,
+        description="the PIM written to: [pims.<name>] or [pim]",
     )
     schedule: ScheduleSettings = ScheduleSettings()
     sync: EngineSettings = EngineSettings()
@@ -175,7 +179,11 @@ class StoreSettings(Model):
 
     url: str = "sqlite:///damsync.db"
     lease_ttl: FiniteFloat = Field(
-        600.0, gt=0, le=MAX_SECONDS, description="seconds a pass holds its source's lease"
+        600.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds a lease lives without renewal: how long a dead replica's sources "
+        "wait before another replica takes them (the daemon renews it by its heartbeat)",
     )
     min_free_bytes: int = Field(
         64 * 1024 * 1024,
@@ -275,6 +283,7 @@ class Settings(Model):
     server: ServerSettings = ServerSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     events: EventSettings = EventSettings()
+    replicas: ReplicaSettings = ReplicaSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 

@@ -3,8 +3,10 @@ Lease and checkpoint statements: the fencing half of the store.
 
 A lease row per source names its holder and carries an ``epoch`` that increments on every change
 of holder; its expiry is computed on the database clock. The checkpoint row carries the epoch
-allowed to write it, updated in the same transaction that changes the lease. Functions take an
-open connection inside the caller's write transaction; :class:`~daemon.store.Store` owns it.
+allowed to write it, updated in the same transaction that changes the lease. A renewal is a
+compare-and-set on holder and epoch, so a lease lost once is never renewed back. The replicas
+table (:mod:`daemon.store.replica_tables`) holds each running daemon's heartbeat. Functions take
+an open connection inside the caller's write transaction; :class:`~daemon.store.Store` owns it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
 
 from daemon.core.records import Cursor, Window
 from daemon.store.batch_commit import upsert
 from daemon.store.database import db_now
-from daemon.store.rows import Checkpoint, HeldLease, Lease
+from daemon.store.replica_tables import replicas
+from daemon.store.rows import Checkpoint, HeldLease, Lease, ReplicaView
 from daemon.store.tables import checkpoints, leases
 
 
@@ -66,6 +69,80 @@ def acquire(
         return None
     set_checkpoint_epoch(session, source, int(row.epoch), now)
     return Lease(source=source, holder=holder, epoch=int(row.epoch), expires_at=row.expires_at)
+
+
+def renew(session: Connection, lease: Lease, ttl_seconds: float) -> Lease | None:
+    """
+    Push the expiry of ``lease`` to ``ttl_seconds`` from now (database clock), epoch unchanged.
+
+    Only the same holder at the same epoch renews: a lease taken over, released or fenced by a
+    rewind since is never brought back (``None``), even when nobody holds it now.
+    """
+    row = session.execute(
+        update(leases)
+        .where(
+            leases.c.source == lease.source,
+            leases.c.holder == lease.holder,
+            leases.c.epoch == lease.epoch,
+        )
+        .values(expires_at=db_now(session.dialect.name, ttl_seconds))
+        .returning(leases.c.expires_at)
+    ).first()
+    if row is None:
+        return None
+    return Lease(lease.source, lease.holder, lease.epoch, row.expires_at)
+
+
+def beat(session: Connection, replica: str, ttl_seconds: float, sources: list[str]) -> ReplicaView:
+    """
+    Renew ``replica``'s row, forget expired ones, and read the live replicas and taken sources.
+
+    Args:
+        replica: The replica's name (its lease holder name).
+        ttl_seconds: How long it counts as live without another heartbeat (database clock).
+        sources: The sources it runs: leases on other sources are not counted.
+    """
+    dialect = session.dialect.name
+    now = db_now(dialect)
+    stmt = upsert(session, replicas).values(
+        replica=replica, started_at=now, seen_at=now, expires_at=db_now(dialect, ttl_seconds)
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[replicas.c.replica],
+            set_={"seen_at": stmt.excluded.seen_at, "expires_at": stmt.excluded.expires_at},
+        )
+    )
+    # Rows another heartbeat is writing are skipped: two replicas back from a pause never wait
+    # on each other's row (a deadlock); the next heartbeat deletes what is still expired.
+    expired = select(replicas.c.replica).where(replicas.c.expires_at < now)
+    session.execute(
+        delete(replicas).where(replicas.c.replica.in_(expired.with_for_update(skip_locked=True)))
+    )
+    valid = and_(
+        leases.c.holder.is_not(None), leases.c.expires_at >= now, leases.c.source.in_(sources)
+    )
+    held = (
+        select(replicas.c.replica, func.count(leases.c.source))
+        .select_from(replicas.outerjoin(leases, and_(leases.c.holder == replicas.c.replica, valid)))
+        .group_by(replicas.c.replica)
+    )
+    live = {str(name): int(count) for name, count in session.execute(held)}
+    taken = frozenset(session.execute(select(leases.c.source).where(valid)).scalars())
+    return ReplicaView(live=live, taken=taken)
+
+
+def other_replicas(session: Connection, replica: str) -> list[str]:
+    """The replicas other than ``replica`` whose row has not expired (database clock)."""
+    query = select(replicas.c.replica).where(
+        replicas.c.replica != replica, replicas.c.expires_at >= db_now(session.dialect.name)
+    )
+    return sorted(session.execute(query).scalars())
+
+
+def forget_replica(session: Connection, replica: str) -> bool:
+    """Delete ``replica``'s row (it stopped, or it is known dead); whether there was one."""
+    return bool(session.execute(delete(replicas).where(replicas.c.replica == replica)).rowcount)
 
 
 def holder(session: Connection, source: str) -> str | None:
@@ -164,10 +241,14 @@ def load_checkpoint(session: Connection, source: str) -> Checkpoint | None:
 
 __all__ = [
     "acquire",
+    "beat",
+    "forget_replica",
     "held",
     "holder",
     "load_checkpoint",
+    "other_replicas",
     "release",
+    "renew",
     "rewind",
     "set_checkpoint_epoch",
 ]

@@ -173,6 +173,21 @@ class HeldLease:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaView:
+    """
+    What one replica heartbeat saw: the live replicas and the sources already taken.
+
+    Args:
+        live: Each live replica (this one included) and how many of the sources asked about
+            it holds a valid lease on.
+        taken: The sources asked about whose lease is valid now, whoever holds it.
+    """
+
+    live: dict[str, int]
+    taken: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """
     Where a source's incremental read stands.
@@ -369,6 +384,7 @@ __all__ = [
     "HeldLease",
     "Lease",
     "LeaseLostError",
+    "ReplicaView",
     "RunCounts",
     "RunStatus",
     "RunSummary",

@@ -36,6 +36,7 @@ from daemon.store.rows import (
     FailureRecord,
     HeldLease,
     Lease,
+    ReplicaView,
 )
 from daemon.store.schema_health import SchemaHealth
 from daemon.store.session_boundary import utcnow
@@ -147,6 +148,46 @@ class Store(
             released = leases.release(session, lease, self._clock())
         log.debug("store.lease_released", source=lease.source, epoch=lease.epoch, ok=released)
         return released
+
+    def renew_lease(self, lease: Lease, ttl_seconds: float) -> Lease | None:
+        """
+        Extend ``lease`` to ``ttl_seconds`` from now (database clock), keeping its epoch.
+
+        Returns:
+            The renewed lease, or ``None`` when it was lost (taken over, released, rewound):
+            a lost lease is never renewed back, even when nobody holds the source now.
+        """
+        if ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be > 0, got {ttl_seconds}")
+        with self._write("renew_lease") as session:
+            return leases.renew(session, lease, ttl_seconds)
+
+    # --- replicas ---------------------------------------------------------------------------
+
+    def replica_heartbeat(
+        self, replica: str, ttl_seconds: float, sources: Sequence[str]
+    ) -> ReplicaView:
+        """
+        Announce ``replica`` as live for ``ttl_seconds`` (database clock) and read the others.
+
+        Rows of replicas whose heartbeat expired are deleted in the same transaction.
+
+        Returns:
+            The live replicas with the number of ``sources`` each holds a valid lease on, and
+            which of ``sources`` are taken.
+        """
+        with self._write("replica_heartbeat") as session:
+            return leases.beat(session, replica, ttl_seconds, list(sources))
+
+    def other_replicas(self, replica: str) -> list[str]:
+        """The live replicas other than ``replica`` (their heartbeat has not expired)."""
+        with self._read("other_replicas") as session:
+            return leases.other_replicas(session, replica)
+
+    def forget_replica(self, replica: str) -> bool:
+        """Delete ``replica``'s heartbeat row (it stops, or is known dead)."""
+        with self._write("forget_replica") as session:
+            return leases.forget_replica(session, replica)
 
     # --- checkpoints ------------------------------------------------------------------------
 
