@@ -46,10 +46,20 @@ def deletions_list(config_path: str, source: str | None, fmt: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "source", "family", "code", "dam id", "reason", "policy", "held since")
+    table = Table(
+        "id", "source", "pim", "family", "code", "dam id", "reason", "policy", "held since"
+    )
     for p in held:
         table.add_row(
-            str(p.id), p.source, p.family, p.code, p.dam_id, p.reason, p.policy, iso(p.requested_at)
+            str(p.id),
+            p.source,
+            p.pim,
+            p.family,
+            p.code,
+            p.dam_id,
+            p.reason,
+            p.policy,
+            iso(p.requested_at),
         )
     Console(width=160).print(table)
     click.echo("resolve: damsync deletions approve|reject --source NAME (ID... | --all)")
@@ -128,6 +138,7 @@ def _json(p: PendingDeletion) -> dict[str, Any]:
     return {
         "id": p.id,
         "source": p.source,
+        "pim": p.pim,
         "family": p.family,
         "code": p.code,
         "dam_id": p.dam_id,

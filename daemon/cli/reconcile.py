@@ -174,7 +174,7 @@ async def reconcile_sources(
         for runner, mapper in plans:
             with DriftSpill(family=family) as spill:
                 summary = await scan_drift(
-                    runner.source, app.pim_of(runner.name), store, mapper, spill
+                    runner.source, app.pim_of(runner.name), app.store_of(runner.name), mapper, spill
                 )
                 show(summary, spill)
                 drifted += summary.total

@@ -183,6 +183,9 @@ class AssetFamily:
     options: Mapping[str, frozenset[str]] = field(default_factory=dict)
     attribute_as_main_media: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # The media value ``(attribute, locale, channel)`` whose original filename the family's
+    # naming convention reads at asset creation; ``None``: it reads the code, or has none.
+    naming_source: tuple[str, str | None, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

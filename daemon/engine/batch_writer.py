@@ -38,6 +38,7 @@ from daemon.engine.structure_drift import judge_rejection
 from daemon.engine.withdrawals import Withdrawal, WithdrawalOptions, Withdrawer, withdrawal_of
 from daemon.mapping import MappedAsset, MappingFailed, MediaRequest, fill_media
 from daemon.store import AssetState, AssetWrite, FailureRecord, Lease, WithdrawalReason
+from daemon.store.ownership import DEFAULT_PIM
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,8 @@ class BatchProcessor:
         force: Re-send every asset even when its content hash is unchanged, and apply a
             tombstone even to an asset the store has flagged deleted (``sync --once --full``;
             a reconcile's ``--fix`` asks per call instead).
+        pim_name: The configured name of the PIM ``pim`` writes to (``store`` is the store's
+            view of that PIM's ownership: :meth:`daemon.store.Store.for_pim`).
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class BatchProcessor:
         withdrawals: WithdrawalOptions | None = None,
         dry_run: bool = False,
         force: bool = False,
+        pim_name: str = DEFAULT_PIM,
     ) -> None:
         self.source = source_name
         self.pim = pim
@@ -95,7 +99,7 @@ class BatchProcessor:
         self.media = media
         options = withdrawals or WithdrawalOptions(policy=delete_policy)
         self.delete_policy = options.policy
-        self.withdrawer = Withdrawer(source_name, pim, store, options, structure)
+        self.withdrawer = Withdrawer(source_name, pim, store, options, structure, pim_name=pim_name)
         self.dry_run = dry_run
         self.force = force
         self.options = OptionWriter(pim, structure)
@@ -210,7 +214,7 @@ class BatchProcessor:
         refused = await prepare(self.store, self.source, keys, failures)
         items = [i for i in items if i.asset.id not in refused]
         items = await self._create_options(items, failures)
-        items = await self._transfer_media(items, failures, report)
+        items = await self._transfer_media(items, failures, report, copies)
         written = await self._upsert(items, failures, run_id, copies)
         # After the writes: a re-keyed asset's old key goes once its new one is written (and
         # any other key still claimed for it: a crash before an earlier commit, see strays).
@@ -283,20 +287,28 @@ class BatchProcessor:
         return kept
 
     async def _transfer_media(
-        self, items: list[_Item], failures: list[FailureRecord], report: BatchReport
+        self,
+        items: list[_Item],
+        failures: list[FailureRecord],
+        report: BatchReport,
+        copies: dict[str, FamilyCopy | None],
     ) -> list[_Item]:
         async def one(item: _Item) -> SyncError | None:
             codes: dict[MediaRequest, str] = {}
             by_binary: dict[Any, str] = {}
+            copy = copies.get(item.mapped.asset.family)
+            # The value whose original filename the family's naming convention reads.
+            named = copy.family.naming_source if copy is not None else None
             try:
                 # Each distinct binary once, whatever the number of values (locales, channels,
                 # attributes) it fills; the asset's own binary is the one its state records.
                 for request in item.mapped.media:
-                    known = by_binary.get(request.binary)
+                    keep = named == (request.attribute, request.locale, request.channel)
+                    known = by_binary.get((request.binary, keep))
                     if known is None:
                         target = dataclasses.replace(item.asset, binary=request.binary)
-                        done = await self.media.transfer(target)
-                        known = by_binary[request.binary] = done.media_code
+                        done = await self.media.transfer(target, keep_filename=keep)
+                        known = by_binary[(request.binary, keep)] = done.media_code
                         if item.media_key is None or request.binary == item.asset.binary:
                             item.media_key = (done.checksum, done.media_code)
                         report.uploaded += int(done.uploaded)

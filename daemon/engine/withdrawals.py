@@ -16,8 +16,8 @@ when no rule matches its DAM asset any more. The source's ``delete_policy`` deci
 Every withdrawal is recorded in the state (``pim_owners``: action and reason), so nothing is
 orphaned. The brake (:func:`brake_trips`) holds withdrawals that would remove too much of a
 family in one burst: they wait in the pending table for ``damsync deletions approve|reject``.
-Ownership: a source claims each key before its PIM write; a key another source owns fails that
-asset alone, naming both sources.
+Ownership: a source claims each key before its PIM write; a key another source owns in the same
+PIM fails that asset alone, naming both sources (the same key in another PIM is another asset).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from daemon.store import (
     WithdrawalReason,
     WithdrawnAsset,
 )
+from daemon.store.ownership import DEFAULT_PIM
 
 if TYPE_CHECKING:
     from daemon.engine.batch_writer import BatchProcessor
@@ -68,7 +69,7 @@ MarkValue = str | bool | int | float
 
 
 class OwnershipConflict(SyncError, PermanentError):
-    """A source produced a PIM asset another source owns; names both sources."""
+    """A source produced a PIM asset another source owns in the same PIM; names both sources."""
 
     def __init__(self, *, family: str, code: str, owner: str, source: str) -> None:
         super().__init__(
@@ -138,7 +139,13 @@ def brake_trips(figures: BrakeFigures, new: int, options: WithdrawalOptions) -> 
 
 
 class Withdrawer:
-    """Applies a source's policy to withdrawn PIM assets, behind the brake; claims keys."""
+    """
+    Applies a source's policy to withdrawn PIM assets, behind the brake; claims keys.
+
+    ``pim_name`` is the configured name of the PIM ``pim`` writes to, recorded with each
+    withdrawn asset; ``store`` reads that PIM's ownership (the wiring gives each source the
+    store's view of its PIM).
+    """
 
     def __init__(
         self,
@@ -147,9 +154,12 @@ class Withdrawer:
         store: BatchStore,
         options: WithdrawalOptions,
         structure: StructureCache,
+        *,
+        pim_name: str = DEFAULT_PIM,
     ) -> None:
         self.source = source
         self.pim = pim
+        self.pim_name = pim_name
         self.store = store
         self.options = options
         self.structure = structure
@@ -276,7 +286,9 @@ class Withdrawer:
                 raise result.error or MarkRefused(f"{family}/{code}: {result.message}")
 
     def _record(self, w: Withdrawal, action: OwnerAction) -> WithdrawnAsset:
-        return WithdrawnAsset(w.asset.id, w.family, w.code, w.reason, action, self.options.policy)
+        return WithdrawnAsset(
+            w.asset.id, w.family, w.code, w.reason, action, self.options.policy, self.pim_name
+        )
 
 
 def mark_values(
@@ -306,7 +318,9 @@ def mark_values(
 async def settle_pending(processor: BatchProcessor, ids: Sequence[int], *, approve: bool) -> int:
     """
     Resolve held deletions of the processor's source: approved ones get the policy they were
-    held with (a failure keeps it held), rejected ones are kept in the PIM as they are.
+    held with (a failure keeps it held), rejected ones are kept in the PIM as they are. One held
+    in another PIM than the source's (its ``pim`` changed since) is never applied to this one:
+    it stays held (reject it, or approve it with the source pointed at that PIM again).
 
     Returns:
         How many were settled.
@@ -319,6 +333,15 @@ async def settle_pending(processor: BatchProcessor, ids: Sequence[int], *, appro
     for row in (r for r in held if r.id in wanted):
         if not approve:
             outcomes.append((row.id, "kept"))
+            continue
+        if row.pim != withdrawer.pim_name:
+            log.error(
+                "sync.pending_deletion_elsewhere",
+                id=row.id,
+                code=row.code,
+                held_in=row.pim,
+                source_pim=withdrawer.pim_name,
+            )
             continue
         try:
             await withdrawer.act(row.family, row.code, row.policy)

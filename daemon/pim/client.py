@@ -259,6 +259,7 @@ class PimClient(CatalogMethods, StructureMethods):
             options=options,
             attribute_as_main_media=info.attribute_as_main_media,
             labels=info.labels,
+            naming_source=parse.naming_source(info.naming_convention),
         )
 
     async def upsert_asset_family(self, code: str, body: Mapping[str, Any]) -> UpsertStatus:

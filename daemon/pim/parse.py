@@ -267,12 +267,28 @@ def product(r: Reader, kind: ProductKind, item: Mapping[str, Any]) -> Product:
     )
 
 
+def naming_source(convention: Mapping[str, Any]) -> tuple[str, str | None, str | None] | None:
+    """The media value a naming convention reads (its ``source``), ``None`` for the code."""
+    source = convention.get("source") if convention.get("pattern") else None
+    if not isinstance(source, Mapping):
+        return None
+    prop, locale, channel = source.get("property"), source.get("locale"), source.get("channel")
+    if not isinstance(prop, str) or prop in ("", "code"):
+        return None
+    return (
+        prop,
+        locale if isinstance(locale, str) else None,
+        channel if isinstance(channel, str) else None,
+    )
+
+
 __all__ = [
     "Reader",
     "asset_attribute",
     "asset_family_info",
     "attribute_option",
     "channel",
+    "naming_source",
     "product",
     "product_attribute",
     "remote_asset",

@@ -4,7 +4,9 @@ Wiring: builds the components a configuration describes and connects them.
 :class:`Services` live as long as the process (state store, metrics); :class:`SyncApp` is
 what one configuration builds (PIM clients, sources, mappers, runners) and is rebuilt on a
 reload. Each configured PIM gets one :class:`PimParts` (client, limiter, token, structure
-cache), shared by every source that writes to it: the fair-use budget is the PIM's.
+cache), shared by every source that writes to it: the fair-use budget is the PIM's. Each source's
+jobs get the store's view of its PIM (:meth:`~daemon.store.Store.for_pim`): asset ownership is
+per PIM, so one DAM written into two PIMs owns the same codes in each.
 Transports can be injected so that tests mount the simulators in-process.
 """
 
@@ -212,6 +214,7 @@ class SyncApp:
             )
             sources.append(source)
             pim, structure = pims[entry.pim].client, pims[entry.pim].structure
+            store = services.store.for_pim(entry.pim)  # the keys it owns are its PIM's (store_of)
             media = MediaTransfer(
                 source,
                 pim,
@@ -224,12 +227,13 @@ class SyncApp:
             processor = BatchProcessor(
                 entry.name,
                 pim,
-                services.store,
+                store,
                 structure,
                 MapperCache(entry.mapping, structure),
                 media,
                 withdrawals=withdrawal_options(entry),
                 dry_run=dry_run,
+                pim_name=entry.pim,
             )
             runners.append(
                 Runner(
@@ -237,7 +241,7 @@ class SyncApp:
                     source=_clock_kept(source, entry, services.store, boot, monotonic),
                     processor=processor,
                     options=engine_options(entry, settings.store.lease_ttl),
-                    store=services.store,
+                    store=store,
                     metrics=metrics,
                     retry_batch=entry.sync.retry_batch,
                     holder=holder,
@@ -271,6 +275,10 @@ class SyncApp:
     def structure_of(self, source: str) -> StructureCache:
         """The structure cache of the PIM the source named ``source`` writes to."""
         return self.pims[self.settings.source(source).pim].structure
+
+    def store_of(self, source: str) -> Store:
+        """The store as the source named ``source`` sees it: ownership in its PIM."""
+        return self.services.store.for_pim(self.settings.source(source).pim)
 
     async def start(self) -> None:
         """Refuse a schema that is not at head; seed the metrics from the database."""

@@ -2,8 +2,9 @@
 :class:`AssetAccess`: what the store knows per asset and per source outside a batch commit.
 
 Mixed into :class:`~daemon.store.state_store.Store`: the mapping a source runs with, uploads and
-key claims with write intents recorded ahead of their batch (:mod:`daemon.store.batch_prepare`),
-and bulk reads of asset states and media codes. The reads of every batch run statements built
+write intents recorded ahead of their batch (:mod:`daemon.store.batch_prepare`; the key claims
+that go with them are ownership's, :mod:`daemon.store.ownership`), and bulk reads of asset
+states and media codes. The reads of every batch run statements built
 once, with the ids in one expanding parameter (:mod:`daemon.store.statements`).
 """
 
@@ -63,21 +64,6 @@ class AssetAccess(SessionBoundary):
         """Note ``(dam_id, family, code)`` of assets about to be written (see batch module)."""
         with self._write("record_intents") as session:
             batch_prepare.record_intents(session, source, intents, self._clock())
-
-    def prepare_batch(
-        self, source: str, claims: Sequence[Key], intents: Sequence[Key]
-    ) -> dict[tuple[str, str], str]:
-        """
-        Before a batch's PIM write, in ONE transaction: claim its keys ``(dam_id, family,
-        code)`` and note the intents of its new assets (those whose key is not refused).
-
-        Returns:
-            The refused keys ``(family, code)``, with the source owning each.
-        """
-        if not claims and not intents:
-            return {}
-        with self._write("prepare_batch") as session:
-            return batch_prepare.prepare_batch(session, source, claims, intents, self._clock())
 
     def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]:
         """The known state of ``dam_ids`` (bulk read for one batch); unknown ids are absent."""

@@ -2,8 +2,9 @@
 What a batch records BEFORE its PIM write, in one transaction: key claims and write intents;
 and the media codes each upload records at once.
 
-:func:`prepare_batch` claims the PIM keys the batch is about to write (a key another source
-holds is refused, so two sources never overwrite each other) and notes where its new assets
+:func:`prepare_batch` claims the PIM keys the batch is about to write in the source's PIM (a key
+another source holds in that PIM is refused, so two sources never overwrite each other; the same
+key in another PIM is another PIM asset) and notes where its new assets
 will live (:func:`record_intents`), together: a crash after the PIM's answer then loses no
 deletion, and a claim never exists without its intent nor the other way round. Every row goes
 through one executemany upsert (ON CONFLICT), never a statement per row; the statements are
@@ -31,26 +32,32 @@ Key = tuple[str, str, str]
 
 
 def prepare_batch(
-    session: Connection, source: str, claims: Sequence[Key], intents: Sequence[Key], now: datetime
+    session: Connection,
+    source: str,
+    pim: str,
+    claims: Sequence[Key],
+    intents: Sequence[Key],
+    now: datetime,
 ) -> dict[tuple[str, str], str]:
     """
-    Claim ``claims`` and note ``intents`` inside the caller's transaction, before the PIM write.
+    Claim ``claims`` in ``pim`` (its configured name) and note ``intents`` inside the caller's
+    transaction, before the PIM write.
 
     An intent whose key is refused is not noted: that asset is not written.
 
     Returns:
         The refused keys ``(family, code)``, with the source owning each.
     """
-    refused = claim_keys(session, source, claims, now)
+    refused = claim_keys(session, source, pim, claims, now)
     record_intents(session, source, [i for i in intents if (i[1], i[2]) not in refused], now)
     return refused
 
 
 def claim_keys(
-    session: Connection, source: str, claims: Sequence[Key], now: datetime
+    session: Connection, source: str, pim: str, claims: Sequence[Key], now: datetime
 ) -> dict[tuple[str, str], str]:
     """
-    Claim ``(dam_id, family, code)`` keys for ``source`` inside the caller's transaction.
+    Claim ``(dam_id, family, code)`` keys of ``pim`` for ``source`` in the caller's transaction.
 
     A key that is free, deleted or already this source's is taken (a held deletion of it is
     dropped: the asset is live again). Returns the keys refused, with the source owning each.
@@ -59,7 +66,7 @@ def claim_keys(
         return {}
     by_key = {(f, c): d for d, f, c in claims}
     rows = [
-        {"family": f, "code": c, "source": source, "dam_id": d, "changed_at": now}
+        {"pim": pim, "family": f, "code": c, "source": source, "dam_id": d, "changed_at": now}
         for (f, c), d in sorted(by_key.items())
     ]
     dialect = session.dialect.name
@@ -67,7 +74,7 @@ def claim_keys(
     refused: dict[tuple[str, str], str] = {}
     for family, codes in _by_family(by_key).items():
         for part in chunks(codes):
-            params = {"source": source, "family": family, "codes": list(part)}
+            params = {"source": source, "pim": pim, "family": family, "codes": list(part)}
             found = session.execute(_owned_elsewhere(), params)
             refused.update({(family, r.code): r.source for r in found})
             session.execute(_drop_held(), params)
@@ -115,7 +122,7 @@ def record_media(session: Connection, source: str, codes: Mapping[str, str], now
 def _claim(dialect: str) -> Executable:
     stmt = dialect_insert(dialect, pim_owners)
     return stmt.on_conflict_do_update(
-        index_elements=[pim_owners.c.family, pim_owners.c.code],
+        index_elements=[pim_owners.c.pim, pim_owners.c.family, pim_owners.c.code],
         set_={
             "source": stmt.excluded.source,
             "dam_id": stmt.excluded.dam_id,
@@ -132,6 +139,7 @@ def _claim(dialect: str) -> Executable:
 def _owned_elsewhere() -> Select[Any]:
     owners = pim_owners.c
     return select(owners.code, owners.source).where(
+        owners.pim == bindparam("pim"),
         owners.family == bindparam("family"),
         owners.code.in_(ids_param("codes")),
         owners.source != bindparam("source"),
@@ -143,6 +151,7 @@ def _drop_held() -> Delete:
     held = pending_deletions.c
     return delete(pending_deletions).where(
         held.source == bindparam("source"),
+        held.pim == bindparam("pim"),
         held.family == bindparam("family"),
         held.code.in_(ids_param("codes")),
     )

@@ -33,7 +33,7 @@ from daemon.store.tables import structure_snapshots
 log = LazyLogger(__name__)
 
 #: The shape of ``body``; a row of another version is ignored (read again from the PIM).
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,7 @@ def encode_family(family: AssetFamily) -> str:
         "options": {a: sorted(codes) for a, codes in family.options.items()},
         "attribute_as_main_media": family.attribute_as_main_media,
         "labels": dict(family.labels),
+        "naming_source": list(family.naming_source) if family.naming_source else None,
     }
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -122,9 +123,17 @@ def decode_family(text: str) -> AssetFamily:
             options={str(a): frozenset(map(str, c)) for a, c in body["options"].items()},
             attribute_as_main_media=body["attribute_as_main_media"],
             labels=dict(body["labels"]),
+            naming_source=_naming_source(body.get("naming_source")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a family snapshot: {exc}") from None
+
+
+def _naming_source(raw: Any) -> tuple[str, str | None, str | None] | None:
+    if raw is None:
+        return None
+    attribute, locale, channel = raw
+    return str(attribute), locale, channel
 
 
 def encode_channels(channels: Sequence[Channel]) -> str:

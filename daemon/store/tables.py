@@ -204,9 +204,14 @@ failure_attempts = Table(
 #: What became of a PIM asset damsync no longer keeps live (see :mod:`daemon.store.ownership`).
 OWNER_ACTIONS = ("deleted", "marked", "unlinked", "ignored", "pending", "kept")
 
+#: Longest PIM name the state store keeps (a ``[pims.<name>]`` table, or ``default``).
+MAX_PIM_NAME = 100
+
 pim_owners = Table(
     "pim_owners",
     metadata,
+    # A key is owned per PIM: one DAM written by two sources into two PIMs keeps its codes.
+    Column("pim", String(MAX_PIM_NAME), primary_key=True, comment="the PIM's configured name"),
     Column("family", String(100), primary_key=True),
     Column("code", String(255), primary_key=True),
     Column("source", String(200), nullable=False, comment="the one source writing this asset"),
@@ -227,13 +232,14 @@ pending_deletions = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("source", String(200), nullable=False),
+    Column("pim", String(MAX_PIM_NAME), nullable=False, comment="the PIM holding the asset"),
     Column("family", String(100), nullable=False),
     Column("code", String(255), nullable=False),
     Column("dam_id", String(500), nullable=False),
     Column("reason", String(20), nullable=False),
     Column("policy", String(20), nullable=False, comment="the policy to apply once approved"),
     Column("requested_at", UtcDateTime, nullable=False),
-    UniqueConstraint("family", "code"),
+    UniqueConstraint("pim", "family", "code"),
     Index("ix_pending_deletions_source", "source"),
 )
 
@@ -369,6 +375,7 @@ __all__ = [
     "EVENT_ORIGINS",
     "INBOX_STATUSES",
     "LINK_WANT_STATES",
+    "MAX_PIM_NAME",
     "OWNER_ACTIONS",
     "RUN_STATUSES",
     "SNAPSHOT_KINDS",

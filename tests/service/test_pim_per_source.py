@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,14 @@ import structlog
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from daemon.engine.withdrawals import settle_pending
 from daemon.mapping import sanitise_code
 from daemon.service.wiring import Services, SyncApp
 from daemon.settings.root import Settings, load_settings
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
 from daemon.sim.pim.options import PimSimOptions
+from tests.store.conftest import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config" / "damsync.example.toml").read_text(encoding="utf-8")
@@ -152,21 +154,28 @@ class Sims:
             return found
 
 
+#: The DAM every test reads (60 assets).
+DAM_OPTIONS = DamSimOptions(assets=60, seed=7, history_days=2, base_url="http://127.0.0.1:8082")
+
+
 @pytest.fixture(name="sims")
 def _sims() -> Sims:
-    return Sims(
-        dam=create_dam_app(
-            DamSimOptions(assets=60, seed=7, history_days=2, base_url="http://127.0.0.1:8082")
-        )
-    )
+    return Sims(dam=create_dam_app(DAM_OPTIONS))
 
 
 @pytest.fixture(name="build")
 async def _build(tmp_path: Path, sims: Sims) -> AsyncIterator[Any]:
     built: list[tuple[SyncApp, Services]] = []
 
-    async def build(settings: Settings, pim_transports: dict[str, str]) -> SyncApp:
-        """The app, each PIM name routed to the simulator named in ``pim_transports``."""
+    async def build(
+        settings: Settings,
+        pim_transports: dict[str, str],
+        source_clocks: dict[str, Callable[[], float]] | None = None,
+    ) -> SyncApp:
+        """
+        The app, each PIM name routed to the simulator named in ``pim_transports``; sources
+        on the monotonic clocks in ``source_clocks`` (a DAM clock the test moves).
+        """
         services = Services.create(settings, registry=CollectorRegistry())
         services.store.upgrade()
         app = SyncApp.build(
@@ -178,6 +187,7 @@ async def _build(tmp_path: Path, sims: Sims) -> AsyncIterator[Any]:
             source_transports={
                 entry.name: httpx.ASGITransport(sims.dam) for entry in settings.sources
             },
+            source_clocks=source_clocks,
         )
         built.append((app, services))
         await app.start()
@@ -266,13 +276,8 @@ async def test_one_dam_into_two_pims(tmp_path, sims, build):
     assert sims.counters["eu"].peak <= BUDGET and sims.counters["us"].peak <= BUDGET
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pim_owners is keyed by (family, code) without the PIM: the second PIM's copy of an "
-    "asset is refused as owned by the first source (needs a pim column and a migration)",
-)
 async def test_one_dam_into_two_pims_with_the_same_codes(tmp_path, sims, build):
-    """The usual regional setup: the same mapping, the same codes, in two PIMs."""
+    """The usual regional setup: the same mapping, the same codes, in two PIMs (issue 19)."""
     sims.add_pim("eu")
     sims.add_pim("us")
     text = with_pims(second_source(EXAMPLE, name="us", pim="us"), "eu", "us")
@@ -282,7 +287,98 @@ async def test_one_dam_into_two_pims_with_the_same_codes(tmp_path, sims, build):
     results = await run_all(app)
 
     assert [0, 0] == [r.failed for r in results]
-    assert await sims.assets("eu", "packshots") == await sims.assets("us", "packshots")
+    assert all(r.written > 0 for r in results)
+    eu = await sims.assets("eu", "packshots")
+    assert eu and eu == await sims.assets("us", "packshots")
+    store = app.services.store
+    assert {(a.family, a.code) for a in store.for_pim("eu").owned_assets("eu")} == {
+        (a.family, a.code) for a in store.for_pim("us").owned_assets("us")
+    }
+    assert [] == store.for_pim("us").owned_assets("eu")  # each owns its codes in its PIM only
+
+
+async def test_two_sources_with_the_same_codes_in_one_pim_are_still_refused(tmp_path, sims, build):
+    """Two sources writing the same codes into ONE PIM: the second is refused, naming both."""
+    sims.add_pim("one")
+    text = second_source(EXAMPLE, name="second", pim=None)
+    app = await build(settings_of(tmp_path, text), {"default": "one"})
+
+    first = await app.runners[0].run_once()
+    second = await app.runners[1].run_once()
+
+    assert (0, True) == (first.failed, first.written > 0)
+    assert 0 == second.written
+    assert second.failed > 0
+    failures = app.services.store.list_failures(source="second")
+    assert failures and {"ownership"} == {f.stage for f in failures}
+    assert all("belongs to source 'demo'" in f.detail for f in failures)
+
+
+#: The example's deletion policy line: a DAM deletion deletes the PIM asset.
+POLICY_LINE = (
+    'delete_policy = "delete"          # a DAM deletion deletes the PIM asset; or "ignore"\n'
+)
+
+
+def braked(text: str) -> str:
+    """Any two deletions of a family held by the brake."""
+    assert POLICY_LINE in text
+    return text.replace(POLICY_LINE, POLICY_LINE + "max_delete_count = 1\n")
+
+
+async def delete_at_dam(dam: ASGIApp, ids: list[str]) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(dam), base_url="http://dam") as c:
+        for dam_id in ids:
+            answer = await c.post("/_sim/mutate", json={"id": dam_id, "deleted": True})
+            assert answer.status_code < 300, answer.text
+
+
+async def test_held_deletions_of_the_same_codes_in_two_pims(tmp_path, sims, build):
+    """
+    Both regional sources see the DAM's deletions and the brake holds them in each PIM: one
+    held deletion per PIM (none lost to the other's), each approved in its own PIM only, and
+    never applied to another PIM once its source points elsewhere.
+    """
+    clock = Clock()  # the DAM's: its deletions are read once past the settle delay
+    sims.dam = create_dam_app(DAM_OPTIONS, clock=clock)
+    clocks: dict[str, Callable[[], float]] = {
+        name: (lambda: clock.now.timestamp()) for name in ("eu", "us")
+    }
+    sims.add_pim("eu")
+    sims.add_pim("us")
+    text = with_pims(second_source(braked(EXAMPLE), name="us", pim="us"), "eu", "us")
+    text = first_source_as(text, "eu")
+    pims = {"default": "eu", "eu": "eu", "us": "us"}
+    app = await build(settings_of(tmp_path, text), pims, clocks)
+    assert [0, 0] == [r.failed for r in await run_all(app)]
+    victims = sorted(await sims.assets("eu", "packshots"))[:2]
+    ids = [i for i in await dam_ids(sims.dam) if sanitise_code(i) in victims]
+    assert 2 == len(ids)
+    await delete_at_dam(sims.dam, ids)
+    clock.advance(60)
+
+    assert [0, 0] == [r.deleted for r in await run_all(app)]
+
+    store = app.services.store
+    held = {(p.source, p.pim, p.code): p.id for p in store.pending_deletions()}
+    assert {(s, s, c) for s in ("eu", "us") for c in victims} == set(held)
+    us_ids = [held["us", "us", c] for c in victims]
+    assert 2 == await settle_pending(app.runners[1].processor, us_ids, approve=True)
+    assert not set(victims) & await sims.assets("us", "packshots")
+    assert set(victims) <= await sims.assets("eu", "packshots")
+    owned = {(a.code, a.action) for a in store.for_pim("eu").owned_assets("eu")}
+    assert {(c, "pending") for c in victims} <= owned
+
+    # The eu source now writes to the us PIM: its deletions held in eu are not applied there.
+    old, new = ('name = "eu"\nkind = "rest"\npim = "eu"', 'name = "eu"\nkind = "rest"\npim = "us"')
+    moved = await build(settings_of(tmp_path, text.replace(old, new)), pims, clocks)
+    eu_ids = [held["eu", "eu", c] for c in victims]
+    assert 0 == await settle_pending(moved.runners[0].processor, eu_ids, approve=True)
+    assert set(victims) <= await sims.assets("eu", "packshots")
+    assert 2 == await settle_pending(moved.runners[0].processor, eu_ids, approve=False)
+    assert [] == store.pending_deletions()
+    owned = {(a.code, a.action) for a in store.for_pim("eu").owned_assets("eu")}
+    assert {(c, "kept") for c in victims} <= owned
 
 
 async def test_pim_metrics_carry_source_and_pim(tmp_path, sims, build):

@@ -111,6 +111,7 @@ def test_prepared_batch_keeps_the_intent_rules(store, lease, run):
         conn.execute(
             pending_deletions.insert().values(
                 source="dam",
+                pim="default",
                 family="fam",
                 code="gone",
                 dam_id="gone",
