@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "status": (
         "daemon.cli.status:status",
-        "Per source: cursor, data lag, last run, pending failures, dead letters.",
+        "Per source: cursor, data lag, last run, failures, dead letters, owner and lease.",
     ),
     "failures": (
         "daemon.cli.failure_commands:failures",

@@ -12,16 +12,16 @@ an open connection inside the caller's write transaction; :class:`~daemon.store.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, or_, select, type_coerce, update
 
 from daemon.core.records import Cursor, Window
 from daemon.store.batch_commit import upsert
 from daemon.store.database import db_now
 from daemon.store.replica_tables import replicas
 from daemon.store.rows import Checkpoint, HeldLease, Lease, ReplicaView
-from daemon.store.tables import checkpoints, leases
+from daemon.store.tables import UtcDateTime, checkpoints, leases
 
 
 def acquire(
@@ -239,12 +239,78 @@ def load_checkpoint(session: Connection, source: str) -> Checkpoint | None:
     )
 
 
+# --- who runs each source -------------------------------------------------------------------
+
+#: A lease as an operator sees it: ``held`` (valid now), ``expired`` (its holder stopped
+#: renewing it; the next replica to ask takes it over) or ``released`` (given up or fenced).
+LeaseState = Literal["held", "expired", "released"]
+
+
+class LeaseStanding(NamedTuple):
+    """
+    One source's lease row, read with the database clock (what expiry is decided on).
+
+    A ``NamedTuple`` rather than the usual frozen dataclass: defining a frozen slotted
+    dataclass compiles six generated methods, ~1 ms of every command that imports the store
+    (callgrind: +4.9 M instructions for ``checkpoint show``); this record serves ``status`` only.
+
+    Args:
+        source: The source name.
+        holder: ``host:pid:starttime`` of its owner; ``None`` once released.
+        epoch: The fencing epoch (+1 at every change of holder, release or rewind).
+        acquired_at: When the current (or last) holder took it; renewals keep it.
+        expires_at: When it expires; for a released lease, when it was released.
+        database_now: The database clock, read in the same statement.
+    """
+
+    source: str
+    holder: str | None
+    epoch: int
+    acquired_at: datetime
+    expires_at: datetime
+    database_now: datetime
+
+    @property
+    def state(self) -> LeaseState:
+        """``released`` without a holder, else ``expired`` past its expiry, else ``held``."""
+        if self.holder is None:
+            return "released"
+        # The comparison the takeover makes (fencing.acquire): expired once before the DB clock.
+        return "expired" if self.expires_at < self.database_now else "held"
+
+
+def lease_standings(session: Connection) -> list[LeaseStanding]:
+    """Every source's lease row, by source, each with the database clock of this one read."""
+    query = select(
+        leases.c.source,
+        leases.c.holder,
+        leases.c.epoch,
+        leases.c.acquired_at,
+        leases.c.expires_at,
+        type_coerce(db_now(session.dialect.name), UtcDateTime).label("database_now"),
+    ).order_by(leases.c.source)
+    return [
+        LeaseStanding(
+            source=row.source,
+            holder=row.holder,
+            epoch=int(row.epoch),
+            acquired_at=row.acquired_at,
+            expires_at=row.expires_at,
+            database_now=row.database_now,
+        )
+        for row in session.execute(query)
+    ]
+
+
 __all__ = [
+    "LeaseStanding",
+    "LeaseState",
     "acquire",
     "beat",
     "forget_replica",
     "held",
     "holder",
+    "lease_standings",
     "load_checkpoint",
     "other_replicas",
     "release",

@@ -162,6 +162,15 @@ class Store(
         with self._write("renew_lease") as session:
             return leases.renew(session, lease, ttl_seconds)
 
+    def lease_standings(self) -> list[leases.LeaseStanding]:
+        """
+        Who owns each source and since when: every lease row with the database clock.
+
+        Read-only (a status readout, never a right to write: only a held ``Lease`` is).
+        """
+        with self._read("lease_standings") as session:
+            return leases.lease_standings(session)
+
     # --- replicas ---------------------------------------------------------------------------
 
     def replica_heartbeat(

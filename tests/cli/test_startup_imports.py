@@ -42,7 +42,7 @@ HELP_FORBIDDEN = (
 )
 
 #: What reading the state store does not need. It needs SQLAlchemy Core and the settings
-#: (pydantic, the mapping *rules*); ``rich`` only to print a table. The schema-head check reads
+#: (pydantic, the mapping *rules*); tables are plain text (no ``rich``). The schema-head check reads
 #: the revision ids without Alembic (nor Alembic's Mako), the settings do not load the mapper, a
 #: SQLite store never loads the PostgreSQL dialect, the store runs on Core connections (no ORM),
 #: and structlog is imported at the first log line (none here) or when logging is configured.
@@ -60,6 +60,7 @@ STORE_READ_FORBIDDEN = (
     "httpx",
     "mako",
     "prometheus_client",
+    "rich",
     "sqlalchemy.dialects.postgresql",
     "sqlalchemy.orm",
     "starlette",
