@@ -13,7 +13,9 @@ One :class:`Upstream` per remote system owns
   backoff with full jitter (tenacity's ``wait_random_exponential``), a clamped ``Retry-After``,
   an attempt cap and a total deadline (no attempt starts, and no backoff wait ends, past it);
   the request is rebuilt for every attempt, so a file body is re-opened and a generator is
-  never reused;
+  never reused (the loop: :mod:`daemon.upstream.retry_loop`);
+- the client tuned once (:mod:`daemon.upstream.client_tuning`): cookies read only from answers
+  that set one, httpcore's streams on asyncio's transports;
 - retries once per logical request, never nested: a request made while an attempt runs (the
   token fetch of the auth hook) makes a single try, and its failure is that attempt's failure,
   which the outer loop counts and retries. So an always-failing token endpoint costs
@@ -39,20 +41,12 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpx
-import structlog
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_random_exponential,
-)
 
-from daemon.core.errors import TransientError, UpstreamError, UpstreamUnavailableMixin
+from daemon.core.errors import UpstreamError, UpstreamUnavailableMixin
 from daemon.core.json_limits import loads_bounded
 from daemon.upstream.bodies import BodyTooLargeError, DeadlineStream, read_capped
 from daemon.upstream.causes import late_words, request_url, transport_cause
+from daemon.upstream.client_tuning import tune_client
 from daemon.upstream.origin import same_origin
 from daemon.upstream.policy import (
     TRANSIENT_STATUSES,
@@ -65,10 +59,9 @@ from daemon.upstream.policy import (
     T,
     UpstreamAuth,
 )
+from daemon.upstream.retry_loop import run_with_retries
 from daemon.upstream.targets import RequestTargets
 from daemon.upstream.throttle import UpstreamLimiter, parse_retry_after
-
-log = structlog.get_logger(__name__)
 
 #: True while an attempt runs in this task (and the tasks it starts): a request made then is
 #: part of that attempt, so it makes one try instead of nesting its own retries.
@@ -132,56 +125,13 @@ class Upstream:
         self.limits = limits or AttemptLimits()
         self.credential_params = frozenset(credential_params)
         self._targets = RequestTargets(client)
+        tune_client(client)
 
     def __repr__(self) -> str:
         return f"Upstream(name={self.name!r}, base_url={str(self.client.base_url)!r})"
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-    # -- retries --------------------------------------------------------------------------
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return float(min(retry_after, self.retry.retry_after_max))
-        backoff = wait_random_exponential(
-            multiplier=self.retry.wait_initial, max=self.retry.wait_max
-        )
-        return float(backoff(state))
-
-    def _before_sleep(self, spec: RequestSpec) -> Callable[[RetryCallState], None]:
-        def hook(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            reason = type(exc).__name__ if exc else "unknown"
-            self.observer.request_retried(
-                upstream=self.name, method=spec.method, endpoint=spec.endpoint, reason=reason
-            )
-            log.info(
-                "http.retry",
-                upstream=self.name,
-                method=spec.method,
-                endpoint=spec.endpoint,
-                attempt=state.attempt_number,
-                error=str(exc) if exc else None,
-                wait_s=round(state.upcoming_sleep, 3),
-            )
-
-        return hook
-
-    def _retrying(self, spec: RequestSpec) -> AsyncRetrying:
-        # Inside another request's attempt (a token fetch), one try: the outer loop retries.
-        attempts = 1 if _IN_ATTEMPT.get() else self.retry.attempts
-        return AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            # stop_before_delay: a backoff wait that would end past the deadline is not waited.
-            stop=stop_after_attempt(attempts) | stop_before_delay(self.retry.deadline),
-            wait=self._wait,
-            sleep=self._sleep,
-            before_sleep=self._before_sleep(spec),
-            reraise=True,
-        )
 
     # -- one attempt ----------------------------------------------------------------------
 
@@ -190,9 +140,14 @@ class Upstream:
         with_auth = spec.authenticated and self.auth is not None
         in_query = not self.credential_params.isdisjoint(spec.params or {})
         base = self.client.base_url
+        # A path on the base comes merged from the cache; any other URL is parsed once here,
+        # for the origin check and the request alike.
+        merged = self._targets(spec.url)
+        target = httpx.URL(merged) if isinstance(merged, str) else merged
         # Defence in depth: callers decide per URL, but no code path may send our
         # credentials to another origin (another port, or https -> http, is one).
-        if (with_auth or in_query) and base.host and not same_origin(base, spec.url):
+        check = spec.url if merged is target else target
+        if (with_auth or in_query) and base.host and not same_origin(base, check):
             raise self.errors.protocol(
                 "refusing to send credentials to another origin than the configured one",
                 endpoint=spec.endpoint,
@@ -211,7 +166,7 @@ class Upstream:
             kwargs["files"] = spec.files()
         if spec.data is not None:
             kwargs["data"] = spec.data
-        return self.client.build_request(spec.method, self._targets(spec.url), **kwargs)
+        return self.client.build_request(spec.method, target, **kwargs)
 
     def _transient(
         self, spec: RequestSpec, message: str, *, status: int | None, body: str = ""
@@ -328,6 +283,19 @@ class Upstream:
             )
         return response
 
+    def _retries(self, spec: RequestSpec, attempt: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        # Inside another request's attempt (a token fetch), one try: the outer loop retries.
+        attempts = 1 if _IN_ATTEMPT.get() else self.retry.attempts
+        return run_with_retries(
+            self.name,
+            spec,
+            attempt,
+            policy=self.retry,
+            attempts=attempts,
+            observer=self.observer,
+            sleep=self._sleep,
+        )
+
     # -- public API -----------------------------------------------------------------------
 
     async def request(self, spec: RequestSpec, handle: Callable[[httpx.Response], T]) -> T:
@@ -337,11 +305,12 @@ class Upstream:
         ``handle`` sees every non-transient answer (2xx and permanent 4xx) with its body read;
         it turns it into a result or raises the adapter's permanent error.
         """
-        async for attempt in self._retrying(spec):
-            with attempt, _attempting():
-                response = await self._attempt(spec, stream=False)
-                return handle(response)
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+        async def attempt() -> T:
+            with _attempting():
+                return handle(await self._attempt(spec, stream=False))
+
+        return await self._retries(spec, attempt)
 
     @asynccontextmanager
     async def stream(self, spec: RequestSpec) -> AsyncIterator[httpx.Response]:
@@ -351,11 +320,12 @@ class Upstream:
         The limiter slot is held only while opening: a slow consumer must not block other
         requests. A non-2xx answer has its body read, so the caller can inspect ``.text``.
         """
-        response: httpx.Response | None = None
-        async for attempt in self._retrying(spec):
-            with attempt, _attempting():
-                response = await self._attempt(spec, stream=True)
-        assert response is not None
+
+        async def attempt() -> httpx.Response:
+            with _attempting():
+                return await self._attempt(spec, stream=True)
+
+        response = await self._retries(spec, attempt)
         try:
             yield response
         finally:

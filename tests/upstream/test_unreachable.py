@@ -12,7 +12,7 @@ from daemon.core.errors import PimUnavailable
 from daemon.upstream.policy import RequestSpec, RetryPolicy
 from daemon.upstream.session import Upstream
 
-from .loopback import Loopback, Seen, Wire, json_body
+from .loopback import Loopback, Seen, Wire
 from .test_session import KINDS
 
 ONCE = RetryPolicy(attempts=1)
@@ -57,9 +57,24 @@ async def test_a_name_that_never_resolves_is_a_dns_failure():
 
 async def test_https_to_a_plain_http_server_is_a_tls_failure():
     """Addressing a plain HTTP server with https:// fails the handshake: a TLS failure."""
-    async with Loopback(json_body({"items": []})) as server:
-        message = await failure(f"https://127.0.0.1:{server.port}")
-    assert f"https://127.0.0.1:{server.port}/assets/{{id}}" in message
+
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Answers the first bytes (the ClientHello) as a plain HTTP server does a bad request.
+        # (A server that waits for a request line would hang whenever the random ClientHello
+        # holds no newline byte: the test would then see a timeout, not a TLS failure.)
+        await reader.read(1)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        message = await failure(f"https://127.0.0.1:{port}", timeout=60.0)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert f"https://127.0.0.1:{port}/assets/{{id}}" in message
     assert "TLS failure" in message
 
 
