@@ -68,10 +68,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "daemon.cli.structure_commands:structure",
         "Asset families as code: plan (exit 0 none, 2 pending, 1 error), apply, export.",
     ),
+    "migrate-pam": (
+        "daemon.cli.migrate_pam:migrate_pam",
+        "Move legacy PAM assets (PIM <= 3.2 EE) into the Asset Manager; --dry-run plans.",
+    ),
     "db": ("daemon.cli.db:db", "Manage the state store's schema (Alembic migrations)."),
     "sim": (
         "daemon.cli.simulators:sim",
-        "Run the built-in PIM and DAM simulators (for the demo, dry runs and tests).",
+        "Run the built-in PIM, DAM and legacy PAM simulators (demo, dry runs, tests).",
     ),
 }
 

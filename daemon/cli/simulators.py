@@ -20,12 +20,16 @@ SIMULATORS: dict[str, tuple[str, str]] = {
         "daemon.sim.dam.dam_app:dam_command",
         "Serve the simulated DAM (generic, Bynder and Cloudinary shapes) on loopback.",
     ),
+    "pam": (
+        "daemon.sim.pam.pam_sim_app:pam_command",
+        "Serve a legacy PAM (2.1-3.2 EE asset API) on loopback, for migrate-pam.",
+    ),
 }
 
 
 @click.group(cls=LazyGroup, lazy=SIMULATORS)
 def sim() -> None:
-    """Run the built-in PIM and DAM simulators (for the demo, dry runs and tests)."""
+    """Run the built-in PIM, DAM and legacy PAM simulators (demo, dry runs, tests)."""
 
 
 __all__ = ["sim"]

@@ -1,0 +1,77 @@
+"""
+The small input files of ``damsync migrate-pam``: the code -> family and collection attribute ->
+family maps (CSV, ``;`` or ``,``, a header row optional) and the attribute-code map (JSON).
+Every problem is a :class:`~daemon.core.errors.ConfigError` naming the option and the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from daemon.core.errors import ConfigError
+
+
+def _rows(path: Path, what: str) -> Iterable[tuple[int, list[str]]]:
+    """Rows of a small ``;`` or ``,`` separated mapping file, a header row optional."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ConfigError(f"cannot read it: {exc.strerror}", key=what) from None
+    with handle:
+        head = handle.readline()
+        handle.seek(0)
+        delimiter = ";" if head.count(";") >= head.count(",") else ","
+        for number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
+            if row and any(cell.strip() for cell in row):
+                yield number, [cell.strip() for cell in row]
+
+
+def pairs(path: Path, what: str, header: tuple[str, str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for number, row in _rows(path, what):
+        if number == 1 and tuple(cell.lower() for cell in row[:2]) == header:
+            continue
+        if len(row) < 2 or not row[0] or not row[1]:
+            raise ConfigError(f"line {number}: expected {header[0]} and {header[1]}", key=what)
+        if pairs.setdefault(row[0], row[1]) != row[1]:
+            raise ConfigError(f"line {number}: {row[0]} is given two values", key=what)
+    return pairs
+
+
+def attribute_map(path: Path | None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """``{"role": "code"}`` for every family, or ``{"family": {"role": "code"}}`` per family."""
+    from daemon.engine.pam_strategy import ROLES
+
+    if path is None:
+        return {}, {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"not a readable JSON file ({exc})", key="--attribute-map") from None
+    common: dict[str, str] = {}
+    per_family: dict[str, dict[str, str]] = {}
+    if not isinstance(document, dict):
+        raise ConfigError("expected a JSON object", key="--attribute-map")
+    for key, value in document.items():
+        if isinstance(value, dict):
+            per_family[key] = _roles(value, f"--attribute-map {key}", ROLES)
+        elif key in ROLES and isinstance(value, str) and value:
+            common[key] = value
+        else:
+            raise ConfigError(f"{key!r}: not one of {', '.join(ROLES)}", key="--attribute-map")
+    return common, per_family
+
+
+def _roles(value: Mapping[str, Any], key: str, roles: Iterable[str]) -> dict[str, str]:
+    known = set(roles)
+    bad = [role for role, code in value.items() if role not in known or not isinstance(code, str)]
+    if bad:
+        raise ConfigError(f"{', '.join(bad)}: not one of {', '.join(sorted(known))}", key=key)
+    return {role: str(code) for role, code in value.items()}
+
+
+__all__ = ["attribute_map", "pairs"]
