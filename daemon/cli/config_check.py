@@ -172,6 +172,7 @@ async def check_config(
     # Imported here: `validate-config --help` starts without the engine (bench/startup.py).
     from prometheus_client import CollectorRegistry
 
+    from daemon.engine.direct_link_checks import direct_link_problems
     from daemon.mapping import mapping_warnings, validate_rules
     from daemon.service.wiring import Services, SyncApp
 
@@ -221,6 +222,9 @@ async def check_config(
             )
             problems.extend(f"{problem.path}: {problem.message}" for problem in rule_problems)
             problems.extend(_mark_problems(entry.sync.mark, families, index))
+            if any(rule.product_links for rule in entry.mapping.families):
+                where = f"sources[{index}].mapping"
+                problems += await direct_link_problems(pim, entry.mapping.families, where)
             infos = await _family_infos(pim, list(families))
             transformations = {
                 code: info.transformations

@@ -192,7 +192,7 @@ async def consume_inbox(
     """
     name = processor.source
     report = ConsumeReport(source=name)
-    with logs.bind_job(name, logs.new_run_id()):
+    with logs.bind_job(name, logs.new_run_id(), pim=processor.withdrawer.pim_name):
         try:
             depth = (await asyncio.to_thread(store.inbox_depth)).get(name)
             if depth is None or not depth.pending:

@@ -34,7 +34,7 @@ from typing import Literal, Protocol, runtime_checkable
 from daemon.core.errors import PimError
 from daemon.engine.outcomes import UPSTREAM_WIDE
 from daemon.engine.product_link_plan import CollectionPlan, plan_collection
-from daemon.engine.product_link_targets import ProductLinkError, rule_name
+from daemon.engine.product_link_targets import ProductLinkError, key_name
 from daemon.pim.models import LineResult, Product, ProductAttribute, ProductKind
 from daemon.store.product_link_store import LinkTarget, OwnedLink
 
@@ -118,8 +118,10 @@ def _touched(product: Product | None, targets: Iterable[LinkTarget]) -> tuple[tu
 class CollectionWriter:
     """Applies collection changes of one source (see the module docstring)."""
 
-    def __init__(self, pim: ProductPim) -> None:
+    def __init__(self, pim: ProductPim, names: Mapping[tuple[str, int], int] | None = None) -> None:
         self.pim = pim
+        #: ``(family, rule key) -> index``: how rules are named in messages.
+        self.names: Mapping[tuple[str, int], int] = names or {}
 
     async def read(
         self, keys: Iterable[ProductKey], attributes: Sequence[str], outcome: EditOutcome
@@ -170,7 +172,7 @@ class CollectionWriter:
             outcome = EditOutcome()
             for target, change in sorted(changes.items()):
                 for link in (*change.adds, *change.removes):
-                    outcome.fail(link.dam_id, _refused(target, link, None, exc))
+                    outcome.fail(link.dam_id, _refused(target, link, None, exc, self.names))
             return outcome
 
     async def _apply(
@@ -192,7 +194,7 @@ class CollectionWriter:
             # Unknown: the assets wanting it fail; rows into it are stale.
             outcome.removed += by_target.get(target, [])
             for add in change.adds:
-                outcome.fail(add.dam_id, _unknown(target, add))
+                outcome.fail(add.dam_id, _unknown(target, add, self.names))
         plans = self._plan(live, by_target, read)
         per_product: dict[ProductKey, list[LinkTarget]] = defaultdict(list)
         for target in live:
@@ -206,7 +208,7 @@ class CollectionWriter:
                 for target in per_product.pop(key):
                     plans.pop(target)
                     for add in live.pop(target).adds:
-                        outcome.fail(add.dam_id, _unknown(target, add))
+                        outcome.fail(add.dam_id, _unknown(target, add, self.names))
             pending &= set(again)
             moved = {
                 key
@@ -279,7 +281,7 @@ class CollectionWriter:
                     raise result.error
                 for t in targets:
                     for link in (*live[t].adds, *live[t].removes):
-                        outcome.fail(link.dam_id, _refused(t, link, result))
+                        outcome.fail(link.dam_id, _refused(t, link, result, names=self.names))
 
 
 def _what(target: LinkTarget) -> str:
@@ -287,28 +289,38 @@ def _what(target: LinkTarget) -> str:
     return f"{noun} {target.product!r}"
 
 
-def _unknown(target: LinkTarget, link: OwnedLink) -> ProductLinkError:
+def _name(link: OwnedLink, names: Mapping[tuple[str, int], int]) -> str:
+    return key_name(link.family, link.rule, names, link.target.attribute)
+
+
+def _unknown(
+    target: LinkTarget, link: OwnedLink, names: Mapping[tuple[str, int], int]
+) -> ProductLinkError:
     return ProductLinkError(
         f"unknown {_what(target)} for asset {link.asset_code!r} (DAM {link.dam_id!r}), "
-        f"rule {rule_name(link.family, link.rule)}"
+        f"rule {_name(link, names)}"
     )
 
 
 def _refused(
-    target: LinkTarget, link: OwnedLink, result: LineResult | None, error: PimError | None = None
+    target: LinkTarget,
+    link: OwnedLink,
+    result: LineResult | None,
+    error: PimError | None = None,
+    names: Mapping[tuple[str, int], int] | None = None,
 ) -> ProductLinkError:
+    name = _name(link, names or {})
     if result is None:
         return ProductLinkError(
             f"{_what(target)}: the PIM refused the product request for asset "
-            f"{link.asset_code!r}, rule {rule_name(link.family, link.rule)}: {error}"
+            f"{link.asset_code!r}, rule {name}: {error}"
         )
     errors = "; ".join(e.message for e in result.errors if e.message)
     reason = result.message or (str(result.error) if isinstance(result.error, PimError) else "")
     where = target.attribute + "".join(f" [{x}]" for x in (target.locale, target.scope) if x)
     return ProductLinkError(
         f"{_what(target)} refused {where} for asset {link.asset_code!r}, rule "
-        f"{rule_name(link.family, link.rule)}: {result.status_code} {reason}"
-        + (f" ({errors})" if errors else "")
+        f"{name}: {result.status_code} {reason}" + (f" ({errors})" if errors else "")
     )
 
 

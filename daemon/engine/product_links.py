@@ -19,16 +19,19 @@ A withdrawn asset under the ``unlink`` or ``delete`` policy leaves the collectio
 it in (:meth:`ProductLinks.unlink`, before it is deleted); codes damsync did not add are never
 dropped. Each flush or unlink holds one lock, so two of them never edit a product at once.
 
-Known limits: link rules are numbered by their place in the family rule (reordering them in the
-config loses track of older links of ``replace`` rules); an asset found unchanged is not linked
-again (a new rule applies to assets as they change, or to all with ``sync --once --full``).
+Each settle is fenced by the lease the pass runs under (a stale owner is refused with
+``LeaseLostError``, nothing recorded). Rules are stored by a stable key derived from the
+collection they write (:func:`.product_link_targets.rule_key`), so reordering them keeps track of
+``replace`` links; rows written under a rule's index before are taken over by position once.
+Known limit: an asset found unchanged is not linked again (a new rule applies to assets as they
+change, or to all with ``sync --once --full``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -38,17 +41,20 @@ from daemon.core.records import DamAsset
 from daemon.engine.batcher import Routed
 from daemon.engine.outcomes import UPSTREAM_WIDE, failure_of
 from daemon.engine.product_link_targets import (
+    KEY_BASE,
     CompiledLinkRule,
     ProductLinkError,
+    attribute_problem,
     compile_link_rules,
-    rule_name,
+    key_name,
     wants_of,
 )
 from daemon.engine.product_link_writer import Change, CollectionWriter, EditOutcome, ProductPim
+from daemon.engine.seams import LinkObserver
 from daemon.mapping import AssetKey, Mapper
 from daemon.mapping.rules import FamilyRule
 from daemon.pim.models import ProductAttribute
-from daemon.store import AssetWrite, FailureRecord
+from daemon.store import AssetWrite, FailureRecord, Lease
 from daemon.store.product_link_store import (
     LINK_STAGE,
     LinkTarget,
@@ -73,29 +79,6 @@ class LinkReport:
     failed: int = 0
 
 
-def attribute_problem(
-    attribute: ProductAttribute, family: str, locale: str | None, scope: str | None
-) -> str:
-    """Why a rule cannot write into ``attribute`` (empty when it can)."""
-    code = attribute.code
-    if not attribute.is_asset_collection:
-        return f"product attribute {code!r} is a {attribute.type}, not an asset collection"
-    if attribute.reference_data_name != family:
-        return (
-            f"product attribute {code!r} holds assets of family "
-            f"{attribute.reference_data_name!r}, not {family!r}"
-        )
-    for name, needed, given in (
-        ("locale", attribute.localizable, locale),
-        ("scope", attribute.scopable, scope),
-    ):
-        if needed and given is None:
-            return f"product attribute {code!r} needs a {name}: set {name} in the rule"
-        if not needed and given is not None:
-            return f"product attribute {code!r} has no {name}: remove {name} from the rule"
-    return ""
-
-
 class ProductLinks:
     """
     The direct product links of one source (see the module docstring).
@@ -118,6 +101,10 @@ class ProductLinks:
         self._maybe_ready = True
         self._compiled: dict[int, tuple[FamilyRule, tuple[CompiledLinkRule, ...]]] = {}
         self._attributes: dict[str, ProductAttribute | str] = {}
+        #: ``(family, rule key) -> index`` of the rules staged: messages, rows stored by index.
+        self._names: dict[tuple[str, int], int] = {}
+        #: Where links written and failed are counted (the daemon's metrics), when wired.
+        self.observer: LinkObserver | None = None
 
     @property
     def enabled(self) -> bool:
@@ -171,6 +158,7 @@ class ProductLinks:
             rules = self._rules(families[key.rule])
             if rules:
                 family, code = pim_keys.get(dam_id, (key.family, key.code))
+                self._names.update({(family, r.key): r.index for r in rules})
                 found[dam_id], problems = wants_of(asset, family, code, rules)
                 failures += [failure_of(dam_id, LINK_STAGE, p, asset) for p in problems]
         if not found:
@@ -186,8 +174,13 @@ class ProductLinks:
             self._maybe_ready = True
         return failures
 
-    async def flush(self, run_id: int | None = None) -> LinkReport:
-        """Write every ready want of the source to the products (after a batch commit)."""
+    async def flush(self, run_id: int | None = None, lease: Lease | None = None) -> LinkReport:
+        """
+        Write every ready want of the source to the products (after a batch commit).
+
+        Raises:
+            LeaseLostError: ``lease`` was taken over meanwhile: that round is not recorded.
+        """
         if self.store is None or self.pim is None or not self._maybe_ready:
             return self.report
         async with self._lock:
@@ -199,7 +192,8 @@ class ProductLinks:
                     )
                     if not wants:
                         break
-                    await self._flush(self.store, CollectionWriter(self.pim), wants, run_id)
+                    writer = CollectionWriter(self.pim, self._names)
+                    await self._flush(self.store, writer, wants, run_id, lease)
             except BaseException:
                 self._maybe_ready = True  # left ready: the next flush resumes them
                 raise
@@ -211,23 +205,24 @@ class ProductLinks:
         writer: CollectionWriter,
         wants: Sequence[LinkWant],
         run_id: int | None,
+        lease: Lease | None,
     ) -> None:
         failed: dict[str, ProductLinkError] = {}
         usable: list[LinkWant] = []
-        for want in wants:
+        for want in sorted(wants, key=lambda w: (w.dam_id, self._names.get((w.family, w.rule), 0))):
             problem = await self._check(want)
             if problem:
-                name = rule_name(want.family, want.rule)
+                name = key_name(want.family, want.rule, self._names, want.links[0].target.attribute)
                 failed.setdefault(want.dam_id, ProductLinkError(f"{name}: {problem}"))
             else:
                 usable.append(want)
         replacing = [w.dam_id for w in usable if w.mode == "replace"]
         mine = await asyncio.to_thread(store.owned_by_assets, self.source, replacing)
-        changes = _changes(usable, mine)
+        changes = _changes(usable, mine, self._names)
         products = {t.product_key for t in changes}
         owned = await asyncio.to_thread(store.owned_in, self.source, products) if changes else []
+        await self._fence(store, lease, bool(changes))
         outcome = await writer.apply(changes, owned)
-        self._count(outcome)
         for dam_id, error in outcome.failed.items():
             failed.setdefault(dam_id, error)
         records = [failure_of(dam_id, LINK_STAGE, e, None) for dam_id, e in failed.items()]
@@ -244,7 +239,9 @@ class ProductLinks:
             failed=records,
             succeeded=sorted({w.dam_id for w in wants} - set(failed)),
             run_id=run_id,
+            lease=lease,
         )
+        self._count(outcome, len(failed))
         if failed:
             self._attributes.clear()  # a refusal may come from a changed attribute: read again
         log.info(
@@ -256,7 +253,9 @@ class ProductLinks:
             failed=len(failed),
         )
 
-    async def unlink(self, family: str, codes: Sequence[str]) -> dict[str, ProductLinkError]:
+    async def unlink(
+        self, family: str, codes: Sequence[str], lease: Lease | None = None
+    ) -> dict[str, ProductLinkError]:
         """
         Take these PIM assets out of every product collection damsync put them in.
 
@@ -265,6 +264,7 @@ class ProductLinks:
 
         Raises:
             PimUnavailable, PimAuthError, StoreUnavailableError: the pass fails; retried.
+            LeaseLostError: ``lease`` was taken over meanwhile: nothing is recorded.
         """
         if self.store is None or self.pim is None or not codes:
             return {}
@@ -278,21 +278,37 @@ class ProductLinks:
                 changes[link.target].removes.append(link)
             products = {t.product_key for t in changes}
             owned = await asyncio.to_thread(store.owned_in, self.source, products)
-            outcome = await CollectionWriter(self.pim).apply(changes, owned)
-            self._count(outcome)
+            await self._fence(store, lease, True)
+            outcome = await CollectionWriter(self.pim, self._names).apply(changes, owned)
             await asyncio.to_thread(
-                store.settle, self.source, added=outcome.added, removed=outcome.removed
+                store.settle,
+                self.source,
+                added=outcome.added,
+                removed=outcome.removed,
+                lease=lease,
             )
+            self._count(outcome, len(outcome.failed))
         return {
             link.asset_code: outcome.failed[link.dam_id]
             for link in links
             if link.dam_id in outcome.failed
         }
 
-    def _count(self, outcome: EditOutcome) -> None:
+    async def _fence(self, store: ProductLinkStore, lease: Lease | None, writing: bool) -> None:
+        """
+        Before writing products: a stale owner stops here (a settle of nothing is its fence).
+        One paused between this and its settle has written the PIM, but records nothing.
+        """
+        if lease is not None and writing:
+            await asyncio.to_thread(store.settle, self.source, lease=lease)
+
+    def _count(self, outcome: EditOutcome, failed: int) -> None:
+        """Once the outcome is recorded: the report, and the metrics when wired."""
         self.report.products_patched += outcome.patched
         self.report.reads += outcome.reads
-        self.report.failed += len(outcome.failed)
+        self.report.failed += failed
+        if self.observer is not None:
+            self.observer.product_links_written(self.source, patched=outcome.patched, failed=failed)
 
     async def _check(self, want: LinkWant) -> str:
         """Why ``want``'s rule cannot write its attribute; the attribute is read once."""
@@ -328,12 +344,23 @@ def already_linked(want: LinkWant, rows: Sequence[OwnedLink]) -> bool:
     return want.mode != "replace" or set(mine) <= set(asked)
 
 
-def _changes(wants: Sequence[LinkWant], mine: Sequence[OwnedLink]) -> dict[LinkTarget, Change]:
-    """The collection changes of ``wants``; ``mine`` holds the rows of their ``replace`` assets."""
+def _changes(
+    wants: Sequence[LinkWant],
+    mine: Sequence[OwnedLink],
+    names: Mapping[tuple[str, int], int] | None = None,
+) -> dict[LinkTarget, Change]:
+    """
+    The collection changes of ``wants``; ``mine`` holds the rows of their ``replace`` assets.
+    A row stored under a rule's index (before rule keys) counts as the rule now at that index.
+    """
     changes: dict[LinkTarget, Change] = defaultdict(Change)
+    keys = {(family, index): key for (family, key), index in (names or {}).items()}
     by_rule: dict[tuple[str, int, str], list[OwnedLink]] = defaultdict(list)
     for link in mine:
-        by_rule[(link.dam_id, link.rule, link.family)].append(link)
+        rule = link.rule
+        if rule < KEY_BASE:
+            rule = keys.get((link.family, rule), rule)
+        by_rule[(link.dam_id, rule, link.family)].append(link)
     for want in wants:
         desired = set()
         for wanted in want.links:

@@ -32,6 +32,7 @@ import structlog
 
 from daemon.core.errors import CheckpointError
 from daemon.engine.leasing import LeaseKeeper, dead_local_holder, lease_keeper
+from daemon.engine.replica_share import LeaseRow, PimBudgets, share_target
 from daemon.engine.seams import LeaseStore
 from daemon.store import Lease
 from daemon.store.rows import ReplicaView
@@ -76,6 +77,8 @@ class ReplicaStore(LeaseStore, Protocol):
 
     def forget_replica(self, replica: str) -> bool: ...
 
+    def lease_standings(self) -> Sequence[LeaseRow]: ...
+
 
 class OwnershipObserver(Protocol):
     """Where ownership is reported (``daemon.telemetry.ownership_metrics`` implements it)."""
@@ -87,17 +90,6 @@ class OwnershipObserver(Protocol):
     def lease_lost(self, source: str) -> None: ...
 
     def replicas_seen(self, live: int) -> None: ...
-
-
-def share_target(view: ReplicaView, me: str, sources: int) -> int:
-    """
-    How many sources replica ``me`` should own: ``ceil(S / n)``, or ``floor(S / n)`` while
-    another live replica owns fewer than ``floor(S / n)`` (so that one with none gets some).
-    """
-    live = len(set(view.live) | {me})
-    low, high = sources // live, -(-sources // live)
-    short = any(count < low for name, count in view.live.items() if name != me)
-    return low if short else high
 
 
 class SourceOwnership:
@@ -142,6 +134,8 @@ class SourceOwnership:
         self._clock = clock
         self._renewed: dict[str, float] = {}
         self._keeper: LeaseKeeper | None = None
+        self.budgets: PimBudgets | None = None
+        self.writers: dict[str, int] = {}  # live replicas writing each PIM, at the last beat
 
     @property
     def keeper(self) -> LeaseKeeper:
@@ -219,9 +213,18 @@ class SourceOwnership:
         if self.observer is not None:
             self.observer.replicas_seen(self.live)
         await self._renew()
-        if not self.spread:
-            return []
-        return await self._rebalance(view)
+        taken = await self._rebalance(view) if self.spread else []
+        if self.budgets is not None:  # each PIM's budget shared by the replicas writing it
+            shared = self.spread and len(set(view.live) | {self.holder}) > 1
+            rows = await asyncio.to_thread(self.store.lease_standings) if shared else None
+            self.writers = self.budgets.share(rows, view.live, self.holder, self.owned())
+        return taken
+
+    def use_budgets(self, budgets: PimBudgets | None) -> None:
+        """Share these PIM limiters (a reload's) from now on, at the last beat's shares."""
+        self.budgets = budgets
+        if budgets is not None and self.writers:
+            budgets.apply(self.writers)
 
     async def run(self, stop: asyncio.Event, taken: Callable[[str], None]) -> None:
         """

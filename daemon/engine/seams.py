@@ -309,6 +309,15 @@ class DeletionObserver(Protocol):
     def set_pending_deletions(self, source: str, count: int) -> None: ...
 
 
+class LinkObserver(Protocol):
+    """
+    Where direct product link writes are reported (the daemon's metrics): products (or models)
+    PATCHed, and assets whose links failed, once their outcome is recorded.
+    """
+
+    def product_links_written(self, source: str, *, patched: int, failed: int) -> None: ...
+
+
 class DriftObserver(Protocol):
     """Where a reconcile's findings are reported (the daemon's metrics)."""
 
@@ -350,6 +359,7 @@ __all__ = [
     "JobSource",
     "JobStore",
     "LeaseStore",
+    "LinkObserver",
     "PassObserver",
     "PimAssetLookup",
     "PimAssetView",

@@ -2,7 +2,7 @@
 The jobs of one source: a sync pass, the retry of due failures, and the reconcile sweep.
 
 Each job that writes holds the source's lease (:func:`~daemon.engine.leasing.leased`) and binds
-the source and a run id to every log line it makes.
+the source, its PIM and a run id to every log line it makes.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from daemon.engine.retries import due_failures, retry_failures
 from daemon.engine.seams import JobObserver, JobSource, JobStore, PassObserver, PimReader
 from daemon.engine.sync_pass import SyncOptions, run_pass
 from daemon.store import Lease, Store
+from daemon.store.ownership import DEFAULT_PIM
 from daemon.telemetry import logs
 from daemon.telemetry.ownership_metrics import ownership_metrics
 
@@ -49,6 +50,7 @@ class SourceJobs:
         holder: This process's lease holder name.
         pim: The PIM, as the reconcile reads it.
         observer: Replaces ``metrics`` as the pass observer (the CLI's progress bar).
+        pim_name: The configured name of the PIM it writes to (bound to its log lines).
     """
 
     name: str
@@ -62,10 +64,11 @@ class SourceJobs:
     pim: PimReader
     last_result: PassResult | None = None
     observer: PassObserver | None = None
+    pim_name: str = DEFAULT_PIM
 
     async def run_once(self, stop: asyncio.Event | None = None) -> PassResult:
         """One pass of this source."""
-        with logs.bind_job(self.name, logs.new_run_id()):
+        with logs.bind_job(self.name, logs.new_run_id(), pim=self.pim_name):
             result = await run_pass(
                 self.source,
                 self.processor,
@@ -85,7 +88,7 @@ class SourceJobs:
         due = await due_failures(self.store, self.name, self.retry_batch)
         if not due or (stop is not None and stop.is_set()):
             return 0
-        with logs.bind_job(self.name, logs.new_run_id()):
+        with logs.bind_job(self.name, logs.new_run_id(), pim=self.pim_name):
             async with self._lease() as lease:
                 if lease is None:
                     log.info("sync.lease_busy", source=self.name, job="retry", due=len(due))
@@ -106,7 +109,7 @@ class SourceJobs:
         Returns:
             How many assets were found deleted.
         """
-        with logs.bind_job(self.name, logs.new_run_id()), DriftSpill() as spill:
+        with logs.bind_job(self.name, logs.new_run_id(), pim=self.pim_name), DriftSpill() as spill:
             try:
                 mapper = await self.processor.mappers.get()
                 summary = await scan_drift(self.source, self.pim, self.store, mapper, spill)

@@ -12,7 +12,8 @@ The long-running daemon: scheduler, signals, reload, HTTP endpoints, ordered shu
 - Components close in reverse order of creation: scheduler, HTTP server, sources and PIM
   client, database engine.
 - A heartbeat renews the leases; on PostgreSQL a job runs only where its source is owned
-  (:mod:`daemon.engine.replica_leases`). A second process on SQLite exits 3 at start.
+  (:mod:`daemon.engine.replica_leases`), and each PIM's budget is shared by the replicas
+  writing it (:mod:`daemon.engine.replica_share`). A second process on SQLite exits 3 at start.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import signal
 import time
 from asyncio import Event
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -35,51 +35,18 @@ from apscheduler.events import (
     JobExecutionEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.engine.replica_leases import EXIT_SECOND_PROCESS, SourceOwnership
+from daemon.engine.replica_share import PimBudgets
 from daemon.engine.source_jobs import replica_ownership
+from daemon.service.job_schedule import Schedule
 from daemon.settings.replicas import ReplicaSettings
 from daemon.telemetry import logs
 
 log = structlog.get_logger(__name__)
 
 RETRY_JOB_ID = "__retry_failures__"
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """When a source's job runs: every ``interval`` seconds, or on a cron expression."""
-
-    interval: float | None = 60.0
-    cron: str | None = None
-    jitter: float = 0.0
-    misfire_grace: float | None = None
-    reconcile_interval: float | None = None
-
-    def trigger(self) -> IntervalTrigger | CronTrigger:
-        if self.cron:
-            # CronTrigger.from_crontab takes no jitter: build the same trigger field by field.
-            minute, hour, day, month, day_of_week = self.cron.split()
-            return CronTrigger(
-                minute=minute,
-                hour=hour,
-                day=day,
-                month=month,
-                day_of_week=day_of_week,
-                timezone="UTC",
-                jitter=self.jitter or None,
-            )
-        assert self.interval is not None
-        return IntervalTrigger(seconds=self.interval, jitter=self.jitter or None)
-
-    @property
-    def grace(self) -> int:
-        """Misfire grace: explicit, or about one interval (never APScheduler's default 1 s)."""
-        if self.misfire_grace is not None:
-            return max(1, int(self.misfire_grace))
-        return max(1, int(self.interval or 60))
 
 
 class SourceRunner(Protocol):
@@ -227,9 +194,12 @@ class Runtime:
         """This replica's heartbeat (none for fake runners); settings: given, or the app's."""
         found = self._replicas or getattr(getattr(app, "settings", None), "replicas", None)
         settings = found if isinstance(found, ReplicaSettings) else ReplicaSettings()
-        return replica_ownership(
+        ownership = replica_ownership(
             app.runners, heartbeat=settings.heartbeat_for, spread=settings.spread
         )
+        if ownership is not None:
+            ownership.use_budgets(_budgets(app))
+        return ownership
 
     def _run_now(self, source: str) -> None:
         """A source just taken over runs at once, not at its next fire time."""
@@ -324,6 +294,7 @@ class Runtime:
             self._schedule(fresh)
             if self.ownership is not None:
                 self.ownership.sources = [r.name for r in fresh.runners]
+                self.ownership.use_budgets(_budgets(fresh))  # its new limiters, shared
         finally:
             self.scheduler.resume()
         log.info("config.reloaded", sources=[r.name for r in fresh.runners])
@@ -405,6 +376,13 @@ class Runtime:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _budgets(app: Application) -> PimBudgets | None:
+    """The app's PIM limiters the heartbeat shares out (``SyncApp.pim_budgets``; fakes: none)."""
+    make = getattr(app, "pim_budgets", None)
+    found = make() if callable(make) else None
+    return found if isinstance(found, PimBudgets) else None
 
 
 __all__ = ["EXIT_SECOND_PROCESS", "Application", "Runtime", "Schedule", "SourceRunner"]

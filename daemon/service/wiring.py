@@ -30,6 +30,7 @@ from daemon.engine.clock_memory import RememberedClock, boot_id
 from daemon.engine.leasing import process_holder
 from daemon.engine.mapper_cache import MapperCache
 from daemon.engine.media_transfer import MediaTransfer
+from daemon.engine.replica_share import PimBudgets
 from daemon.engine.source_jobs import SourceJobs
 from daemon.engine.structure_cache import StructureCache
 from daemon.pim import PimClient
@@ -110,11 +111,13 @@ class PimParts:
         )
         return cls(client=client, structure=structure, limit=pim.http.max_in_flight)
 
-    def register(self, name: str, metrics: Metrics, sources: Sequence[str]) -> None:
-        """Export its budget, its requests in flight and the sources writing to it."""
+    def register(
+        self, name: str, metrics: Metrics, sources: Sequence[str], limit: int | None = None
+    ) -> None:
+        """Export its budget (or this replica's share), requests in flight and its sources."""
         limiter = self.client.upstream.limiter
         metrics.register_pim(
-            name, sources=sources, limit=self.limit, in_flight=lambda: limiter.in_flight
+            name, sources=sources, limit=limit or self.limit, in_flight=lambda: limiter.in_flight
         )
 
 
@@ -235,6 +238,7 @@ class SyncApp:
                 dry_run=dry_run,
                 pim_name=entry.pim,
             )
+            processor.withdrawer.links.observer = metrics
             runners.append(
                 Runner(
                     name=entry.name,
@@ -246,6 +250,7 @@ class SyncApp:
                     retry_batch=entry.sync.retry_batch,
                     holder=holder,
                     pim=pim,
+                    pim_name=entry.pim,
                     schedule=schedule_of(entry),
                 )
             )
@@ -266,6 +271,20 @@ class SyncApp:
             events=loops if loops is not None and loops.sources else None,
             gate=gate,
             pims=pims,
+        )
+
+    def pim_budgets(self) -> PimBudgets:
+        """Its PIMs' limiters, whose budgets the heartbeat shares with the other replicas."""
+        writing = {name: [r.name for r in self.runners if r.pim_name == name] for name in self.pims}
+
+        def exported(pim: str, share: int) -> None:  # damsync_pim_requests_in_flight_limit
+            self.pims[pim].register(pim, self.services.metrics, writing[pim], limit=share)
+
+        return PimBudgets(
+            limiters={name: parts.client.upstream.limiter for name, parts in self.pims.items()},
+            budgets={name: parts.limit for name, parts in self.pims.items()},
+            source_pims={r.name: r.pim_name for r in self.runners},
+            on_share=exported,
         )
 
     def pim_of(self, source: str) -> PimClient:

@@ -7,13 +7,11 @@ Two tables (migration 0009):
   Rows are *staged* (:meth:`ProductLinkStore.stage`) before the asset's PIM write and turned
   *ready* by :func:`activate_wants` inside the batch's own commit transaction, so a ready row
   always belongs to an asset the PIM has and the store recorded. The link writer reads ready
-  rows, writes the products and deletes the rows (:meth:`ProductLinkStore.settle`) in one
-  transaction; a crash between the batch commit and that write leaves them ready: resumed.
-- ``product_links``: which asset code damsync put into which product collection (product or
-  model, attribute, locale, scope) by which rule. Only these codes are ever removed from a
-  collection; codes damsync did not add are never dropped.
-
-``''`` stands for "no locale" / "no scope" in the key columns (SQL keys cannot hold NULL).
+  rows, writes the products and deletes the rows (:meth:`ProductLinkStore.settle`, fenced by
+  the lease epoch) in one transaction; a crash in between leaves them ready: resumed.
+- ``product_links``: which asset code damsync put into which product collection by which rule
+  (its stable key). Only these codes are ever removed; codes damsync did not add never are.
+  ``''`` stands for "no locale" / "no scope" in the key columns (SQL keys cannot hold NULL).
 """
 
 from __future__ import annotations
@@ -26,10 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, tuple_, update
 
-from daemon.store.rows import FailureRecord
+from daemon.store.rows import FailureRecord, Lease, LeaseLostError
 from daemon.store.session_boundary import SessionBoundary
-from daemon.store.statements import chunks
-from daemon.store.tables import failure_attempts, failures, product_link_wants, product_links
+from daemon.store.statements import CHUNK, chunks
+from daemon.store.tables import (
+    checkpoints,
+    failure_attempts,
+    failures,
+    product_link_wants,
+    product_links,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -38,6 +42,8 @@ if TYPE_CHECKING:
 LINK_STAGE = "links"
 #: Rows per ``IN`` of composite keys (each key is several parameters).
 KEY_CHUNK = 100
+#: A stored ``rule`` below this is a rule's index (rows written before rules had stable keys).
+LEGACY_RULES = 1 << 30
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -73,7 +79,7 @@ class LinkWant:
 
     Args:
         dam_id: The DAM asset.
-        rule: The rule's index in the family rule's ``product_links``.
+        rule: The rule's stable key (``product_link_targets.rule_key``), not its index.
         family: The asset family (the collections' ``reference_data_name``).
         asset_code: The PIM asset code.
         mode: ``add`` or ``replace``.
@@ -106,12 +112,12 @@ def _key(value: str | None) -> str:
     return value or ""
 
 
+_TARGET = ("kind", "product", "attribute", "locale", "scope")
+
+
 def _encode(links: Iterable[WantedLink]) -> str:
     rows = [[*(getattr(w.target, f) for f in _TARGET), w.position] for w in links]
     return json.dumps(rows, separators=(",", ":"))
-
-
-_TARGET = ("kind", "product", "attribute", "locale", "scope")
 
 
 def _decode(text: str) -> tuple[WantedLink, ...]:
@@ -121,9 +127,30 @@ def _decode(text: str) -> tuple[WantedLink, ...]:
     )
 
 
+def _want(row: Any) -> LinkWant:
+    fields = (row.dam_id, row.rule, row.family, row.asset_code, row.mode, row.placement)
+    return LinkWant(*fields, _decode(row.targets))
+
+
 def _owned(row: Any) -> OwnedLink:
     target = LinkTarget(row.kind, row.product, row.attribute, row.locale or None, row.scope or None)
     return OwnedLink(target, row.asset_code, row.rule, row.family, row.dam_id, row.position)
+
+
+def fence_links(session: Connection, lease: Lease) -> None:
+    """
+    First in a link write's transaction: the batch commit's compare-and-set of ``lease``'s epoch
+    on the checkpoint row; a stale owner is refused (``LeaseLostError``) before any row changes.
+    """
+    c = checkpoints.c
+    row = session.execute(
+        update(checkpoints)
+        .where(c.source == lease.source, c.epoch == lease.epoch)
+        .values(epoch=c.epoch)
+        .returning(c.epoch)
+    ).first()
+    if row is None:
+        raise LeaseLostError(source=lease.source, epoch=lease.epoch)
 
 
 def activate_wants(session: Connection, source: str, dam_ids: Iterable[str]) -> None:
@@ -216,58 +243,34 @@ class ProductLinkStore(SessionBoundary):
                     .where(w.source == source, w.state == "ready", w.dam_id.in_(part))
                     .order_by(w.dam_id, w.rule)
                 )
-                out += [
-                    LinkWant(
-                        row.dam_id,
-                        row.rule,
-                        row.family,
-                        row.asset_code,
-                        row.mode,
-                        row.placement,
-                        _decode(row.targets),
-                    )
-                    for row in session.execute(query)
-                ]
+                out += [_want(row) for row in session.execute(query)]
         return out
 
     def owned_by_assets(self, source: str, dam_ids: Sequence[str]) -> list[OwnedLink]:
         """The links damsync made for these DAM assets."""
         c = product_links.c
-        with self._read("owned_links") as session:
-            return [
-                _owned(row)
-                for part in chunks(sorted(set(dam_ids)))
-                for row in session.execute(
-                    select(product_links).where(c.source == source, c.dam_id.in_(part))
-                )
-            ]
+        return self._owned(source, c.dam_id, sorted(set(dam_ids)), CHUNK)
 
     def owned_by_codes(self, source: str, family: str, codes: Sequence[str]) -> list[OwnedLink]:
         """The links damsync made for these PIM assets of ``family``."""
         c = product_links.c
-        with self._read("owned_links") as session:
-            return [
-                _owned(row)
-                for part in chunks(sorted(set(codes)))
-                for row in session.execute(
-                    select(product_links).where(
-                        c.source == source, c.family == family, c.asset_code.in_(part)
-                    )
-                )
-            ]
+        return self._owned(source, c.asset_code, sorted(set(codes)), CHUNK, c.family == family)
 
     def owned_in(self, source: str, products: Iterable[tuple[str, str]]) -> list[OwnedLink]:
         """Every link damsync made into these products (``(kind, key)``), whatever the asset."""
         c = product_links.c
-        keys = sorted(set(products))
+        return self._owned(source, tuple_(c.kind, c.product), sorted(set(products)), KEY_CHUNK)
+
+    def _owned(
+        self, source: str, column: Any, keys: list[Any], size: int, *where: Any
+    ) -> list[OwnedLink]:
+        c = product_links.c
         with self._read("owned_links") as session:
             return [
                 _owned(row)
-                for part in chunks(keys, KEY_CHUNK)
+                for part in chunks(keys, size)
                 for row in session.execute(
-                    select(product_links).where(
-                        c.source == source, tuple_(c.kind, c.product).in_(list(part))
-                    )
+                    select(product_links).where(c.source == source, column.in_(list(part)), *where)
                 )
             ]
 
@@ -281,6 +284,7 @@ class ProductLinkStore(SessionBoundary):
         failed: Sequence[FailureRecord] = (),
         succeeded: Sequence[str] = (),
         run_id: int | None = None,
+        lease: Lease | None = None,
     ) -> None:
         """
         Record a product link write in ONE transaction.
@@ -293,6 +297,11 @@ class ProductLinkStore(SessionBoundary):
             failed: Assets whose links failed (stage ``links``; attempts as any failure).
             succeeded: Assets whose links all went through: their ``links`` failure is closed.
             run_id: The run, when known.
+            lease: The lease the write ran under: its epoch is checked first, in the same
+                transaction (``None``: unfenced, a caller without a lease).
+
+        Raises:
+            LeaseLostError: Another holder took the source over: nothing is recorded.
         """
         # The batch commit imports this module (activate_wants): imported here, not above.
         from daemon.store.batch_commit import record_failures
@@ -300,6 +309,8 @@ class ProductLinkStore(SessionBoundary):
         now = self._clock()
         w = product_link_wants.c
         with self._write("settle_links") as session:
+            if lease is not None:
+                fence_links(session, lease)
             for part in chunks(sorted(set(done)), KEY_CHUNK):
                 session.execute(
                     delete(product_link_wants).where(
@@ -354,6 +365,15 @@ def _upsert_owned(
         return
     # Delete-then-insert: the same statements on SQLite and PostgreSQL, one row per key.
     _delete_owned(session, source, list(rows))
+    # A row of the same link stored under a rule's index (before stable keys) is replaced.
+    c = product_links.c
+    legacy = tuple_(c.kind, c.product, c.attribute, c.locale, c.scope, c.asset_code)
+    for part in chunks(sorted({key[:6] for key in rows}), KEY_CHUNK):
+        session.execute(
+            delete(product_links).where(
+                c.source == source, c.rule < LEGACY_RULES, legacy.in_(list(part))
+            )
+        )
     session.execute(product_links.insert(), list(rows.values()))
 
 
@@ -381,7 +401,9 @@ __all__ = [
     "LinkTarget",
     "LinkWant",
     "OwnedLink",
+    "LEGACY_RULES",
     "ProductLinkStore",
     "WantedLink",
     "activate_wants",
+    "fence_links",
 ]

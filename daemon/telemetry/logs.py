@@ -343,9 +343,9 @@ def new_run_id() -> str:
 
 
 @contextmanager
-def bind_job(source: str, run_id: str) -> Iterator[None]:
+def bind_job(source: str, run_id: str, **context: str) -> Iterator[None]:
     """
-    Start one job with a clean context holding ``source`` and ``run_id``; clear it at the end.
+    Start one job with a clean context: ``source``, ``run_id`` and ``context`` (e.g. ``pim``).
 
     Clearing on entry matters: scheduler threads and tasks keep the context of the previous
     job otherwise (verified for APScheduler's thread pool).
@@ -357,7 +357,7 @@ def bind_job(source: str, run_id: str) -> Iterator[None]:
     from structlog.contextvars import bind_contextvars, clear_contextvars
 
     clear_contextvars()
-    bind_contextvars(source=source, run_id=run_id)
+    bind_contextvars(source=source, run_id=run_id, **context)
     try:
         yield
     finally:

@@ -129,6 +129,16 @@ class Metrics(SyncObserver, HttpObserver, EventObserver):
             "Withdrawals the mass-deletion brake holds for `damsync deletions approve|reject`.",
             src,
         )
+        self.product_links_patched = counter(
+            "damsync_product_links_written",
+            "Products and product models whose asset collections damsync PATCHed (direct links).",
+            src,
+        )
+        self.product_link_failures = counter(
+            "damsync_product_link_failures",
+            "Assets whose direct product links failed (recorded as failures, stage links).",
+            src,
+        )
         self.batch_size = histogram(
             "damsync_batch_size_assets", "Assets per batch.", src, BATCH_SIZE_BUCKETS
         )
@@ -216,7 +226,8 @@ class Metrics(SyncObserver, HttpObserver, EventObserver):
         )
         self.pim_in_flight_limit = gauge(
             "damsync_pim_requests_in_flight_limit",
-            "The PIM's fair-use budget: requests in flight at most (pim.http.max_in_flight).",
+            "This replica's share of the PIM's fair-use budget: requests in flight at most "
+            "(pim.http.max_in_flight, shared by the replicas writing to it).",
             ("pim",),
         )
         self.build_info = gauge("damsync_build_info", "Always 1; version label.", ("version",))
@@ -230,6 +241,12 @@ class Metrics(SyncObserver, HttpObserver, EventObserver):
         self._endpoints = _LabelCap("endpoint")
         self._pims = _LabelCap("pim")
         self._source_pims: dict[str, str] = {}
+
+    def product_links_written(self, source: str, *, patched: int, failed: int) -> None:
+        """Count one recorded product link write (:class:`daemon.engine.seams.LinkObserver`)."""
+        s = self._src(source)
+        self.product_links_patched.labels(s).inc(patched)
+        self.product_link_failures.labels(s).inc(failed)
 
     def register_pim(
         self, pim: str, *, sources: Iterable[str], limit: int, in_flight: Callable[[], float]

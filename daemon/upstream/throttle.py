@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,17 +24,66 @@ class UpstreamLimiter:
 
     A 429 calls :meth:`pause`; every request waiting for or entering a slot then waits until the
     pause is over, so one throttled task slows the whole upstream down, as the PIM asks.
+
+    :meth:`set_capacity` changes the number of slots at run time (a replica's share of a PIM's
+    budget): lowering it cancels nothing, the requests in flight finish and new ones wait until
+    fewer than the new capacity hold a slot; raising it lets waiting requests in at once.
+    Slots are granted first come, first served.
     """
 
     def __init__(self, max_in_flight: int = 4, rate: float | None = None) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._capacity = max_in_flight
+        self._held = 0  # slots granted (a request may still wait for the rate or a pause)
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._rate = AsyncLimiter(rate, 1.0) if rate else None
         self._paused_until = 0.0
         self.in_flight = 0
         self.peak_in_flight = 0
+
+    @property
+    def capacity(self) -> int:
+        """The slots requests may hold now (``max_in_flight`` unless :meth:`set_capacity`)."""
+        return self._capacity
+
+    def set_capacity(self, capacity: int) -> None:
+        """
+        Allow ``capacity`` requests in flight from now on (at least 1).
+
+        Requests holding a slot keep it; above the new capacity, new ones wait for them.
+        """
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters and self._held < self._capacity:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._held += 1
+                waiter.set_result(None)
+
+    async def _acquire(self) -> None:
+        if self._held < self._capacity and not self._waiters:
+            self._held += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # granted, then cancelled before it ran: give the slot back
+            else:
+                waiter.cancel()  # _grant skips it
+            raise
+
+    def _release(self) -> None:
+        self._held -= 1
+        self._grant()
 
     def pause(self, seconds: float) -> None:
         """Hold every new request of this upstream for ``seconds``."""
@@ -51,7 +101,8 @@ class UpstreamLimiter:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         await self._wait_pause()
-        async with self._slots:
+        await self._acquire()
+        try:
             # A 429 may have arrived while we queued for the slot.
             await self._wait_pause()
             if self._rate is not None:
@@ -62,6 +113,8 @@ class UpstreamLimiter:
                 yield
             finally:
                 self.in_flight -= 1
+        finally:
+            self._release()
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -137,14 +137,14 @@ def test_wants_of_a_template_and_a_model_rule():
     assert [
         LinkWant(
             "d1",
-            0,
+            rules[0].key,
             "fam",
             "c1",
             "replace",
             "last",
             (WantedLink(LinkTarget("product", "r_x", "pics")),),
         ),
-        LinkWant("d1", 1, "fam", "c1", "add", "last", ()),
+        LinkWant("d1", rules[1].key, "fam", "c1", "add", "last", ()),
     ] == wants
 
 

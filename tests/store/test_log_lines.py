@@ -5,11 +5,15 @@ reads the store never pays structlog's (and rich's) import, and the lines still 
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from daemon.core.lazy_log import LazyLogger
@@ -61,6 +65,18 @@ def test_store_lines_reach_structlog_with_their_fields(store: Store):
     } in logs
 
 
+@pytest.fixture
+def debug_logging() -> Iterator[None]:
+    """structlog at debug level for one test: an earlier test may have configured it at info."""
+    kept = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        yield
+    finally:
+        structlog.configure(**kept)
+
+
+@pytest.mark.usefixtures("debug_logging")
 def test_the_lazy_logger_logs_each_level_through_structlog():
     """Every level the store uses goes to ``structlog.get_logger(name)``, fields kept."""
     log = LazyLogger("tests.store")
