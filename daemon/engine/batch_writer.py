@@ -253,7 +253,7 @@ class BatchProcessor:
             deleted=batch.deleted,
             withdrawn=batch.withdrawn,
         )
-        await self.withdrawer.links.flush(run_id)  # the links made ready by that commit
+        await self.withdrawer.links.flush(run_id, lease=lease)  # made ready by that commit
         report.written = len(batch.written)
         report.deleted = sum(w.action == "deleted" for w in batch.withdrawn)
         # A tombstone the policy kept in the PIM (mark, ignore, held) changed nothing there.
@@ -293,6 +293,9 @@ class BatchProcessor:
         report: BatchReport,
         copies: dict[str, FamilyCopy | None],
     ) -> list[_Item]:
+        # The store's codes of the batch's binaries in one lookup, not one per transfer.
+        await self.media.prefetch(r.binary for i in items for r in i.mapped.media)
+
         async def one(item: _Item) -> SyncError | None:
             codes: dict[MediaRequest, str] = {}
             by_binary: dict[Any, str] = {}

@@ -54,8 +54,13 @@ def value_keys(mapped: MappedAsset) -> frozenset[ValueKey]:
     Returns:
         ``(attribute, locale, channel)`` of each value.
     """
+    # A list first: a frozenset is built from one faster than from a generator.
     return frozenset(
-        (attr, v.locale, v.channel) for attr, values in mapped.asset.values.items() for v in values
+        [
+            (attr, v.locale, v.channel)
+            for attr, values in mapped.asset.values.items()
+            for v in values
+        ]
     )
 
 

@@ -6,8 +6,9 @@ small one, announced at most ``memory_binary_bytes``, waits in memory and goes a
 once (:mod:`daemon.engine.media_hold`, which states the memory bound); a larger one, or one of
 unknown size, is streamed into a spool file while its SHA-256 is computed, then uploaded from
 that file (re-opened on every retry). A binary whose checksum already has a media file code in
-the store is never uploaded again. The spool file, its size cap and what its OS errors mean live
-in :mod:`daemon.engine.media_spool`.
+the store is never uploaded again: a batch's codes are read in one trip
+(:meth:`MediaTransfer.prefetch`), an upload's is recorded at once (one store write each). The
+spool file, its size cap and what its OS errors mean live in :mod:`daemon.engine.media_spool`.
 
 Media codes are keyed by the normalised checksum ``algorithm:hex``
 (:attr:`daemon.sources.checksums.Checksum.key`), so ``9F86…``, ``sha256:9f86…`` and the same
@@ -30,8 +31,9 @@ filename, found under a key of both (:func:`named_key`), and records its own upl
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,9 @@ from daemon.sources.checksums import (
 )
 
 log = structlog.get_logger(__name__)
+
+#: Keys a transfer keeps noted (known codes and known absences) before it starts again.
+_NOTED_KEYS = 100_000
 
 
 class MediaUploader(Protocol):
@@ -110,6 +115,8 @@ class MediaTransfer:
         remember: Records ``checksum -> media code`` right after an upload.
         max_binary_bytes: Largest binary downloaded (``sync.max_binary_bytes``).
         memory_binary_bytes: Largest announced size held in memory instead of spooled.
+        known_codes: ``checksums -> {checksum: media code}`` in one store read, for
+            :meth:`prefetch` (default: ``known_code`` per key, in the same worker trip).
     """
 
     def __init__(
@@ -123,10 +130,12 @@ class MediaTransfer:
         remember: Callable[[str, str], None] | None = None,
         max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
         memory_binary_bytes: int = MEMORY_BINARY_BYTES,
+        known_codes: Callable[[list[str]], dict[str, str]] | None = None,
     ) -> None:
         self._source = source
         self._pim = pim
         self._known_code = known_code
+        self._known_codes = known_codes or functools.partial(_all_known, known_code)
         self._slots = asyncio.Semaphore(concurrency)
         self._spool_dir = spool_dir
         self._remember = remember
@@ -134,7 +143,29 @@ class MediaTransfer:
         self._memory_binary_bytes = memory_binary_bytes
         self._spool_probed = False
         self._keys = _KeyLocks()
+        # Codes known to this process (found, or recorded by its uploads) and keys the store
+        # was asked for without an answer: a lookup they answer needs no worker-thread trip.
+        self._codes: dict[str, str] = {}
+        self._absent: set[str] = set()
         self.uploaded_bytes = 0
+
+    async def prefetch(self, binaries: Iterable[BinaryRef]) -> None:
+        """
+        Look up the media codes of a batch's ``binaries`` (by announced checksum) in one
+        worker-thread trip, so their transfers ask the store nothing more. A key found absent
+        stays absent until this process records it: a source's codes are recorded by the
+        process that owns it.
+        """
+        keys = [
+            key
+            for binary in binaries
+            for key in binary_keys(binary)
+            if key not in self._codes and key not in self._absent
+        ]
+        if not keys or self._remember is None:
+            return
+        found = await asyncio.to_thread(self._known_codes, list(dict.fromkeys(keys)))
+        self._note(found, [key for key in keys if key not in found])
 
     async def transfer(self, asset: DamAsset, *, keep_filename: bool = False) -> Transferred:
         """
@@ -231,6 +262,7 @@ class MediaTransfer:
             # algorithm's; under its filename too when it is kept (transfers that need it).
             keys = dict.fromkeys([key, ours.key, *name.recorded(key, ours.key, filename)])
             await asyncio.to_thread(_remember_all, self._remember, list(keys), code)
+            self._note(dict.fromkeys(keys, code), [])
         return Transferred(key, code, uploaded=True, size=size)
 
     async def _lookup(self, keys: list[str], tried: set[str]) -> str | None:
@@ -239,14 +271,38 @@ class MediaTransfer:
         if not fresh:
             return None
         tried.update(fresh)
+        for key in fresh:
+            if key in self._codes:
+                return self._codes[key]
+        ask = [key for key in fresh if key not in self._absent]
+        if not ask:
+            return None
         # One trip to a worker thread for all of them: the hop costs more than a lookup.
-        return await asyncio.to_thread(_first_known, self._known_code, fresh)
+        code = await asyncio.to_thread(_first_known, self._known_code, ask)
+        if code is None:
+            self._note({}, ask)
+        return code
+
+    def _note(self, found: dict[str, str], absent: list[str]) -> None:
+        """Keep what the store answered, within a bound (then start again: only a cache)."""
+        if len(self._codes) + len(self._absent) > _NOTED_KEYS:
+            self._codes.clear()
+            self._absent.clear()
+        self._codes.update(found)
+        self._absent.difference_update(found)
+        if self._remember is not None:  # else an upload is recorded only by its batch
+            self._absent.update(absent)
 
 
 def _remember_all(remember: Callable[[str, str], None], keys: list[str], code: str) -> None:
     """Record ``code`` under every key (in a worker thread: one hop for all)."""
     for key in keys:
         remember(key, code)
+
+
+def _all_known(known_code: Callable[[str], str | None], keys: list[str]) -> dict[str, str]:
+    """The codes stored under ``keys``, those that have one (in a worker thread)."""
+    return {key: code for key in keys if (code := known_code(key)) is not None}
 
 
 def _first_known(known_code: Callable[[str], str | None], keys: list[str]) -> str | None:

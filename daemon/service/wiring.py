@@ -225,6 +225,7 @@ class SyncApp:
                 concurrency=entry.sync.media_concurrency,
                 spool_dir=spool,
                 remember=functools.partial(services.store.record_media, entry.name),
+                known_codes=functools.partial(services.store.media_codes, entry.name),
                 max_binary_bytes=entry.sync.max_binary_bytes,
             )
             processor = BatchProcessor(

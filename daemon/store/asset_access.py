@@ -82,6 +82,18 @@ class AssetAccess(SessionBoundary):
                 _media_code(), {"source": source, "checksum": checksum}
             ).scalar_one_or_none()
 
+    def media_codes(self, source: str, checksums: Sequence[str]) -> dict[str, str]:
+        """
+        The media file codes of ``checksums`` already uploaded for ``source`` (bulk read for
+        one batch, :meth:`media_code` for many); those without one are absent.
+        """
+        found: dict[str, str] = {}
+        with self._read("media_codes") as session:
+            for part in chunks(sorted(set(checksums))):
+                rows = session.execute(_media_codes(), {"source": source, "ids": list(part)})
+                found.update({row.checksum: row.media_code for row in rows})
+        return found
+
     def known_ids(self, source: str, *, batch_size: int = 1000) -> Iterator[str]:
         """Stream the DAM ids of ``source`` not flagged deleted, in id order (reconciliation)."""
         with self._translated("known_ids"), self._engine.connect() as conn:
@@ -117,6 +129,14 @@ def _media_code() -> Select[Any]:
     files = media_files.c
     return select(files.media_code).where(
         files.source == bindparam("source"), files.checksum == bindparam("checksum")
+    )
+
+
+@functools.cache
+def _media_codes() -> Select[Any]:
+    files = media_files.c
+    return select(files.checksum, files.media_code).where(
+        files.source == bindparam("source"), files.checksum.in_(ids_param())
     )
 
 
