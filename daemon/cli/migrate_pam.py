@@ -6,7 +6,9 @@ from the environment or options, never printed) or the PAM CSV exports plus the 
 directory (``--from-csv DIR --files DIR``). The source is read twice, streamed: once to survey
 it, once to map each asset. ``--dry-run`` prints the families, attributes and option decisions
 it would create and the counts; the report (terminal table and a CSV file) lists every asset or
-file left out with its reason. Exit codes: 0 done, 1 an error or a plan that cannot be applied.
+file left out with its reason. The progress (the state database of ``--config``, or a
+``--progress`` file) lets a re-run continue where one stopped; a terminal shows progress bars.
+Exit codes: 0 done, 1 an error or a plan that cannot be applied.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from daemon.cli.output import one_line
 from daemon.core.errors import ConfigError, SyncError
 
 if TYPE_CHECKING:
-    from daemon.engine.pam_migrate import CollectionLink, PamPlan
+    from daemon.engine.pam_migrate import PamPlan
     from daemon.engine.pam_report import PamReport
     from daemon.engine.pam_strategy import PamOptions
     from daemon.pam import PamAsset, PamRead
-    from daemon.pim.structure_records import StructureFamily
 
 #: Report lines shown on the terminal; the CSV has them all.
 SHOWN_LINES = 20
@@ -89,26 +90,6 @@ def _options(params: Mapping[str, Any]) -> PamOptions:
     )
 
 
-def _modelled(path: Path | None) -> tuple[StructureFamily, ...]:
-    from daemon.service.structure_options import desired_families
-    from daemon.settings.structure_file import load_structure
-
-    if path is None:
-        raise ConfigError(
-            "manual needs the modelled families (a structure file)", key="--structure"
-        )
-    return desired_families(load_structure(path))
-
-
-def _links(path: Path | None) -> list[CollectionLink]:
-    from daemon.engine.pam_migrate import CollectionLink
-
-    if path is None:
-        return []
-    pairs = inputs.pairs(path, "--collection-map", ("attribute", "family"))
-    return [CollectionLink(attribute, family) for attribute, family in pairs.items()]
-
-
 async def _migrate(
     params: Mapping[str, Any],
 ) -> tuple[PamPlan, PamReport, list[tuple[str, ...]]]:
@@ -125,8 +106,8 @@ async def _migrate(
         by_code = inputs.pairs(params["family_map"], "--family-map", ("code", "family"))
     default = params["family"] if strategy != "family-by-family" else None
     resolve = _Resolver(default, by_code)
-    existing = _modelled(params["structure"]) if strategy == "manual" else ()
-    links = _links(params["collection_map"])
+    existing = inputs.modelled(params["structure"]) if strategy == "manual" else ()
+    links = inputs.collection_links(params["collection_map"])
     async with AsyncExitStack() as stack:
         if params["api_url"]:
             api = await stack.enter_async_context(_ApiReader(params))
@@ -134,7 +115,9 @@ async def _migrate(
             labels = {c.code: dict(c.labels) async for c in api.categories()}
         else:
             source, labels, api = _CsvSource(_export(params)), {}, None
-        survey = await survey_source(source, resolve, options)
+        counted = out.Counted(source)
+        survey = await survey_source(counted, resolve, options)
+        total = counted.count  # the progress bar's total
         plan = build_plan(survey, options, existing=existing, category_labels=labels, links=links)
         if plan.problems:
             return plan, PamReport(), []
@@ -143,10 +126,18 @@ async def _migrate(
                 report = await map_source(source, plan, resolve, writer.write)
             else:
                 out.print_plan(plan)
-                counts = await target.write(
-                    params, plan, source, resolve, target.fetcher(params, api), writer.write_line
-                )
-                target.print_counts(counts, params["report_path"], params["progress_path"])
+                with inputs.open_progress(params) as progress, out.progress_view(total) as view:
+                    counts = await target.write(
+                        inputs.with_progress(params, progress),
+                        plan,
+                        view.source(source),
+                        resolve,
+                        view.fetcher(target.fetcher(params, api)),
+                        writer.write_line,
+                        api=api,
+                    )
+                label = Path(inputs.progress_label(params))
+                target.print_counts(counts, params["report_path"], label)
                 report = PamReport()
     return plan, report, writer.shown
 
@@ -257,6 +248,12 @@ class _ApiReader:
     help="CSV attribute;family: product collection attributes.",
 )
 @click.option(
+    "--products-csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Product export CSV (identifier + PAM collection columns): its links are written.",
+)
+@click.option(
     "--attribute-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON role -> attribute code (CsvToAsset --mapping keys).",
@@ -341,9 +338,8 @@ class _ApiReader:
     "--progress",
     "progress_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default="pam-migration-progress.sqlite",
-    show_default=True,
-    help="Progress file: a re-run continues from it and never uploads a binary twice.",
+    default=None,
+    help="Keep the progress in this SQLite file instead of the state database of --config.",
 )
 @click.option(
     "--spool",

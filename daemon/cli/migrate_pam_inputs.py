@@ -1,6 +1,7 @@
 """
-The small input files of ``damsync migrate-pam``: the code -> family and collection attribute ->
-family maps (CSV, ``;`` or ``,``, a header row optional) and the attribute-code map (JSON).
+The small inputs of ``damsync migrate-pam``: the code -> family and collection attribute ->
+family maps (CSV, ``;`` or ``,``, a header row optional), the attribute-code map (JSON), and
+where the migration's progress is kept (the state database of ``--config``, or ``--progress``).
 Every problem is a :class:`~daemon.core.errors.ConfigError` naming the option and the line.
 """
 
@@ -10,9 +11,15 @@ import csv
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from daemon.engine.pam_migrate import CollectionLink
+    from daemon.pam.pam_progress import ProgressFile
+    from daemon.pim.structure_records import StructureFamily
+    from daemon.store import PamProgressStore
 
 
 def _rows(path: Path, what: str) -> Iterable[tuple[int, list[str]]]:
@@ -74,4 +81,79 @@ def _roles(value: Mapping[str, Any], key: str, roles: Iterable[str]) -> dict[str
     return {role: str(code) for role, code in value.items()}
 
 
-__all__ = ["attribute_map", "pairs"]
+def open_progress(params: Mapping[str, Any]) -> ProgressFile | PamProgressStore:
+    """
+    Where this migration's progress is kept; the caller closes it.
+
+    ``--progress FILE``: that local SQLite file (a migration without a state database). Else
+    the state database of ``--config`` (``[store] url``), its rows scoped by the target PIM's
+    configured name (``--pim``), so two migrations into two PIMs never mix.
+
+    Raises:
+        ConfigError: neither is given, or no such PIM is configured.
+        SchemaNotAtHeadError: the state database needs ``damsync db upgrade``.
+    """
+    if params.get("progress_path") is not None:
+        from daemon.pam.pam_progress import ProgressFile
+
+        return ProgressFile(params["progress_path"])
+    if params.get("config_path") is None:
+        raise ConfigError("the progress needs --config (its state database)", key="--progress")
+    import os
+
+    from daemon.settings.connections import pick_pim
+    from daemon.settings.root import load_settings
+    from daemon.store import PamProgressStore
+
+    settings = load_settings(params["config_path"], dict(os.environ))
+    pim, _ = pick_pim(settings.pim_connections(), params.get("pim_name"))
+    store = PamProgressStore.from_url(settings.store.url, pim)
+    try:
+        store.check_at_head()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def with_progress(params: Mapping[str, Any], progress: object) -> dict[str, Any]:
+    """The parameters of the write, with the opened progress as ``params["progress"]``."""
+    return {**params, "progress": progress}
+
+
+def progress_label(params: Mapping[str, Any]) -> str:
+    """Where the progress is, for the summary (no URL: it may hold a password)."""
+    if params.get("progress_path") is not None:
+        return str(params["progress_path"])
+    return "the state database of --config"
+
+
+def modelled(path: Path | None) -> tuple[StructureFamily, ...]:
+    from daemon.service.structure_options import desired_families
+    from daemon.settings.structure_file import load_structure
+
+    if path is None:
+        raise ConfigError(
+            "manual needs the modelled families (a structure file)", key="--structure"
+        )
+    return desired_families(load_structure(path))
+
+
+def collection_links(path: Path | None) -> list[CollectionLink]:
+    from daemon.engine.pam_migrate import CollectionLink
+
+    if path is None:
+        return []
+    found = pairs(path, "--collection-map", ("attribute", "family"))
+    return [CollectionLink(attribute, family) for attribute, family in found.items()]
+
+
+__all__ = [
+    "attribute_map",
+    "collection_links",
+    "modelled",
+    "open_progress",
+    "pairs",
+    "progress_label",
+    "with_progress",
+]

@@ -1,24 +1,40 @@
 """
 What ``damsync migrate-pam`` prints and writes: the plan (families, attributes, option
-decisions, relink commands), the counts per family, and the report CSV streamed line by line.
+decisions, relink commands), the counts per family, the report CSV streamed line by line, and
+the progress of the write: rich bars when stdout is a terminal, ``pam.progress`` log lines
+(every :data:`LOG_EVERY` assets) otherwise.
 """
 
 from __future__ import annotations
 
 import csv
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from daemon.cli.output import text_table
+from daemon.core.lazy_log import LazyLogger
 
 if TYPE_CHECKING:
-    from daemon.engine.pam_migrate import PamPlan
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from daemon.engine.pam_migrate import PamPlan, PamSource
     from daemon.engine.pam_report import PamReport, ReportLine
     from daemon.engine.pam_values import SkippedAsset, TargetAsset
+    from daemon.engine.pam_write import PamFetcher
+    from daemon.pam import PamFile, PamRead
+    from daemon.pam.pam_records import LocalFile
 
+log = LazyLogger(__name__)
+
+#: Assets between two ``pam.progress`` log lines when stdout is not a terminal.
+LOG_EVERY = 1000
 REPORT_HEADER = ("kind", "asset", "family", "field", "reason", "where")
 CATEGORY_LABELS = "bin/console pimee:assets:migrate:migrate-asset-category-labels"
 
@@ -167,4 +183,141 @@ def write_structure(plan: PamPlan, path: Path) -> None:
         click.echo(f"  {line}")
 
 
-__all__ = ["ReportWriter", "print_lines", "print_plan", "print_report", "write_structure"]
+class Counted:
+    """A source that counts its reads (the survey pass: the total of the write pass)."""
+
+    def __init__(self, source: PamSource) -> None:
+        self.inner = source
+        self.count = 0
+
+    async def reads(self) -> AsyncIterator[PamRead]:
+        async for read in self.inner.reads():
+            self.count += 1
+            yield read
+
+
+class ProgressView:
+    """
+    Assets read and files fetched during the write: rich bars on a terminal, log lines otherwise.
+
+    Args:
+        total: The assets of the source (counted by the survey pass), ``None`` when unknown.
+        console: Where the bars go; on a console that is no terminal, log lines instead.
+        every: Assets between two log lines.
+    """
+
+    def __init__(self, total: int | None, console: Console, every: int = LOG_EVERY) -> None:
+        self.total = total
+        self.every = every
+        self.assets = 0
+        self.files = 0
+        self.started = time.monotonic()
+        self.bars: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        if console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bars = Progress(
+                TextColumn("{task.description:>14}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            )
+            self._tasks["assets"] = self.bars.add_task("assets", total=total)
+            self._tasks["files"] = self.bars.add_task("files fetched", total=None)
+
+    def __enter__(self) -> ProgressView:
+        if self.bars is not None:
+            self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+        else:
+            self._log()
+
+    def asset(self) -> None:
+        """One asset read."""
+        self.assets += 1
+        if self.bars is not None:
+            self.bars.advance(self._tasks["assets"])
+        elif self.assets % self.every == 0:
+            self._log()
+
+    def file(self) -> None:
+        """One binary fetched (downloaded, or read from the binaries directory)."""
+        self.files += 1
+        if self.bars is not None:
+            self.bars.advance(self._tasks["files"])
+
+    def _log(self) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        log.info(
+            "pam.progress",
+            assets=self.assets,
+            total=self.total,
+            files_fetched=self.files,
+            assets_per_second=round(self.assets / elapsed, 1),
+        )
+
+    def source(self, source: PamSource) -> _ViewedSource:
+        """``source``, each read counted."""
+        return _ViewedSource(source, self)
+
+    def fetcher(self, fetcher: PamFetcher) -> _ViewedFetcher:
+        """``fetcher``, each fetch counted."""
+        return _ViewedFetcher(fetcher, self)
+
+
+class _ViewedSource:
+    def __init__(self, inner: PamSource, view: ProgressView) -> None:
+        self.inner, self.view = inner, view
+
+    async def reads(self) -> AsyncIterator[PamRead]:
+        async for read in self.inner.reads():
+            self.view.asset()
+            yield read
+
+
+class _ViewedFetcher:
+    def __init__(self, inner: PamFetcher, view: ProgressView) -> None:
+        self.inner, self.view = inner, view
+
+    async def fetch(self, asset: str, file: PamFile) -> LocalFile:
+        local = await self.inner.fetch(asset, file)
+        self.view.file()
+        return local
+
+
+@contextmanager
+def progress_view(total: int | None, console: Any = None) -> Iterator[ProgressView]:
+    """A :class:`ProgressView` on stdout (``console``: tests give their own)."""
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    with ProgressView(total, console) as view:
+        yield view
+
+
+__all__ = [
+    "LOG_EVERY",
+    "Counted",
+    "ProgressView",
+    "ReportWriter",
+    "print_lines",
+    "print_plan",
+    "print_report",
+    "progress_view",
+    "write_structure",
+]

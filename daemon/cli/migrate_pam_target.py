@@ -1,6 +1,9 @@
 """
 The write path of ``damsync migrate-pam``: the target PIM from the configuration, the binaries
-fetched from the source, the progress file, and the writer (:mod:`daemon.engine.pam_write`).
+fetched from the source, the progress file, the writer (:mod:`daemon.engine.pam_write`), then
+the products' collections across instances (:mod:`daemon.engine.pam_links`): read from the
+legacy API, or from ``--products-csv FILE`` (``params["products_csv"]``); never in place (the
+relink commands are printed instead).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import click
 from daemon.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from daemon.engine.pam_links import LinkCounts, ProductSource
     from daemon.engine.pam_migrate import FamilyResolver, PamPlan, PamSource
     from daemon.engine.pam_report import ReportLine
-    from daemon.engine.pam_write import PamFetcher, WriteCounts
+    from daemon.engine.pam_write import PamFetcher, PamProgress, WriteCounts
     from daemon.pam import PamApi
     from daemon.pim import PimClient
 
@@ -54,20 +58,49 @@ async def write(
     resolve: FamilyResolver,
     fetcher: PamFetcher,
     sink: Any,
+    *,
+    api: PamApi | None = None,
 ) -> WriteCounts:
-    """Structure, binaries and assets into the target; every report line to ``sink``."""
+    """
+    Structure, binaries and assets into the target, then the product links (``api``: the
+    legacy API, read for its products unless ``--products-csv`` is given); every report line
+    to ``sink``. The progress is ``params["progress"]`` when the caller opened it (the state
+    database), else the file ``params["progress_path"]``.
+    """
+    from contextlib import nullcontext
+
+    from daemon.engine.pam_links import PamLinker, collect_skipped
     from daemon.engine.pam_write import PamWriter
     from daemon.pam.pam_progress import ProgressFile
 
-    progress_path: Path = params["progress_path"]
+    products = product_source(params, api)
+    opened: PamProgress | None = params.get("progress")
+
+    def line(item: ReportLine) -> None:
+        sink(item)
+
+    tracked, skipped = collect_skipped(line)
     async with target_pim(params) as pim:
-        with ProgressFile(progress_path) as progress:
+        keeper = (
+            nullcontext(opened) if opened is not None else ProgressFile(params["progress_path"])
+        )
+        with keeper as progress:
+            writer = PamWriter(pim, fetcher, progress, tracked, in_place=params["in_place"])
+            counts = await writer.run(plan, source, resolve)
+        if products is not None:
+            counts.product_links = await PamLinker(pim, line, skipped).run(plan, products)
+        return counts
 
-            def line(item: ReportLine) -> None:
-                sink(item)
 
-            writer = PamWriter(pim, fetcher, progress, line, in_place=params["in_place"])
-            return await writer.run(plan, source, resolve)
+def product_source(params: Mapping[str, Any], api: PamApi | None) -> ProductSource | None:
+    """Where the products' collections come from; None in place or without a source."""
+    from daemon.pam.pam_products import ApiProducts, CsvProducts
+
+    if params.get("in_place"):
+        return None
+    if params.get("products_csv") is not None:
+        return CsvProducts(params["products_csv"])
+    return ApiProducts(api) if api is not None else None
 
 
 def print_counts(counts: WriteCounts, report: Path, progress: Path) -> None:
@@ -83,7 +116,22 @@ def print_counts(counts: WriteCounts, report: Path, progress: Path) -> None:
     )
     for family, count in sorted(counts.per_family.items()):
         click.echo(f"  {family}: {count} asset(s) written")
+    if counts.product_links is not None:
+        print_links(counts.product_links)
     click.echo(f"report: {report}; progress: {progress} (a re-run continues from it)")
 
 
-__all__ = ["fetcher", "print_counts", "target_pim", "write"]
+def print_links(links: LinkCounts) -> None:
+    """What the product-link pass did."""
+    click.echo(
+        f"product links: {links.products} product(s) read, {links.written} written in "
+        f"{links.patches} PATCH(es), {links.unchanged} unchanged, {links.unknown} not in the "
+        f"target, {links.refused} refused, {links.rows_skipped} unreadable row(s); "
+        f"{links.codes_left_out} asset code(s) left out; {links.attributes} collection "
+        f"attribute(s) bound, {links.attributes_refused} not"
+    )
+    verdict = "passed" if links.verify_failures == 0 else f"{links.verify_failures} failure(s)"
+    click.echo(f"verify: {links.verified_values} collection value(s) read back, {verdict}")
+
+
+__all__ = ["fetcher", "print_counts", "print_links", "product_source", "target_pim", "write"]

@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -40,6 +40,9 @@ from daemon.engine.structure_apply import (
 from daemon.pam.pam_records import LocalFile, PamFile
 from daemon.pim.models import AssetUpsertResult
 from daemon.pim.structure_records import JsonValue
+
+if TYPE_CHECKING:
+    from daemon.engine.pam_links import LinkCounts
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +110,8 @@ class WriteCounts:
     reused: int = 0
     files_failed: int = 0
     per_family: dict[str, int] = field(default_factory=dict)
+    #: The product-link pass run after the assets (:mod:`daemon.engine.pam_links`), if any.
+    product_links: LinkCounts | None = None
 
 
 def fingerprint(asset: TargetAsset) -> str:

@@ -1,5 +1,7 @@
 """
-A migration's progress in a local SQLite file, so that a re-run continues where one stopped.
+A migration's progress in a local SQLite file (``damsync migrate-pam --progress FILE``), so that
+a re-run continues where one stopped. Without ``--progress`` the progress is kept in the state
+database of ``--config`` instead (``daemon.store.pam_progress_store``, the same three facts).
 
 Three facts are kept, each committed as soon as it is true:
 
@@ -23,7 +25,7 @@ from types import TracebackType
 
 class ProgressFile:
     """
-    The progress of one migration (one file per migration; ``--progress``).
+    The progress of one migration in its own file (``--progress``: no state database needed).
 
     Args:
         path: The SQLite file, created when missing.

@@ -19,6 +19,7 @@ from daemon.store.ownership import (
     WithdrawalReason,
     WithdrawnAsset,
 )
+from daemon.store.pam_progress_store import PamProgressStore
 from daemon.store.product_link_store import (
     LinkTarget,
     LinkWant,
@@ -78,6 +79,7 @@ __all__ = [
     "OwnedAsset",
     "OwnedLink",
     "OwnerAction",
+    "PamProgressStore",
     "PendingDeletion",
     "ProductLinkStore",
     "RunCounts",

@@ -203,8 +203,10 @@ async def test_listing_memory_stays_flat_whatever_the_number_of_assets():
             tracemalloc.stop()
         return seen, top
 
-    small_count, small_peak = await peak(400)
-    big_count, big_peak = await peak(4_000)
+    # tracemalloc sees every thread (a server an earlier test left closing, say): the lowest of
+    # two readings of each is the listing's own.
+    small_count, small_peak = min([await peak(400), await peak(400)], key=lambda r: r[1])
+    big_count, big_peak = min([await peak(4_000), await peak(4_000)], key=lambda r: r[1])
     assert (400, 4_000) == (small_count, big_count)
     # A reader keeping the records would hold 3,600 more assets, over 1 KB each.
     assert big_peak < small_peak + 2 * 1024 * 1024, (small_peak, big_peak)

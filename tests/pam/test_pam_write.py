@@ -19,6 +19,8 @@ from daemon.pam.pam_progress import ProgressFile
 from daemon.pam.pam_records import LocalFile
 from daemon.pim import PasswordAuth, PimClient
 from daemon.sim.pim import create_pim_app
+from daemon.store import PamProgressStore
+from tests.pam.conftest import ProgressOpener
 from tests.pam.helpers import FAST_RETRY, pam_reader, sim_app
 
 PIM = "http://pim.test"
@@ -66,6 +68,13 @@ def _resolve(_: PamAsset) -> str:
 async def _migrate(
     pam_app: Any, pim_app: Any, progress_path: Any, limit: int | None = None
 ) -> tuple[Any, list[ReportLine]]:
+    return await _migrate_with(pam_app, pim_app, lambda: ProgressFile(progress_path), limit)
+
+
+async def _migrate_with(
+    pam_app: Any, pim_app: Any, open_progress: ProgressOpener, limit: int | None = None
+) -> tuple[Any, list[ReportLine]]:
+    """One run; a kill leaves the progress as SIGKILL would (nothing pending is written)."""
     lines: list[ReportLine] = []
     async with pam_reader(pam_app) as api:
         source = _Source(api)
@@ -75,12 +84,23 @@ async def _migrate(
         async with PimClient(
             PIM, auth=auth, transport=httpx.ASGITransport(app=pim_app), retry=FAST_RETRY
         ) as pim:
-            with ProgressFile(progress_path) as progress:
-                writer = PamWriter(
-                    pim, _DyingFetcher(ApiFetcher(api), limit), progress, lines.append
-                )
+            progress = open_progress()
+            writer = PamWriter(pim, _DyingFetcher(ApiFetcher(api), limit), progress, lines.append)
+            try:
                 counts = await writer.run(plan, source, _resolve)
+            except _Killed:
+                _abandon(progress)
+                raise
+            progress.close()
     return counts, lines
+
+
+def _abandon(progress: Any) -> None:
+    """Release the progress without writing what it still holds (a killed process)."""
+    if isinstance(progress, PamProgressStore):
+        progress.engine.dispose()
+    else:
+        progress.close()
 
 
 async def test_assets_land_with_their_files_uploaded_once_per_content(tmp_path):
@@ -110,12 +130,12 @@ async def test_assets_land_with_their_files_uploaded_once_per_content(tmp_path):
     assert {"pam_000006", "pam_000032"} <= {line.code for line in gone}
 
 
-async def test_a_rerun_writes_nothing_and_uploads_nothing(tmp_path):
-    """Same PAM, same progress file: every asset unchanged, no upload, no download."""
+async def test_a_rerun_writes_nothing_and_uploads_nothing(open_progress):
+    """Same PAM, same progress (file or state DB): every asset unchanged, no upload, no download."""
     pam_app, pim_app = sim_app(assets=40), create_pim_app(SEED)
-    await _migrate(pam_app, pim_app, tmp_path / "p.sqlite")
+    await _migrate_with(pam_app, pim_app, open_progress)
     uploads, downloads = pim_app.state.pim.uploads, sum(pam_app.state.downloads.values())
-    counts, _ = await _migrate(pam_app, pim_app, tmp_path / "p.sqlite")
+    counts, _ = await _migrate_with(pam_app, pim_app, open_progress)
     assert (0, 0, 40 - 2) == (counts.created + counts.updated, counts.uploads, counts.unchanged)
     assert (uploads, downloads) == (
         pim_app.state.pim.uploads,
@@ -124,12 +144,12 @@ async def test_a_rerun_writes_nothing_and_uploads_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("limit", [1, 17, 60])
-async def test_killed_midway_then_rerun_finishes_without_a_duplicate_upload(tmp_path, limit):
+async def test_killed_midway_then_rerun_finishes_without_a_duplicate_upload(open_progress, limit):
     """Killed after N fetches, run again: all assets written, each content uploaded once."""
     pam_app, pim_app = sim_app(assets=60), create_pim_app(SEED)
     with pytest.raises(_Killed):
-        await _migrate(pam_app, pim_app, tmp_path / "p.sqlite", limit=limit)
-    counts, _ = await _migrate(pam_app, pim_app, tmp_path / "p.sqlite")
+        await _migrate_with(pam_app, pim_app, open_progress, limit=limit)
+    counts, _ = await _migrate_with(pam_app, pim_app, open_progress)
     stored = pim_app.state.pim.media
     contents = {hashlib.sha256(m.content).digest() for m in stored.values()}
     assert len(contents) == len(stored) == pim_app.state.pim.uploads

@@ -114,7 +114,15 @@ def readyz(daemon: Daemon) -> list[dict[str, Any]]:
 
 
 def ownership_detail(daemon: Daemon) -> str:
-    (check,) = [c for c in readyz(daemon) if c["name"] == "ownership"]
+    # The check appears with the replica's first heartbeat, which may come after the others
+    # already split the sources (what the callers waited for): wait for it, bounded.
+    checks = wait_until(
+        lambda: [c for c in readyz(daemon) if c["name"] == "ownership"],
+        30,
+        "the ownership check in /readyz",
+        daemon,
+    )
+    (check,) = checks
     assert check["ok"] is True
     return str(check["detail"])
 
@@ -205,7 +213,8 @@ def test_three_replicas_share_two_sources_and_the_idle_one_is_ready(
         "source:s2": True,
     }
     assert 0 == metric(idle, 'damsync_source_owned{source="s1"}')
-    assert 3 == metric(idle, "damsync_replicas_live")
+    # Counted at the idle replica's heartbeat: its first may have seen only the two before it.
+    wait_until(lambda: 3 == metric(idle, "damsync_replicas_live"), 30, "3 live replicas", idle)
     wait_until(lambda: [] == world.missing(), SYNCED, "every asset of both sources in the PIM")
 
     victim = next(d for d in daemons if d is not idle)

@@ -73,6 +73,8 @@ class PamSimOptions:
         latency: Seconds added to every API request.
         rng_seed: Seed of the fault draw.
         base_url: The URL links are built on.
+        products: How many legacy products with asset collections
+            (:mod:`daemon.sim.pam.pam_sim_products`).
     """
 
     assets: int = 40
@@ -86,6 +88,7 @@ class PamSimOptions:
     latency: float = 0.0
     rng_seed: int = 0
     base_url: str = "http://localhost"
+    products: int = 12
 
     def __post_init__(self) -> None:
         if not 0 <= self.assets <= 999_999:
@@ -94,6 +97,8 @@ class PamSimOptions:
             raise ValueError(f"tags must be 1..10000, got {self.tags}")
         if not 0 <= self.fault_rate <= 1:
             raise ValueError(f"fault_rate must be 0..1, got {self.fault_rate}")
+        if not 0 <= self.products <= 99_999:
+            raise ValueError(f"products must be 0..99999, got {self.products}")
         if self.latency < 0:
             raise ValueError(f"latency must be >= 0, got {self.latency}")
 

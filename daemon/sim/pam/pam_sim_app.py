@@ -24,6 +24,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon.sim.pam import pam_sim_catalog as c
+from daemon.sim.pam import pam_sim_products as p
 from daemon.sim.pam import pam_sim_routes as r
 from daemon.sim.pam.pam_dataset import PamDataset, PamSimOptions
 from daemon.sim.pam.pam_sim_auth import (
@@ -57,6 +58,9 @@ def _routes() -> list[Route]:
         route(f"{r.API}/asset-tags/{{code}}", c.get_tag),
         route(f"{r.API}/channels", c.list_channels),
         route(f"{r.API}/locales", c.list_locales),
+        route(f"{r.API}/attributes", p.list_attributes),
+        route(f"{r.API}/products", p.list_products),
+        route(f"{r.API}/products/{{code}}", p.get_product),
         route("/_sim/stats", _stats),
         Route("/_sim/expire-tokens", _expire_tokens, methods=["POST"]),
     ]
@@ -176,6 +180,9 @@ class _Requests(dict[str, Counter[str]]):
 )
 @click.option("--fault-rate", default=0.0, show_default=True, type=float, help="Share of 500s.")
 @click.option("--latency", default=0.0, show_default=True, type=float, help="Seconds per request.")
+@click.option(
+    "--products", default=12, show_default=True, type=int, help="Products with asset collections."
+)
 def pam_command(
     host: str,
     port: int,
@@ -186,6 +193,7 @@ def pam_command(
     locale_word: str,
     fault_rate: float,
     latency: float,
+    products: int,
 ) -> None:
     """Serve a legacy PAM (2.1-3.2 EE asset API) on loopback, for migrate-pam."""
     import uvicorn  # imported here: only the serving command needs it
@@ -201,6 +209,7 @@ def pam_command(
             fault_rate=fault_rate,
             latency=latency,
             base_url=url,
+            products=products,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
