@@ -5,9 +5,11 @@ Two sources: the legacy REST API of a running 2.1-3.2 EE PIM (``--from-api URL``
 from the environment or options, never printed) or the PAM CSV exports plus the binaries
 directory (``--from-csv DIR --files DIR``). The source is read twice, streamed: once to survey
 it, once to map each asset. ``--dry-run`` prints the families, attributes and option decisions
-it would create and the counts; the report (terminal table and a CSV file) lists every asset or
-file left out with its reason. The progress (the state database of ``--config``, or a
-``--progress`` file) lets a re-run continue where one stopped; a terminal shows progress bars.
+it would create and the counts, and the product links it would write (the product collection
+attributes to create, how many products / product models would get which collection); the
+report (terminal table and a CSV file) lists every asset or file left out with its reason. The
+progress (the state database of ``--config``, or a ``--progress`` file) lets a re-run continue
+where one stopped; a terminal shows progress bars.
 Exit codes: 0 done, 1 an error or a plan that cannot be applied.
 """
 
@@ -27,14 +29,16 @@ from daemon.cli.output import one_line
 from daemon.core.errors import ConfigError, SyncError
 
 if TYPE_CHECKING:
+    from daemon.engine.pam_link_plan import LinkPlan
     from daemon.engine.pam_migrate import PamPlan
     from daemon.engine.pam_report import PamReport
-    from daemon.engine.pam_strategy import PamOptions
     from daemon.pam import PamAsset, PamRead
 
 #: Report lines shown on the terminal; the CSV has them all.
 SHOWN_LINES = 20
 CHOICE = click.Choice(["yes", "no", "auto"])
+#: An input file that must exist.
+INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _fail(message: str) -> None:
@@ -71,35 +75,16 @@ class _ApiSource:
         return reads
 
 
-def _options(params: Mapping[str, Any]) -> PamOptions:
-    from daemon.engine.pam_strategy import PamOptions
-
-    common, per_family = inputs.attribute_map(params["attribute_map"])
-    return PamOptions(
-        strategy=params["strategy"],
-        reference_type=params["reference_type"],
-        with_variations=params["variations"],
-        with_categories=params["categories"],
-        with_end_of_use=params["end_of_use"],
-        tag_options=params["tag_options"],
-        category_options=params["category_options"],
-        media_type=params["media_type"],
-        attribute_codes=common,
-        family_attribute_codes=per_family,
-        skip_without_media=params["skip_without_media"],
-    )
-
-
 async def _migrate(
     params: Mapping[str, Any],
-) -> tuple[PamPlan, PamReport, list[tuple[str, ...]]]:
+) -> tuple[PamPlan, PamReport, list[tuple[str, ...]], LinkPlan | None]:
     from daemon.cli import migrate_pam_output as out
     from daemon.cli import migrate_pam_target as target
     from daemon.cli.migrate_pam_output import ReportWriter
     from daemon.engine.pam_migrate import build_plan, map_source, survey_source
     from daemon.engine.pam_report import PamReport
 
-    options = _options(params)
+    options = inputs.pam_options(params)
     strategy = options.strategy
     by_code: dict[str, str] = {}
     if params["family_map"] is not None:
@@ -120,26 +105,30 @@ async def _migrate(
         total = counted.count  # the progress bar's total
         plan = build_plan(survey, options, existing=existing, category_labels=labels, links=links)
         if plan.problems:
-            return plan, PamReport(), []
+            return plan, PamReport(), [], None
+        link_plan: LinkPlan | None = None
         with ReportWriter(params["report_path"], SHOWN_LINES) as writer:
             if params["dry_run"]:
                 report = await map_source(source, plan, resolve, writer.write)
+                link_plan = await target.dry_run_links(params, plan, api)
             else:
                 out.print_plan(plan)
                 with inputs.open_progress(params) as progress, out.progress_view(total) as view:
                     counts = await target.write(
-                        inputs.with_progress(params, progress),
+                        params,
                         plan,
                         view.source(source),
                         resolve,
                         view.fetcher(target.fetcher(params, api)),
                         writer.write_line,
+                        progress=progress,
                         api=api,
+                        uploaded=view.uploaded,
                     )
-                label = Path(inputs.progress_label(params))
+                label = inputs.progress_label(params)
                 target.print_counts(counts, params["report_path"], label)
                 report = PamReport()
-    return plan, report, writer.shown
+    return plan, report, writer.shown, link_plan
 
 
 def _export(params: Mapping[str, Any]) -> Iterable[PamRead]:
@@ -239,28 +228,34 @@ class _ApiReader:
 )
 @click.option(
     "--family-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="CSV code;family (family-by-family, manual).",
 )
 @click.option(
     "--collection-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="CSV attribute;family: product collection attributes.",
 )
 @click.option(
     "--products-csv",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     default=None,
     help="Product export CSV (identifier + PAM collection columns): its links are written.",
 )
 @click.option(
+    "--product-models-csv",
+    type=INPUT_FILE,
+    default=None,
+    help="Product model export CSV (code + PAM collection columns): its links are written.",
+)
+@click.option(
     "--attribute-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="JSON role -> attribute code (CsvToAsset --mapping keys).",
 )
 @click.option(
     "--structure",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="manual: the modelled families (structure file).",
 )
 @click.option(
@@ -328,7 +323,7 @@ class _ApiReader:
     "--config",
     "config_path",
     envvar="DAMSYNC_CONFIG",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="The configuration naming the target PIM (env DAMSYNC_CONFIG).",
 )
 @click.option(
@@ -370,7 +365,7 @@ def migrate_pam(**params: Any) -> None:
     # Log lines go to stderr: stdout carries the plan and the report.
     logs.configure("info", stream=sys.stderr)
     try:
-        plan, report, shown = asyncio.run(_migrate(params))
+        plan, report, shown, links = asyncio.run(_migrate(params))
     except (SyncError, ConfigError) as exc:
         _fail(one_line(exc))
         return
@@ -382,6 +377,7 @@ def migrate_pam(**params: Any) -> None:
         out.write_structure(plan, params["write_structure"])
     if params["dry_run"]:
         out.print_report(report, params["report_path"], shown)
+        out.print_link_plan(links)
     elif shown:
         out.print_lines(shown)
 

@@ -1,7 +1,8 @@
 """
-The small inputs of ``damsync migrate-pam``: the code -> family and collection attribute ->
-family maps (CSV, ``;`` or ``,``, a header row optional), the attribute-code map (JSON), and
-where the migration's progress is kept (the state database of ``--config``, or ``--progress``).
+The small inputs of ``damsync migrate-pam``: the strategy options, the code -> family and
+collection attribute -> family maps (CSV, ``;`` or ``,``, a header row optional), the
+attribute-code map (JSON), and where the migration's progress is kept (the state database of
+``--config``, or ``--progress``).
 Every problem is a :class:`~daemon.core.errors.ConfigError` naming the option and the line.
 """
 
@@ -17,6 +18,7 @@ from daemon.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from daemon.engine.pam_migrate import CollectionLink
+    from daemon.engine.pam_strategy import PamOptions
     from daemon.pam.pam_progress import ProgressFile
     from daemon.pim.structure_records import StructureFamily
     from daemon.store import PamProgressStore
@@ -116,16 +118,31 @@ def open_progress(params: Mapping[str, Any]) -> ProgressFile | PamProgressStore:
     return store
 
 
-def with_progress(params: Mapping[str, Any], progress: object) -> dict[str, Any]:
-    """The parameters of the write, with the opened progress as ``params["progress"]``."""
-    return {**params, "progress": progress}
-
-
 def progress_label(params: Mapping[str, Any]) -> str:
     """Where the progress is, for the summary (no URL: it may hold a password)."""
     if params.get("progress_path") is not None:
         return str(params["progress_path"])
     return "the state database of --config"
+
+
+def pam_options(params: Mapping[str, Any]) -> PamOptions:
+    """The strategy options of the command line."""
+    from daemon.engine.pam_strategy import PamOptions
+
+    common, per_family = attribute_map(params["attribute_map"])
+    return PamOptions(
+        strategy=params["strategy"],
+        reference_type=params["reference_type"],
+        with_variations=params["variations"],
+        with_categories=params["categories"],
+        with_end_of_use=params["end_of_use"],
+        tag_options=params["tag_options"],
+        category_options=params["category_options"],
+        media_type=params["media_type"],
+        attribute_codes=common,
+        family_attribute_codes=per_family,
+        skip_without_media=params["skip_without_media"],
+    )
 
 
 def modelled(path: Path | None) -> tuple[StructureFamily, ...]:
@@ -155,5 +172,5 @@ __all__ = [
     "open_progress",
     "pairs",
     "progress_label",
-    "with_progress",
+    "pam_options",
 ]

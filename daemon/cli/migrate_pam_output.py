@@ -1,8 +1,9 @@
 """
 What ``damsync migrate-pam`` prints and writes: the plan (families, attributes, option
-decisions, relink commands), the counts per family, the report CSV streamed line by line, and
-the progress of the write: rich bars when stdout is a terminal, ``pam.progress`` log lines
-(every :data:`LOG_EVERY` assets) otherwise.
+decisions, relink commands), the product links a dry run would write, the counts per family,
+the report CSV streamed line by line, and the progress of the write: rich bars (assets read,
+files fetched, files uploaded) when stdout is a terminal, ``pam.progress`` log lines (every
+:data:`LOG_EVERY` assets) otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from daemon.engine.pam_link_plan import LinkPlan
     from daemon.engine.pam_migrate import PamPlan, PamSource
     from daemon.engine.pam_report import PamReport, ReportLine
     from daemon.engine.pam_values import SkippedAsset, TargetAsset
@@ -135,6 +137,38 @@ def print_plan(plan: PamPlan) -> None:
             click.echo(f"  {CATEGORY_LABELS} {family.code} {option}")
 
 
+def print_link_plan(links: LinkPlan | None) -> None:
+    """The collection attributes and the product / product-model links a write would make."""
+    if links is None:
+        return
+    click.echo("\nproduct links (nothing written):")
+    for binding in links.bindings:
+        target = binding.family or "-"
+        what = {"exists": "exists as wanted", "unchecked": "target not read (no --config)"}
+        click.echo(
+            f"  attribute {binding.attribute} -> {target}: "
+            f"{what.get(binding.action, binding.reason)}"
+        )
+    rows = [
+        (
+            "product" if kind == "product" else "product model",
+            attribute,
+            str(count),
+            str(links.codes[(kind, attribute)]),
+        )
+        for (kind, attribute), count in sorted(links.filled.items())
+    ]
+    if rows:
+        click.echo(text_table(("kind", "attribute", "would get it", "asset codes"), rows))
+    click.echo(
+        f"  {links.read['product']} product(s), {links.read['product_model']} product model(s) "
+        f"read, {links.rows_skipped} unreadable row(s); {len(links.to_create)} attribute(s) "
+        "would be created"
+    )
+    for note in links.notes:
+        click.echo(f"  note: {note}")
+
+
 def print_report(report: PamReport, path: Path, shown: list[tuple[str, ...]]) -> None:
     """Counts per family, the first lines of the report and where the rest is."""
     rows = [
@@ -198,7 +232,9 @@ class Counted:
 
 class ProgressView:
     """
-    Assets read and files fetched during the write: rich bars on a terminal, log lines otherwise.
+    Assets read, files fetched and files uploaded during the write: rich bars on a terminal,
+    log lines otherwise. A fetched file whose content the target already has is not uploaded,
+    so the two file counts differ on a re-run or with duplicated binaries.
 
     Args:
         total: The assets of the source (counted by the survey pass), ``None`` when unknown.
@@ -211,6 +247,7 @@ class ProgressView:
         self.every = every
         self.assets = 0
         self.files = 0
+        self.uploads = 0
         self.started = time.monotonic()
         self.bars: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
@@ -234,6 +271,7 @@ class ProgressView:
             )
             self._tasks["assets"] = self.bars.add_task("assets", total=total)
             self._tasks["files"] = self.bars.add_task("files fetched", total=None)
+            self._tasks["uploads"] = self.bars.add_task("files uploaded", total=None)
 
     def __enter__(self) -> ProgressView:
         if self.bars is not None:
@@ -260,6 +298,12 @@ class ProgressView:
         if self.bars is not None:
             self.bars.advance(self._tasks["files"])
 
+    def uploaded(self) -> None:
+        """One binary uploaded to the target."""
+        self.uploads += 1
+        if self.bars is not None:
+            self.bars.advance(self._tasks["uploads"])
+
     def _log(self) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         log.info(
@@ -267,6 +311,7 @@ class ProgressView:
             assets=self.assets,
             total=self.total,
             files_fetched=self.files,
+            files_uploaded=self.uploads,
             assets_per_second=round(self.assets / elapsed, 1),
         )
 
@@ -316,6 +361,7 @@ __all__ = [
     "ProgressView",
     "ReportWriter",
     "print_lines",
+    "print_link_plan",
     "print_plan",
     "print_report",
     "progress_view",

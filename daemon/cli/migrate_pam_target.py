@@ -1,15 +1,16 @@
 """
 The write path of ``damsync migrate-pam``: the target PIM from the configuration, the binaries
 fetched from the source, the progress file, the writer (:mod:`daemon.engine.pam_write`), then
-the products' collections across instances (:mod:`daemon.engine.pam_links`): read from the
-legacy API, or from ``--products-csv FILE`` (``params["products_csv"]``); never in place (the
-relink commands are printed instead).
+the products' and product models' collections across instances
+(:mod:`daemon.engine.pam_links`): read from the legacy API, or from ``--products-csv FILE`` /
+``--product-models-csv FILE``; never in place (the relink commands are printed instead). A
+``--dry-run`` plans the links (:func:`plan_links`) and writes nothing.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import click
 from daemon.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from daemon.engine.pam_link_plan import LinkPlan
     from daemon.engine.pam_links import LinkCounts, ProductSource
     from daemon.engine.pam_migrate import FamilyResolver, PamPlan, PamSource
     from daemon.engine.pam_report import ReportLine
@@ -51,6 +53,22 @@ def fetcher(params: Mapping[str, Any], api: PamApi | None) -> PamFetcher:
     return ApiFetcher(api, params["spool_dir"]) if api is not None else DirectoryFetcher()
 
 
+class _UploadCounted:
+    """The target PIM, each media upload also told to ``uploaded`` (the progress bar)."""
+
+    def __init__(self, pim: PimClient, uploaded: Callable[[], None]) -> None:
+        self._pim = pim
+        self._uploaded = uploaded
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pim, name)
+
+    async def upload_media_file(self, source: Any, **kwargs: Any) -> str:
+        code: str = await self._pim.upload_media_file(source, **kwargs)
+        self._uploaded()
+        return code
+
+
 async def write(
     params: Mapping[str, Any],
     plan: PamPlan,
@@ -59,37 +77,50 @@ async def write(
     fetcher: PamFetcher,
     sink: Any,
     *,
+    progress: PamProgress,
     api: PamApi | None = None,
+    uploaded: Callable[[], None] | None = None,
 ) -> WriteCounts:
     """
     Structure, binaries and assets into the target, then the product links (``api``: the
     legacy API, read for its products unless ``--products-csv`` is given); every report line
-    to ``sink``. The progress is ``params["progress"]`` when the caller opened it (the state
-    database), else the file ``params["progress_path"]``.
+    to ``sink``. ``progress`` is opened and closed by the caller; ``uploaded`` hears each
+    binary uploaded.
     """
-    from contextlib import nullcontext
-
     from daemon.engine.pam_links import PamLinker, collect_skipped
     from daemon.engine.pam_write import PamWriter
-    from daemon.pam.pam_progress import ProgressFile
 
     products = product_source(params, api)
-    opened: PamProgress | None = params.get("progress")
 
     def line(item: ReportLine) -> None:
         sink(item)
 
     tracked, skipped = collect_skipped(line)
     async with target_pim(params) as pim:
-        keeper = (
-            nullcontext(opened) if opened is not None else ProgressFile(params["progress_path"])
-        )
-        with keeper as progress:
-            writer = PamWriter(pim, fetcher, progress, tracked, in_place=params["in_place"])
-            counts = await writer.run(plan, source, resolve)
+        target: Any = pim if uploaded is None else _UploadCounted(pim, uploaded)
+        writer = PamWriter(target, fetcher, progress, tracked, in_place=params["in_place"])
+        counts = await writer.run(plan, source, resolve)
         if products is not None:
             counts.product_links = await PamLinker(pim, line, skipped).run(plan, products)
         return counts
+
+
+async def dry_run_links(
+    params: Mapping[str, Any], plan: PamPlan, api: PamApi | None
+) -> LinkPlan | None:
+    """
+    The links a write would make (``None``: in place, or no product source). The target of
+    ``--config``, when given, is only read: which attributes exist, which would be created.
+    """
+    from daemon.engine.pam_link_plan import plan_links
+
+    products = product_source(params, api)
+    if products is None:
+        return None
+    if params.get("config_path") is None:
+        return await plan_links(plan, products, None)
+    async with target_pim(params) as pim:
+        return await plan_links(plan, products, pim)
 
 
 def product_source(params: Mapping[str, Any], api: PamApi | None) -> ProductSource | None:
@@ -98,12 +129,13 @@ def product_source(params: Mapping[str, Any], api: PamApi | None) -> ProductSour
 
     if params.get("in_place"):
         return None
-    if params.get("products_csv") is not None:
-        return CsvProducts(params["products_csv"])
+    products, models = params.get("products_csv"), params.get("product_models_csv")
+    if products is not None or models is not None:
+        return CsvProducts(products, models)
     return ApiProducts(api) if api is not None else None
 
 
-def print_counts(counts: WriteCounts, report: Path, progress: Path) -> None:
+def print_counts(counts: WriteCounts, report: Path, progress: str) -> None:
     """What the write did."""
     click.echo(
         f"\nwritten: {counts.created} created, {counts.updated} updated, "
@@ -124,14 +156,23 @@ def print_counts(counts: WriteCounts, report: Path, progress: Path) -> None:
 def print_links(links: LinkCounts) -> None:
     """What the product-link pass did."""
     click.echo(
-        f"product links: {links.products} product(s) read, {links.written} written in "
-        f"{links.patches} PATCH(es), {links.unchanged} unchanged, {links.unknown} not in the "
-        f"target, {links.refused} refused, {links.rows_skipped} unreadable row(s); "
-        f"{links.codes_left_out} asset code(s) left out; {links.attributes} collection "
-        f"attribute(s) bound, {links.attributes_refused} not"
+        f"product links: {links.products} product(s) and {links.models} product model(s) read, "
+        f"{links.written} written in {links.patches} PATCH(es), {links.unchanged} unchanged, "
+        f"{links.unknown} not in the target, {links.refused} refused, {links.rows_skipped} "
+        f"unreadable row(s); {links.codes_left_out} asset code(s) left out; "
+        f"{links.attributes} collection attribute(s) bound ({links.attributes_created} "
+        f"created), {links.attributes_refused} not"
     )
     verdict = "passed" if links.verify_failures == 0 else f"{links.verify_failures} failure(s)"
     click.echo(f"verify: {links.verified_values} collection value(s) read back, {verdict}")
 
 
-__all__ = ["fetcher", "print_counts", "print_links", "product_source", "target_pim", "write"]
+__all__ = [
+    "dry_run_links",
+    "fetcher",
+    "print_counts",
+    "print_links",
+    "product_source",
+    "target_pim",
+    "write",
+]

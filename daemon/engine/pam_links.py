@@ -5,12 +5,13 @@ After the assets are written (:mod:`daemon.engine.pam_write`), :class:`PamLinker
 
 1. binds each collection attribute of the source to the family the plan decided
    (``--collection-map``, or the only family), and checks the target's product attribute of the
-   same code: it must be a ``pim_catalog_asset_collection``, neither localizable nor scopable,
-   with ``reference_data_name`` = that family (``pam-migration.md`` §7). An attribute that is
-   missing or different is one report line and its values are not written;
-2. streams the legacy products (:class:`ProductSource`: the legacy API or a product CSV) by
-   chunks of 100: reads the chunk's products from the target (a product the target does not
-   have is one report line: a bulk PATCH would create it); drops from each collection the asset
+   same code (:mod:`daemon.engine.pam_link_attributes`): a missing one is created as a
+   ``pim_catalog_asset_collection`` with ``reference_data_name`` = that family (``pam-migration.md``
+   §7); a different one is one report line, left as it is, and its values are not written;
+2. streams the legacy products, then the product models (:class:`ProductSource`: the legacy API
+   or product / product-model CSVs) by chunks of 100 of one kind: reads the chunk's products
+   (models, by code) from the target (one the target does not have is one report line: a bulk
+   PATCH would create it); drops from each collection the asset
    codes the target family does not hold, one line each, with the migration's reason when it
    left the asset out (a code skipped once but written from another row is kept); sends one
    NDJSON bulk PATCH with only the changed collection values (at most 100 lines, so at most
@@ -25,35 +26,43 @@ gives it codes. Memory holds one chunk, plus the codes the migration skipped.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from daemon.core.errors import PimNotFound
+from daemon.engine.pam_link_attributes import AttributePim, bind_attributes
+from daemon.engine.pam_link_records import LinkCounts, collect_skipped
 from daemon.engine.pam_migrate import PamPlan
 from daemon.engine.pam_report import ReportLine
-from daemon.pam.pam_products import ProductLinks, ProductRead, ProductRowError
+from daemon.pam.pam_products import LinkKind, ProductLinks, ProductRead, ProductRowError
 from daemon.pam.pam_records import CODE_RULE
-from daemon.pim.models import LineResult, Product, ProductAttribute, RemoteAsset
+from daemon.pim.models import LineResult, Product, RemoteAsset
 from daemon.pim.structure_records import JsonValue
 
 #: Products per read and per bulk PATCH (akeneo-api §6).
 CHUNK = 100
-COLLECTION = "pim_catalog_asset_collection"
 #: An Asset Manager code is 1-255 characters of ``^[a-zA-Z0-9_]+$`` (``pam-migration.md`` §7).
 CODE_LENGTH = 255
+#: The key of each kind in a bulk PATCH line (akeneo-api §6).
+KEYS: Mapping[LinkKind, str] = {"product": "identifier", "product_model": "code"}
+NAMES: Mapping[LinkKind, str] = {"product": "product", "product_model": "product model"}
 
 
-class LinkPim(Protocol):
+class LinkPim(AttributePim, Protocol):
     """What the link pass needs of the target PIM (:class:`~daemon.pim.PimClient` has it)."""
 
-    async def get_product_attribute(self, code: str) -> ProductAttribute: ...
-
     def iter_products_by_key(
-        self, keys: Iterable[str], *, attributes: Sequence[str] | None = None
+        self,
+        keys: Iterable[str],
+        *,
+        kind: LinkKind = "product",
+        attributes: Sequence[str] | None = None,
     ) -> AsyncIterator[Product]: ...
 
     async def upsert_products(
         self, products: Iterable[Mapping[str, object]]
+    ) -> list[LineResult]: ...
+
+    async def upsert_product_models(
+        self, models: Iterable[Mapping[str, object]]
     ) -> list[LineResult]: ...
 
     def iter_assets(
@@ -66,39 +75,13 @@ class ProductSource(Protocol):
 
     async def collection_attributes(self) -> list[str]: ...
 
+    def labels(self, attribute: str) -> Mapping[str, str]: ...
+
     def products(self, attributes: Collection[str]) -> AsyncIterator[ProductRead]: ...
 
 
-@dataclass(slots=True)
-class LinkCounts:
-    """What the link pass did."""
-
-    attributes: int = 0
-    attributes_refused: int = 0
-    products: int = 0
-    written: int = 0
-    unchanged: int = 0
-    unknown: int = 0
-    refused: int = 0
-    rows_skipped: int = 0
-    codes_left_out: int = 0
-    patches: int = 0
-    verified_values: int = 0
-    verify_failures: int = 0
-
-
-def collect_skipped(
-    sink: Callable[[ReportLine], None],
-) -> tuple[Callable[[ReportLine], None], dict[str, str]]:
-    """A sink that also remembers each asset the migration left out (code -> reason)."""
-    skipped: dict[str, str] = {}
-
-    def line(item: ReportLine) -> None:
-        if item.kind == "skipped_asset" and item.code:
-            skipped.setdefault(item.code, item.reason)
-        sink(item)
-
-    return line, skipped
+def _no_labels(attribute: str) -> Mapping[str, str]:
+    return {}
 
 
 def _values(product: Product | None, attribute: str) -> list[str]:
@@ -148,75 +131,75 @@ class PamLinker:
         self.sink(ReportLine("note", code, family, field, reason, where))
 
     async def run(self, plan: PamPlan, source: ProductSource) -> LinkCounts:
-        """Bind and check the attributes, then write and verify every product's collections."""
-        self.families = await self.bind(plan, await source.collection_attributes())
+        """Bind, check or create the attributes, then write and verify every collection."""
+        attributes = await source.collection_attributes()
+        self.families = await self.bind(plan, attributes, source.labels)
         if not self.families:
             return self.counts
         chunk: dict[str, ProductLinks] = {}
+        kind: LinkKind = "product"
         async for read in source.products(sorted(self.families)):
             if isinstance(read, ProductRowError):
-                self.counts.rows_skipped += 1
-                self._note(f"product row left out: {read.reason}", where=read.where)
+                if read.row:
+                    self.counts.rows_skipped += 1
+                    self._note(f"product row left out: {read.reason}", where=read.where)
+                else:
+                    self._note(read.reason, where=read.where)
                 continue
+            if read.kind != kind:
+                if chunk:
+                    await self._chunk(chunk, kind)
+                chunk, kind = {}, read.kind
+            name = NAMES[kind]
             for attribute, why in read.problems:
-                self._note(f"product {read.identifier}: {why}", field=attribute, where=read.where)
+                self._note(f"{name} {read.identifier}: {why}", field=attribute, where=read.where)
             if read.identifier in chunk:
                 self._note(
-                    f"product {read.identifier} is listed twice: the last one is used",
+                    f"{name} {read.identifier} is listed twice: the last one is used",
                     where=read.where,
                 )
             chunk[read.identifier] = read
             if len(chunk) >= CHUNK:
-                await self._chunk(chunk)
+                await self._chunk(chunk, kind)
                 chunk = {}
         if chunk:
-            await self._chunk(chunk)
+            await self._chunk(chunk, kind)
         return self.counts
 
-    async def bind(self, plan: PamPlan, attributes: Sequence[str]) -> dict[str, str]:
-        """Collection attribute -> family, for the attributes the target can take."""
-        mapped = {link.attribute: link.family for link in plan.links}
-        only = plan.families[0].code if len(plan.families) == 1 else None
+    async def bind(
+        self,
+        plan: PamPlan,
+        attributes: Sequence[str],
+        labels: Callable[[str], Mapping[str, str]] | None = None,
+    ) -> dict[str, str]:
+        """Collection attribute -> family, for the attributes the target has or now has."""
+        bindings = await bind_attributes(plan, attributes, self.pim, labels or _no_labels)
         bound: dict[str, str] = {}
-        for attribute in attributes:
-            family = mapped.get(attribute, None if mapped else only)
-            if family is None:
-                self.counts.attributes_refused += 1
+        for binding in bindings:
+            if binding.action == "unbound":
                 self._note(
-                    f"collection attribute {attribute} is bound to no family (--collection-map): "
-                    "its product values are not migrated",
-                    field=attribute,
+                    f"collection attribute {binding.attribute} is {binding.reason}",
+                    field=binding.attribute,
                 )
-                continue
-            why = await self._check(attribute, family)
-            if why:
-                self.counts.attributes_refused += 1
+            elif binding.action == "created":
+                self.counts.attributes_created += 1
                 self._note(
-                    f"product attribute {attribute}: {why}: its product values are not written",
-                    family=family,
-                    field=attribute,
+                    f"product attribute {binding.attribute}: {binding.reason}",
+                    family=binding.family,
+                    field=binding.attribute,
                 )
-                continue
-            bound[attribute] = family
+            elif not binding.usable:
+                self._note(
+                    f"product attribute {binding.attribute}: {binding.reason}",
+                    family=binding.family,
+                    field=binding.attribute,
+                )
+            if binding.usable and binding.family is not None:
+                bound[binding.attribute] = binding.family
+            else:
+                self.counts.attributes_refused += 1
         self.counts.attributes = len(bound)
         return bound
-
-    async def _check(self, attribute: str, family: str) -> str:
-        wanted = f"{COLLECTION} with reference_data_name {family}, neither localizable nor scopable"
-        try:
-            found = await self.pim.get_product_attribute(attribute)
-        except PimNotFound:
-            return f"not in the target PIM: create it as {wanted}"
-        if not found.is_asset_collection:
-            return f"the target has it as {found.type}, not {wanted}"
-        if found.reference_data_name != family:
-            return (
-                f"the target links it to family {found.reference_data_name}, the migration put "
-                f"its assets in {family}"
-            )
-        if found.localizable or found.scopable:
-            return f"the target has it localizable or scopable, a PAM collection is {wanted}"
-        return ""
 
     async def _existing(self, codes_by_family: Mapping[str, set[str]]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
@@ -238,11 +221,15 @@ class PamLinker:
                     wanted[family].update(self.renamed.get(c, c) for c in codes)
         return wanted
 
-    async def _chunk(self, chunk: Mapping[str, ProductLinks]) -> None:
+    async def _chunk(self, chunk: Mapping[str, ProductLinks], kind: LinkKind) -> None:
         attributes = sorted(self.families)
-        self.counts.products += len(chunk)
+        if kind == "product":
+            self.counts.products += len(chunk)
+        else:
+            self.counts.models += len(chunk)
         current = {
-            p.key: p async for p in self.pim.iter_products_by_key(chunk, attributes=attributes)
+            p.key: p
+            async for p in self.pim.iter_products_by_key(chunk, kind=kind, attributes=attributes)
         }
         existing = await self._existing(self._wanted(chunk))
         lines: list[dict[str, object]] = []
@@ -251,7 +238,7 @@ class PamLinker:
             if identifier not in current:
                 self.counts.unknown += 1
                 self._note(
-                    f"product {identifier} is not in the target PIM: its collections are "
+                    f"{NAMES[kind]} {identifier} is not in the target PIM: its collections are "
                     "not written",
                     where=read.where,
                 )
@@ -266,13 +253,17 @@ class PamLinker:
                 if kept != _values(current[identifier], attribute):
                     values[attribute] = [{"locale": None, "scope": None, "data": list(kept)}]
             if values:
-                lines.append({"identifier": identifier, "values": values})
+                lines.append({KEYS[kind]: identifier, "values": values})
             else:
                 self.counts.unchanged += 1
         if lines:
             self.counts.patches += 1
-            self._results(chunk, lines, await self.pim.upsert_products(lines), written)
-        await self.verify(written, chunk)
+            if kind == "product":
+                results = await self.pim.upsert_products(lines)
+            else:
+                results = await self.pim.upsert_product_models(lines)
+            self._results(chunk, lines, results, written, kind)
+        await self.verify(written, chunk, kind)
 
     def _kept(
         self, read: ProductLinks, attribute: str, family: str, codes: Sequence[str], have: set[str]
@@ -289,7 +280,8 @@ class PamLinker:
                 why = f"is not in family {family} of the target"
             self.counts.codes_left_out += 1
             self._note(
-                f"product {read.identifier}: asset {legacy} {why}: left out of {attribute}",
+                f"{NAMES[read.kind]} {read.identifier}: asset {legacy} {why}: left out of "
+                f"{attribute}",
                 code=legacy,
                 family=family,
                 field=attribute,
@@ -303,9 +295,10 @@ class PamLinker:
         lines: list[dict[str, object]],
         results: list[LineResult],
         written: dict[str, dict[str, list[str]]],
+        kind: LinkKind,
     ) -> None:
         for line, result in zip(lines, results, strict=True):
-            identifier = str(line["identifier"])
+            identifier = str(line[KEYS[kind]])
             if result.outcome in ("created", "updated"):
                 self.counts.written += 1
                 continue
@@ -313,20 +306,25 @@ class PamLinker:
             written.pop(identifier, None)
             detail = "; ".join(f"{e.property}: {e.message}" for e in result.errors)
             self._note(
-                f"product {identifier}: collections refused by the PIM ({result.status_code}): "
+                f"{NAMES[kind]} {identifier}: collections refused by the PIM "
+                f"({result.status_code}): "
                 f"{result.message} {detail}".strip(),
                 where=chunk[identifier].where,
             )
 
     async def verify(
-        self, written: Mapping[str, Mapping[str, list[str]]], chunk: Mapping[str, ProductLinks]
+        self,
+        written: Mapping[str, Mapping[str, list[str]]],
+        chunk: Mapping[str, ProductLinks],
+        kind: LinkKind = "product",
     ) -> None:
         """Read the products back: each value as written, each code an asset of its family."""
         if not written:
             return
+        attributes = sorted(self.families)
         back = {
             p.key: p
-            async for p in self.pim.iter_products_by_key(written, attributes=sorted(self.families))
+            async for p in self.pim.iter_products_by_key(written, kind=kind, attributes=attributes)
         }
         held: dict[str, set[str]] = {family: set() for family in self.families.values()}
         for identifier, by_attribute in written.items():
@@ -342,7 +340,7 @@ class PamLinker:
                 if codes != expected:
                     self.counts.verify_failures += 1
                     self._note(
-                        f"verify: product {identifier} reads back {attribute} = {codes}, "
+                        f"verify: {NAMES[kind]} {identifier} reads back {attribute} = {codes}, "
                         f"written {expected}",
                         family=family,
                         field=attribute,
@@ -352,7 +350,7 @@ class PamLinker:
                     if code not in existing[family]:
                         self.counts.verify_failures += 1
                         self._note(
-                            f"verify: product {identifier}: asset {code} of {attribute} "
+                            f"verify: {NAMES[kind]} {identifier}: asset {code} of {attribute} "
                             f"is not in family {family}",
                             code=code,
                             family=family,

@@ -11,11 +11,14 @@ import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from daemon.core.json_limits import dump_bytes
 from daemon.core.records import Channel
 from daemon.pim import bulk, parse, urls
-from daemon.pim.models import LineResult, Product, ProductAttribute, ProductKind
+from daemon.pim.models import LineResult, Product, ProductAttribute, ProductKind, UpsertStatus
 from daemon.pim.parse import Reader
 from daemon.pim.reads import MAX_CODES, PAGE_LIMIT, get_one, pages
+from daemon.pim.responses import handle_upsert
+from daemon.upstream.policy import RequestSpec
 from daemon.upstream.session import Upstream
 
 #: The list endpoint of each product-like resource.
@@ -63,6 +66,31 @@ class CatalogMethods:
         return await get_one(
             self._open(), endpoint=urls.PRODUCT_ATTRIBUTE, url=url, item=parse.product_attribute
         )
+
+    async def upsert_product_attribute(self, code: str, body: Mapping[str, Any]) -> UpsertStatus:
+        """
+        Create or update one product attribute (``PATCH /attributes/{code}``).
+
+        Args:
+            code: The attribute code (also sent as ``code`` in the body).
+            body: The attribute JSON, e.g. ``{"type": "pim_catalog_asset_collection",
+                "reference_data_name": "packshots", "group": "other"}``.
+
+        Returns:
+            ``CREATED`` (201) or ``UPDATED`` (204).
+
+        Raises:
+            PimRejected: 422, with Akeneo's ``errors`` (an immutable property changed, an
+                unknown asset family...).
+        """
+        spec = RequestSpec(
+            method="PATCH",
+            url=urls.path(urls.PRODUCT_ATTRIBUTE, code=code),
+            endpoint=urls.PRODUCT_ATTRIBUTE,
+            headers=bulk.JSON_HEADERS,
+            body=dump_bytes({**body, "code": code}),
+        )
+        return UpsertStatus(await self._open().request(spec, handle_upsert(spec)))
 
     async def iter_products(
         self,

@@ -120,7 +120,8 @@ def _notes(lines: list[ReportLine], text: str) -> list[ReportLine]:
 
 async def test_api_mode_writes_the_collections_in_few_patches_and_verifies(tmp_path):
     """150 legacy products: collections written (2 PATCHes), skipped/dangling codes and an
-    unknown product reported, an attribute missing in the target reported, verify passes."""
+    unknown product reported, an attribute missing in the target created (reference_data_name =
+    the family, the legacy labels) and its values written, verify passes."""
     pam_app = sim_app(assets=40, products=150)
     identifiers = [f"product_{i:05d}" for i in range(150)]
     pim_app = create_pim_app(
@@ -137,15 +138,27 @@ async def test_api_mode_writes_the_collections_in_few_patches_and_verifies(tmp_p
     assert 2 == counts.patches
     assert (150, 1, 0, 0) == (counts.products, counts.unknown, counts.refused, counts.rows_skipped)
     assert 149 == counts.written + counts.unchanged
-    assert (1, 1) == (counts.attributes, counts.attributes_refused)
+    assert (2, 1, 0) == (counts.attributes, counts.attributes_created, counts.attributes_refused)
+    created = pim_app.state.pim.product_attributes["asset_notices"]
+    assert ("pim_catalog_asset_collection", FAMILY, "other") == (
+        created["type"],
+        created["reference_data_name"],
+        created["group"],
+    )
+    assert (False, False, {"en_US": "Asset Notices"}) == (
+        created["localizable"],
+        created["scopable"],
+        created["labels"],
+    )
+    assert ["pam_000007"] == _collection(pim_app, "product_00000", "asset_notices")
     skipped = _notes(lines, "asset pam_000004-old was not migrated")
     linking_it = [f"product_{i:05d}" for i in range(2, 150, 20)]  # (2i, 2i+1) % 40 hold 4
     assert linking_it == [line.reason.split(":")[0].split()[-1] for line in skipped]
     assert "asset_pictures" == skipped[0].field
     assert _notes(lines, "product product_00006: asset pam_deleted_asset is not in family")
     assert _notes(lines, "product product_00003 is not in the target PIM")
-    assert _notes(lines, "product attribute asset_notices: not in the target PIM: create it")
-    assert counts.verified_values == counts.written + counts.unchanged
+    assert _notes(lines, "product attribute asset_notices: created as pim_catalog_asset_collection")
+    assert 149 + 49 == counts.verified_values  # every picture value; notices: every third product
     assert 0 == counts.verify_failures
     assert not _notes(lines, "verify:")
 
@@ -271,7 +284,10 @@ def test_the_cli_keeps_the_links_of_an_api_migration(tmp_path):
     result = CliRunner().invoke(migrate_pam, args, env=CREDENTIALS, obj=obj, catch_exceptions=False)
     assert 0 == result.exit_code, result.output
     out = " ".join(result.output.split())
-    assert "product links: 12 product(s) read, 10 written in 1 PATCH(es), 1 unchanged, 1 not" in out
+    assert (
+        "product links: 12 product(s) and 0 product model(s) read, 10 written in 1 PATCH(es), "
+        "1 unchanged, 1 not"
+    ) in out
     assert "verify: 14 collection value(s) read back, passed" in out  # 11 + 3 notices
     assert ["pam_000000", "pam_000001"] == _collection(pim_app, "product_00000", "asset_pictures")
     assert "product product_00003 is not in the target PIM" in report.read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ The Akeneo PIM simulator: a Starlette app written from the API reference, and it
 Route modules: :mod:`pim_auth` (token), :mod:`pim_families` and
 :mod:`pim_attributes` (families, attributes, options),
 :mod:`pim_assets` (assets, media files), :mod:`pim_products` (products),
-:mod:`pim_catalog` (channels, locales, product attributes);
+:mod:`pim_catalog` (channels, locales, product attributes: read and upsert);
 :mod:`pim_faults` is the front door (fair use, latency, faults, auth, stats).
 Helper endpoints under ``/_sim/`` need no auth and are never faulted.
 """
@@ -67,6 +67,7 @@ def _routes() -> list[Route]:
         r(f"{API}/asset-media-files/{{code:path}}", assets.download_media, "GET"),
         r(f"{API}/attributes", catalog.list_product_attributes, "GET"),
         r(f"{API}/attributes/{{code}}", catalog.get_product_attribute, "GET"),
+        r(f"{API}/attributes/{{code}}", catalog.patch_product_attribute, "PATCH"),
         r(f"{API}/channels", catalog.list_channels, "GET"),
         r(f"{API}/locales", catalog.list_locales, "GET"),
         *[
