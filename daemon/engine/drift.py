@@ -25,7 +25,6 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -85,13 +84,6 @@ def mapped_families(mapper: Mapper, only: str | None = None) -> tuple[str, ...]:
     """The families the source's rules write to, in rule order (just ``only`` if given)."""
     families = dict.fromkeys(rule.family for rule in mapper.rules.families)
     return tuple(f for f in families if only is None or f == only)
-
-
-@runtime_checkable
-class MediaCodes(Protocol):
-    """The media store's lookup (``daemon.store.Store`` has it): a code by binary checksum."""
-
-    def media_code(self, source: str, checksum: str) -> str | None: ...
 
 
 Outcome = MappedAsset | MappingFailed | Unmatched
@@ -171,18 +163,12 @@ async def scan_drift(
     async for ids in source.all_ids():
         spill.add_live(ids)
     until = await source.server_now()
-    # The real store has it; a store without it expects unknown codes for files (stale).
-    media_store = store if isinstance(store, MediaCodes) else None
     async for page in source.changes(Window(None, until)):
         ids = [a.id for a in page.assets]
         states = await asyncio.to_thread(store.asset_states, name, ids)
         outcomes = [None if a.deleted else mapper.map_asset(a) for a in page.assets]
         wanted = media_code_keys(zip(page.assets, outcomes, strict=True))
-        codes = (
-            await asyncio.to_thread(_known_codes, media_store, name, wanted)
-            if media_store is not None and wanted
-            else {}
-        )
+        codes = await asyncio.to_thread(_known_codes, store, name, wanted) if wanted else {}
         spill.add_dam(
             [
                 dam_row(mapper, a, states.get(a.id), codes, outcome=outcome)
@@ -218,7 +204,7 @@ def media_code_keys(
     return wanted
 
 
-def _known_codes(store: MediaCodes, source: str, wanted: Mapping[str, list[str]]) -> dict[str, str]:
+def _known_codes(store: DriftStore, source: str, wanted: Mapping[str, list[str]]) -> dict[str, str]:
     """The media codes the store knows for ``wanted`` (in a worker thread)."""
     found: dict[str, str] = {}
     for first, keys in wanted.items():
@@ -272,7 +258,6 @@ def report_drift(observer: DriftObserver, summary: DriftSummary) -> None:
 __all__ = [
     "PIM_PAGE",
     "DriftSummary",
-    "MediaCodes",
     "dam_row",
     "mapped_families",
     "media_code_keys",

@@ -198,5 +198,8 @@ class FromEpoch:
     def owned_assets(self, source: str) -> list[OwnedAsset]:
         return self.store.owned_assets(source)
 
+    def media_code(self, source: str, checksum: str) -> str | None:
+        return self.store.media_code(source, checksum)
+
 
 __all__ = ["FixResult", "FromEpoch", "fix_drift"]

@@ -197,14 +197,10 @@ async def consume_inbox(
             depth = (await asyncio.to_thread(store.inbox_depth)).get(name)
             if depth is None or not depth.pending:
                 return report  # idle: no lease taken, no claim written
-            if await _held_here(store, name, holder):
-                # A pass (or retry) of this process writes now: joining its lease would end
-                # it at our release. The rows stay pending for the next consume.
-                report.lease_busy = True
-                log.info("sync.lease_busy", source=name, job="inbox")
-                return report
             async with leased(store, name, holder, lease_ttl, dead_holder) as lease:
                 if lease is None:
+                    # Another holder's lease, or a pass (or retry) of this process under it
+                    # (``leased`` never joins it): the rows stay pending for the next consume.
                     report.lease_busy = True
                     log.info("sync.lease_busy", source=name, job="inbox")
                     return report
@@ -218,12 +214,6 @@ async def consume_inbox(
     if observer is not None and report.received:
         observer.events_consumed(name, report.latencies(), report)
     return report
-
-
-async def _held_here(store: InboxConsumerStore, source: str, holder: str) -> bool:
-    """Whether a job of this process holds ``source``'s lease now (same holder name)."""
-    held = await asyncio.to_thread(store.lease_held, source)
-    return held is not None and held.holder == holder
 
 
 async def _consume_claimed(

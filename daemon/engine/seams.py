@@ -178,13 +178,18 @@ class EngineStore(LeaseStore, Protocol):
 
 
 class DriftStore(Protocol):
-    """What a reconcile reads from the store: states of a page of ids, and every state."""
+    """
+    What a reconcile reads from the store: states of a page of ids, every state, the owned PIM
+    assets, and the media code uploaded for a binary (by checksum key), if any.
+    """
 
     def asset_states(self, source: str, dam_ids: Sequence[str]) -> dict[str, AssetState]: ...
 
     def iter_asset_states(self, source: str) -> Iterator[AssetState]: ...
 
     def owned_assets(self, source: str) -> list[OwnedAsset]: ...
+
+    def media_code(self, source: str, checksum: str) -> str | None: ...
 
 
 class JobStore(EngineStore, DriftStore, Protocol):

@@ -10,9 +10,9 @@ sync relies on (codes, types, values) is checked strictly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -28,6 +28,8 @@ from daemon.pim.models import (
 )
 from daemon.pim.responses import expect, protocol_error
 from daemon.upstream.policy import RequestSpec
+
+_V = TypeVar("_V", PimValue, ProductValue)
 
 
 class Reader:
@@ -51,6 +53,12 @@ class Reader:
         if not isinstance(code, str) or not code:
             raise self.fail(f"{what} without a code")
         return code
+
+    def kind(self, item: Mapping[str, Any], what: str) -> str:
+        kind = item.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise self.fail(f"{what} without a type")
+        return kind
 
     def labels(self, item: Mapping[str, Any], what: str) -> dict[str, str]:
         raw = item.get("labels")
@@ -114,9 +122,7 @@ def asset_family_info(r: Reader, item: Mapping[str, Any]) -> AssetFamilyInfo:
 def asset_attribute(r: Reader, item: Mapping[str, Any]) -> AssetAttribute:
     """One asset family attribute."""
     code = r.code(item, "attribute")
-    kind = item.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise r.fail(f"attribute {code!r} without a type")
+    kind = r.kind(item, f"attribute {code!r}")
     extensions = item.get("allowed_extensions")
     return AssetAttribute(
         code=code,
@@ -162,31 +168,53 @@ def _datetime(r: Reader, value: Any, what: str) -> datetime | None:
     return when
 
 
+def _values(
+    r: Reader, raw: Any, what: str, make: Callable[[Mapping[str, Any]], _V]
+) -> dict[str, tuple[_V, ...]]:
+    """
+    A document's ``values`` map, attribute by attribute; ``make`` reads one entry (it has ``data``).
+
+    Raises:
+        PimProtocolError: the map, a list of entries or an entry of the wrong shape, or an entry
+            without ``data``; ``what`` names the asset or product.
+    """
+    if raw is None or raw == []:  # PHP encodes an empty map as [] now and then
+        raw = {}
+    values: dict[str, tuple[_V, ...]] = {}
+    for attr, entries in r.obj(raw, f"{what} values").items():
+        parsed = []
+        for entry in r.array(entries, f"{what} value {attr!r}"):
+            value = r.obj(entry, f"{what} value {attr!r}")
+            if "data" not in value:
+                raise r.fail(f"{what} value {attr!r} without data")
+            parsed.append(make(value))
+        values[str(attr)] = tuple(parsed)
+    return values
+
+
+def _asset_value(value: Mapping[str, Any]) -> PimValue:
+    return PimValue(
+        data=value["data"],
+        locale=_opt_str(value.get("locale")),
+        channel=_opt_str(value.get("channel")),
+    )
+
+
+def _product_value(value: Mapping[str, Any]) -> ProductValue:
+    return ProductValue(
+        data=value["data"],
+        locale=_opt_str(value.get("locale")),
+        scope=_opt_str(value.get("scope")),
+    )
+
+
 def remote_asset(r: Reader, family: str, item: Mapping[str, Any]) -> RemoteAsset:
     """One asset; values keep ``locale``, ``channel`` and ``data`` (links are dropped)."""
     code = r.code(item, "asset")
-    raw_values = item.get("values")
-    if raw_values is None or raw_values == []:
-        raw_values = {}
-    values: dict[str, tuple[PimValue, ...]] = {}
-    for attr, entries in r.obj(raw_values, f"asset {code!r} values").items():
-        parsed = []
-        for entry in r.array(entries, f"asset {code!r} value {attr!r}"):
-            value = r.obj(entry, f"asset {code!r} value {attr!r}")
-            if "data" not in value:
-                raise r.fail(f"asset {code!r} value {attr!r} without data")
-            parsed.append(
-                PimValue(
-                    data=value["data"],
-                    locale=_opt_str(value.get("locale")),
-                    channel=_opt_str(value.get("channel")),
-                )
-            )
-        values[str(attr)] = tuple(parsed)
     return RemoteAsset(
         family=family,
         code=code,
-        values=values,
+        values=_values(r, item.get("values"), f"asset {code!r}", _asset_value),
         created=_datetime(r, item.get("created"), f"asset {code!r} created"),
         updated=_datetime(r, item.get("updated"), f"asset {code!r} updated"),
     )
@@ -202,9 +230,7 @@ def channel(r: Reader, item: Mapping[str, Any]) -> Channel:
 def product_attribute(r: Reader, item: Mapping[str, Any]) -> ProductAttribute:
     """One product attribute."""
     code = r.code(item, "product attribute")
-    kind = item.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise r.fail(f"product attribute {code!r} without a type")
+    kind = r.kind(item, f"product attribute {code!r}")
     return ProductAttribute(
         code=code,
         type=kind,
@@ -239,29 +265,11 @@ def product(r: Reader, kind: ProductKind, item: Mapping[str, Any]) -> Product:
             raise r.fail("product without an identifier or uuid")
         key = identifier or uuid or ""
         what = f"product {key!r}"
-    raw_values = item.get("values")
-    if raw_values is None or raw_values == []:
-        raw_values = {}
-    values: dict[str, tuple[ProductValue, ...]] = {}
-    for attr, entries in r.obj(raw_values, f"{what} values").items():
-        parsed = []
-        for entry in r.array(entries, f"{what} value {attr!r}"):
-            value = r.obj(entry, f"{what} value {attr!r}")
-            if "data" not in value:
-                raise r.fail(f"{what} value {attr!r} without data")
-            parsed.append(
-                ProductValue(
-                    data=value["data"],
-                    locale=_opt_str(value.get("locale")),
-                    scope=_opt_str(value.get("scope")),
-                )
-            )
-        values[str(attr)] = tuple(parsed)
     return Product(
         kind=kind,
         key=key,
         updated=_product_date(r, item.get("updated"), f"{what} updated"),
-        values=values,
+        values=_values(r, item.get("values"), what, _product_value),
         uuid=uuid,
         identifier=identifier,
     )

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from daemon.core.events import DamEvent, EventOrigin, InboxAdded, InboxDepth, InboxEntry
+from daemon.core.events import DamEvent, EventOrigin, InboxAdded
 from daemon.engine.inbox_consumer import ConsumeReport, InboxOptions, consume_inbox
-from daemon.engine.leasing import LeaseKeeper, lease_keeper
+from daemon.engine.leasing import lease_keeper
 from daemon.engine.source_jobs import SourceJobs
 from daemon.intake.extract import EventReader
 from daemon.settings.event_intake import EventFields, EventSettings, WebhookSettings
 from daemon.settings.root import Settings
-from daemon.store import HeldLease, Lease, Store
+from daemon.store import Store
 from daemon.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -214,7 +214,6 @@ class EventLoops:
             loop.wake.clear()
             if not keeper.may_run(jobs.name, jobs.holder):
                 continue  # another replica owns the source: its consumer takes the rows
-            store = _KeptLeases(self._store, keeper) if keeper.spread else self._store
             # Gather a burst: the events arriving meanwhile are written with these.
             if debounce and await _first_of(self._stop, timeout=debounce):
                 return
@@ -222,7 +221,7 @@ class EventLoops:
                 report = await consume_inbox(
                     jobs.source,
                     jobs.processor,
-                    store,
+                    self._store,
                     self._options,
                     holder=jobs.holder,
                     lease_ttl=jobs.options.lease_ttl,
@@ -284,72 +283,6 @@ class EventLoops:
             if not task.cancelled() and task.exception() is not None:
                 log.error("events.task_failed", task=task.get_name(), error=str(task.exception()))
         self._tasks.clear()
-
-
-class _KeptLeases:
-    """
-    The store as the inbox consumer sees it on a replica that keeps leases between jobs.
-
-    The consumer refuses to run while "a job of this process" holds the source's lease (it
-    asks :meth:`lease_held`): a lease kept between jobs is not a job's, so while no job of this
-    process runs the source, it is reported free here and the consumer runs under it (through
-    :func:`~daemon.engine.leasing.leased`). Everything else is the store's.
-    """
-
-    def __init__(self, store: Store, keeper: LeaseKeeper) -> None:
-        self._store = store
-        self._keeper = keeper
-        self.single_host = store.single_host
-
-    def lease_held(self, source: str) -> HeldLease | None:
-        held = self._store.lease_held(source)
-        if held is None or (source, held.holder) not in self._keeper.kept:
-            return held
-        lock = self._keeper.locks.get((source, held.holder))
-        return held if lock is not None and lock.locked() else None
-
-    def acquire_lease(
-        self, source: str, holder: str, ttl_seconds: float, *, takeover: str | None = None
-    ) -> Lease | None:
-        return self._store.acquire_lease(source, holder, ttl_seconds, takeover=takeover)
-
-    def release_lease(self, lease: Lease) -> bool:
-        return self._store.release_lease(lease)
-
-    def add_events(self, events: Sequence[DamEvent]) -> InboxAdded:
-        return self._store.add_events(events)
-
-    def claim_events(
-        self,
-        source: str,
-        holder: str,
-        *,
-        limit: int,
-        claim_seconds: float,
-        now: datetime | None = None,
-    ) -> list[InboxEntry]:
-        return self._store.claim_events(
-            source, holder, limit=limit, claim_seconds=claim_seconds, now=now
-        )
-
-    def finish_events(self, ids: Sequence[int], holder: str) -> int:
-        return self._store.finish_events(ids, holder)
-
-    def release_events(
-        self, ids: Sequence[int], holder: str, *, error: str, retry_at: datetime, max_attempts: int
-    ) -> int:
-        return self._store.release_events(
-            ids, holder, error=error, retry_at=retry_at, max_attempts=max_attempts
-        )
-
-    def unclaim_events(self, ids: Sequence[int], holder: str) -> int:
-        return self._store.unclaim_events(ids, holder)
-
-    def prune_events(self, before: datetime) -> int:
-        return self._store.prune_events(before)
-
-    def inbox_depth(self) -> dict[str, InboxDepth]:
-        return self._store.inbox_depth()
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> bool:

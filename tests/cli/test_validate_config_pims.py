@@ -9,8 +9,6 @@ is reached on its own, and a rule writing a transformation's target is a warning
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,93 +19,44 @@ from daemon.cli.config_check import check_config
 from daemon.cli.main import main
 from daemon.settings.root import load_settings
 from daemon.sim.pim import create_pim_app, load_seed
-from daemon.store import Store
 from tests.cli.conftest import ROOT, Served
+from tests.folder_rig import (
+    drop,
+    folder_source,
+    links_seed,
+    local_state,
+    pim_keys,
+    upgraded,
+)
 
 DEMO = load_seed(ROOT / "config" / "sim" / "pim-seed.json")
 NOTICES = {**DEMO, "asset_families": [f for f in DEMO["asset_families"] if f["code"] == "notices"]}
-LINKS = load_seed(ROOT / "config" / "sim" / "pim-links-seed.json")
-OLD = time.time() - 3600
+LINKS = links_seed()
 
-PIM = """
-base_url = "{url}"
-client_id = "demo_client"
-secret = "demo_secret"
-username = "demo"
-password = "demo"
-"""
-CONFIG = """
-[pim]{default}
-[pim.http.retry]
-attempts = 1
-[pims.links]{links}
-[pims.links.http]
-verify_tls = {verify}
-[pims.links.http.retry]
-attempts = 1
-[store]
-url = "sqlite:///{tmp}/state.db"
-[server]
-enabled = false
-[runtime]
-pid_file = "{tmp}/damsync.pid"
-
-[[sources]]
-name = "manuals"
-kind = "folder"
-[sources.folder]
-path = "{tmp}/manuals"
-settle_seconds = 0
-[sources.mapping]
-unmatched = "skip"
-[[sources.mapping.families]]
-family = "notices"
-code = "{{id}}"
-[sources.mapping.families.attributes]
-media = {{ binary = true, required = true }}
-
-[[sources]]
-name = "pictures"
-kind = "folder"
-pim = "links"
-[sources.folder]
-path = "{tmp}/pictures"
-settle_seconds = 0
-[sources.mapping]
-unmatched = "skip"
-[[sources.mapping.families]]
-family = "model_pictures"
-code = "{{metadata.ref}}_{{metadata.view}}"
-[sources.mapping.families.attributes]
-main_image = {{ binary = true, required = true }}
-{extra}
-"""
 #: ``thumbnail`` is the target of the links seed's transformation.
 THUMBNAIL = "thumbnail = { binary = true }"
-
-
-def drop(folder: Path, name: str, **metadata: str) -> None:
-    """A file and its sidecar, an hour old (settled)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    body = "{" + ", ".join(f'"{k}": "{v}"' for k, v in metadata.items()) + "}"
-    (folder / f"{name}.json").write_text(body, encoding="utf-8")
-    (folder / name).write_bytes(f"jpeg {name}".encode())
-    for path in (folder / f"{name}.json", folder / name):
-        os.utime(path, (OLD, OLD))
 
 
 def write_config(
     tmp_path: Path, default: str, links: str, *, extra: str = "", verify: bool = True
 ) -> Path:
+    """``manuals`` into ``notices`` on ``[pim]``, ``pictures`` into ``model_pictures`` on links."""
     drop(tmp_path / "manuals", "m.pdf")
     drop(tmp_path / "pictures", "a.jpg", ref="jacket_002", view="back")
-    text = CONFIG.format(
-        default=PIM.format(url=default),
-        links=PIM.format(url=links),
-        tmp=tmp_path,
-        extra=extra,
-        verify=str(verify).lower(),
+    pims = (
+        f"[pim]\n{pim_keys(default)}[pim.http.retry]\nattempts = 1\n"
+        f"[pims.links]\n{pim_keys(links)}[pims.links.http]\nverify_tls = {str(verify).lower()}\n"
+        "[pims.links.http.retry]\nattempts = 1\n"
     )
+    manuals = folder_source("manuals", tmp_path / "manuals", "notices", "{id}", media="media")
+    pictures = folder_source(
+        "pictures",
+        tmp_path / "pictures",
+        "model_pictures",
+        "{metadata.ref}_{metadata.view}",
+        pim="links",
+    )
+    text = pims + local_state(tmp_path) + "\n" + manuals + "\n" + pictures + extra + "\n"
     path = tmp_path / "damsync.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -161,10 +110,9 @@ async def test_a_rule_writing_a_transformation_target_is_a_warning(tmp_path):
 def test_the_command_prints_the_warnings_and_exits_0(tmp_path):
     """Two PIMs served: the mapping warning and the TLS warning of [pims.links], exit 0."""
     with Served(create_pim_app(NOTICES)) as default, Served(create_pim_app(LINKS)) as links:
-        path = write_config(tmp_path, default.url, links.url, extra=THUMBNAIL, verify=False)
-        store = Store.from_url(load_settings(path, {}).store.url)
-        store.upgrade()
-        store.dispose()
+        path = upgraded(
+            write_config(tmp_path, default.url, links.url, extra=THUMBNAIL, verify=False)
+        )
         result = CliRunner().invoke(main, ["validate-config", "--config", str(path)])
     assert 0 == result.exit_code, result.output
     assert "warning: pims.links.http.verify_tls = false" in result.output

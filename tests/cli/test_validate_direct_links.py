@@ -3,41 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from daemon.cli.config_check import check_config
+from daemon.cli.config_check import Report, check_config
 from daemon.settings.root import load_settings
 from daemon.sim.pim import create_pim_app
-from tests.cli.test_validate_link_rules import config, seed
+from tests.cli.test_validate_link_rules import config
+from tests.folder_rig import links_seed
 
-RULES = """
-[[sources.mapping.families.product_links]]
-attribute = "model_pictures"
-identifier_path = "metadata.ref"
-[[sources.mapping.families.product_links]]
-attribute = "name"
-identifier_path = "metadata.ref"
-[[sources.mapping.families.product_links]]
-attribute = "nowhere"
-identifier_path = "metadata.ref"
-[[sources.mapping.families.product_links]]
-attribute = "main_picture"
-identifier_path = "metadata.ref"
-locale = "en_US"
-[[sources.mapping.families.product_links]]
-attribute = "model_pictures"
-identifier_path = "metadata.ref"
-mode = "replace"
-"""
+
+def rule(attribute: str, **keys: str) -> str:
+    """One direct product link rule writing ``attribute``, the product named by ``ref``."""
+    lines = [f'attribute = "{attribute}"', 'identifier_path = "metadata.ref"']
+    lines += [f'{key} = "{value}"' for key, value in keys.items()]
+    return "[[sources.mapping.families.product_links]]\n" + "\n".join(lines) + "\n"
+
+
+async def check(tmp_path: Path, data: dict[str, Any], *rules: str) -> Report:
+    """validate-config's checks of the rules-mode config with ``rules``, on ``data``'s PIM."""
+    path = config(tmp_path, "http://pim.test")
+    path.write_text(path.read_text(encoding="utf-8") + "".join(rules), encoding="utf-8")
+    transport = httpx.ASGITransport(create_pim_app(data))
+    return await check_config(load_settings(path, {}), pim_transport=transport)
 
 
 async def test_each_rule_that_cannot_write_its_attribute_is_one_line(tmp_path: Path):
-    app = create_pim_app(seed())
-    path = config(tmp_path, "http://pim.test")
-    path.write_text(path.read_text(encoding="utf-8") + RULES, encoding="utf-8")
-    settings = load_settings(path, {})
-    report = await check_config(settings, pim_transport=httpx.ASGITransport(app))
+    report = await check(
+        tmp_path,
+        links_seed(),
+        rule("model_pictures"),
+        rule("name"),
+        rule("nowhere"),
+        rule("main_picture", locale="en_US"),
+        rule("model_pictures", mode="replace"),
+    )
     where = "sources[0].mapping.families[0].product_links"
     assert [
         f"{where}[1]: product attribute 'name' is a pim_catalog_text, not an asset collection",
@@ -47,7 +48,7 @@ async def test_each_rule_that_cannot_write_its_attribute_is_one_line(tmp_path: P
 
 
 async def test_a_wrong_family_or_a_missing_scope_is_named_and_good_rules_pass(tmp_path: Path):
-    data = seed()
+    data = links_seed()
     data["product_attributes"].append(
         {
             "code": "gallery",
@@ -64,24 +65,13 @@ async def test_a_wrong_family_or_a_missing_scope_is_named_and_good_rules_pass(tm
             "reference_data_name": "packshots",
         }
     )
-    app = create_pim_app(data)
-    path = config(tmp_path, "http://pim.test")
-    rules = """
-[[sources.mapping.families.product_links]]
-attribute = "gallery"
-identifier_path = "metadata.ref"
-locale = "en_US"
-scope = "ecommerce"
-[[sources.mapping.families.product_links]]
-attribute = "packshots"
-identifier_path = "metadata.ref"
-[[sources.mapping.families.product_links]]
-attribute = "gallery"
-identifier_path = "metadata.ref"
-locale = "en_US"
-"""
-    path.write_text(path.read_text(encoding="utf-8") + rules, encoding="utf-8")
-    report = await check_config(load_settings(path, {}), pim_transport=httpx.ASGITransport(app))
+    report = await check(
+        tmp_path,
+        data,
+        rule("gallery", locale="en_US", scope="ecommerce"),
+        rule("packshots"),
+        rule("gallery", locale="en_US"),
+    )
     where = "sources[0].mapping.families[0].product_links"
     assert [
         f"{where}[1]: product attribute 'packshots' holds assets of family 'packshots', "

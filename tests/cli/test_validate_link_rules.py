@@ -8,8 +8,6 @@ The PIM simulator (``config/sim/pim-links-seed.json``: a naming convention
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,80 +17,29 @@ from click.testing import CliRunner
 from daemon.cli.config_check import check_config
 from daemon.cli.main import main
 from daemon.settings.root import load_settings
-from daemon.sim.pim import create_pim_app, load_seed
-from daemon.store import Store
+from daemon.sim.pim import create_pim_app
 from tests.cli.conftest import Served
+from tests.folder_rig import (
+    drop,
+    folder_source,
+    links_seed,
+    local_state,
+    pim_keys,
+    upgraded,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "config" / "sim" / "pim-links-seed.json"
-OLD = time.time() - 3600
 PATTERN = "/^(?P<product_ref>[a-z]+_[0-9]+)_(?P<view>[a-z]+)$/"
 
-CONFIG = """
-[pim]
-base_url = "{pim}"
-client_id = "demo_client"
-secret = "demo_secret"
-username = "demo"
-password = "demo"
-[pim.http.retry]
-attempts = 2
-wait_initial = 0.01
-wait_max = 0.05
-[store]
-url = "{db}"
-[server]
-enabled = false
-[runtime]
-pid_file = "{tmp}/damsync.pid"
-[[sources]]
-name = "drop"
-kind = "folder"
-[sources.folder]
-path = "{folder}"
-settle_seconds = 0
-[sources.mapping]
-unmatched = "skip"
-[[sources.mapping.families]]
-family = "model_pictures"
-code = "{code}"
-[sources.mapping.families.attributes]
-main_image = {{ binary = true, required = true }}
-"""
-
-
-def drop(folder: Path, name: str, **metadata: str) -> None:
-    """A file and its sidecar, an hour old (settled)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    sidecar = folder / f"{name}.json"
-    sidecar.write_text(
-        "{" + ", ".join(f'"{k}": "{v}"' for k, v in metadata.items()) + "}", encoding="utf-8"
-    )
-    (folder / name).write_bytes(f"jpeg {name}".encode())
-    for path in (sidecar, folder / name):
-        os.utime(path, (OLD, OLD))
-
-
-def seed(**convention: Any) -> dict[str, Any]:
-    data = load_seed(SEED)
-    family = data["asset_families"][0]
-    family["naming_convention"] = {**family["naming_convention"], **convention}
-    return data
+#: Few, fast retries: the command meets a served simulator.
+RETRIES = "[pim.http.retry]\nattempts = 2\nwait_initial = 0.01\nwait_max = 0.05\n"
 
 
 def config(tmp_path: Path, pim: str, code: str = "{metadata.ref}_{metadata.view}") -> Path:
-    db = f"sqlite:///{tmp_path / 'state.db'}"
-    text = CONFIG.format(pim=pim, db=db, tmp=tmp_path, folder=tmp_path / "drop", code=code)
+    """The hot folder ``drop`` into ``model_pictures`` under ``code``, on the PIM at ``pim``."""
+    text = "[pim]\n" + pim_keys(pim) + RETRIES + local_state(tmp_path)
+    text += folder_source("drop", tmp_path / "drop", "model_pictures", code)
     path = tmp_path / "damsync.toml"
     path.write_text(text, encoding="utf-8")
-    return path
-
-
-def upgraded(path: Path) -> Path:
-    """The command checks the store is at head first."""
-    store = Store.from_url(load_settings(path, {}).store.url)
-    store.upgrade()
-    store.dispose()
     return path
 
 
@@ -121,7 +68,7 @@ async def test_codes_the_pattern_accepts_and_products_that_exist_pass(tmp_path):
     drop(folder, "a.jpg", ref="jacket_002", view="back")
     drop(folder, "b.jpg", ref="shoe_001", view="side")  # linked by the first rule only
     drop(folder, "e.jpg", ref="jacket_001", view="back")
-    report, stats = await validate(tmp_path, seed())
+    report, stats = await validate(tmp_path, links_seed())
     assert ([], []) == (report.problems, report.warnings)
     # One identifier IN read per rule's other filters and kind (products, product models):
     # 2 rules x 2 kinds, whatever the number of assets.
@@ -131,7 +78,7 @@ async def test_codes_the_pattern_accepts_and_products_that_exist_pass(tmp_path):
 async def test_a_code_the_pattern_refuses_is_an_error_with_abort(tmp_path):
     """The PIM would refuse the asset: the line names the asset, the code and the pattern."""
     drop(tmp_path / "drop", "a.jpg", ref="JACKET-2", view="front")
-    report, _ = await validate(tmp_path, seed())
+    report, _ = await validate(tmp_path, links_seed())
     assert 1 == len(report.problems), report
     line = report.problems[0]
     assert line.startswith("sources[0] (drop): asset 'a.jpg' (model_pictures): code 'JACKET_2_f")
@@ -143,7 +90,7 @@ async def test_a_code_the_pattern_refuses_is_an_error_with_abort(tmp_path):
 async def test_a_code_the_pattern_refuses_is_a_warning_without_abort(tmp_path):
     """Created without the extracted values: a warning, and it then links nowhere either."""
     drop(tmp_path / "drop", "a.jpg", ref="jacket", view="front")
-    report, _ = await validate(tmp_path, seed(abort_asset_creation_on_error=False))
+    report, _ = await validate(tmp_path, links_seed(abort_asset_creation_on_error=False))
     assert [] == report.problems
     assert 2 == len(report.warnings), report
     assert "code 'jacket_front' does not match the naming convention pattern" in report.warnings[0]
@@ -156,7 +103,7 @@ async def test_an_asset_whose_product_does_not_exist_is_reported(tmp_path):
     folder = tmp_path / "drop"
     drop(folder, "a.jpg", ref="jacket_002", view="back")
     drop(folder, "c.jpg", ref="jacket_999", view="front")
-    report, _ = await validate(tmp_path, seed())
+    report, _ = await validate(tmp_path, links_seed())
     assert [] == report.problems
     assert 1 == len(report.warnings), report
     line = report.warnings[0]
@@ -171,7 +118,7 @@ async def test_a_convention_on_the_main_media_checks_the_filename_damsync_sends(
     drop(folder, "IMG_0001.jpg", ref="x", view="y")
     source = {"property": "main_image", "locale": None, "channel": None}
     pattern = PATTERN.replace("$/", r"\.jpg$/")
-    report, _ = await validate(tmp_path, seed(source=source, pattern=pattern), code="{id}")
+    report, _ = await validate(tmp_path, links_seed(source=source, pattern=pattern), code="{id}")
     assert 1 == len(report.problems), report
     assert (
         "asset 'IMG_0001.jpg' (model_pictures): main media filename 'IMG_0001.jpg'"
@@ -185,7 +132,7 @@ def test_the_command_exits_1_on_errors_and_0_with_warnings(tmp_path):
     folder = tmp_path / "drop"
     drop(folder, "c.jpg", ref="jacket_999", view="front")
     runner = CliRunner()
-    with Served(create_pim_app(seed())) as pim:
+    with Served(create_pim_app(links_seed())) as pim:
         path = str(upgraded(config(tmp_path, pim.url)))
         warned = runner.invoke(main, ["validate-config", "--config", path])
         assert 0 == warned.exit_code, warned.output

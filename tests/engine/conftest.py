@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from daemon.service.wiring import Services, SyncApp
 from daemon.settings.root import Settings, load_settings
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
+from tests.folder_rig import pim_assets, pim_token
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "damsync.example.toml"
@@ -57,24 +60,10 @@ class World:
         return sum(stats["requests"].get(key, {}).values())
 
     async def pim_assets(self, family: str) -> dict[str, Any]:
-        token = await self._token()
-        found: dict[str, Any] = {}
-        url: str | None = f"/api/rest/v1/asset-families/{family}/assets"
-        while url:
-            page = (await self.pim.get(url, headers={"Authorization": f"Bearer {token}"})).json()
-            for item in page["_embedded"]["items"]:
-                found[item["code"]] = item
-            nxt = page["_links"].get("next")
-            url = httpx.URL(nxt["href"]).raw_path.decode() if nxt else None
-        return found
+        return await pim_assets(self.pim, family)
 
     async def _token(self) -> str:
-        answer = await self.pim.post(
-            "/api/oauth/v1/token",
-            json={"grant_type": "password", "username": "demo", "password": "demo"},
-            auth=("demo_client", "demo_secret"),
-        )
-        return str(answer.json()["access_token"])
+        return await pim_token(self.pim)
 
     async def dam_assets(self) -> list[dict[str, Any]]:
         return list((await self.dam.get("/_sim/assets")).json()["items"])
@@ -101,17 +90,23 @@ def build_world_settings(tmp_path: Path, **env: str) -> Settings:
     return load_settings(EXAMPLE, environ)
 
 
-@pytest.fixture(name="world")
-async def _world(tmp_path: Path) -> AsyncIterator[World]:
-    clock = Clock()
-    dam_app = create_dam_app(
-        DamSimOptions(assets=230, seed=7, history_days=2, base_url="http://127.0.0.1:8082"),
-        clock=clock,
-    )
-    pim_app = create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json"))
-    settings = build_world_settings(tmp_path)
+@asynccontextmanager
+async def opened_world(
+    settings: Settings,
+    dam_app: ASGIApp,
+    pim_app: ASGIApp,
+    clock: Clock,
+    *,
+    prepare: Callable[[Services], None] | None = None,
+) -> AsyncIterator[World]:
+    """
+    The app of ``settings`` wired to the simulators in-process, its ``demo`` source on
+    ``clock``, started; ``prepare`` gets the upgraded store's services first. Closed after.
+    """
     services = Services.create(settings, registry=CollectorRegistry())
     services.store.upgrade()
+    if prepare is not None:
+        prepare(services)
     app = SyncApp.build(
         settings,
         services,
@@ -130,3 +125,22 @@ async def _world(tmp_path: Path) -> AsyncIterator[World]:
         await pim.aclose()
         await app.aclose()
         services.store.dispose()
+
+
+def demo_dam(clock: Clock) -> ASGIApp:
+    """The DAM simulator of the world: 230 assets, seed 7, on ``clock``."""
+    options = DamSimOptions(assets=230, seed=7, history_days=2, base_url="http://127.0.0.1:8082")
+    return create_dam_app(options, clock=clock)
+
+
+def demo_pim() -> ASGIApp:
+    """The PIM simulator of the world, on the demo seed."""
+    return create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json"))
+
+
+@pytest.fixture(name="world")
+async def _world(tmp_path: Path) -> AsyncIterator[World]:
+    clock = Clock()
+    settings = build_world_settings(tmp_path)
+    async with opened_world(settings, demo_dam(clock), demo_pim(), clock) as world:
+        yield world

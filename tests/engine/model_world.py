@@ -12,15 +12,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
-from daemon.service.wiring import Services, SyncApp
 from daemon.settings.root import load_settings
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
-from tests.engine.conftest import EXAMPLE, ROOT, Clock, World
+from tests.engine.conftest import EXAMPLE, ROOT, Clock, World, opened_world
 
 UPLOAD = "POST /api/rest/v1/asset-media-files"
 
@@ -116,25 +113,8 @@ async def open_model_world(
         "DAMSYNC_RUNTIME__PID_FILE": str(tmp_path / "damsync.pid"),
     }
     settings = load_settings(config, environ)
-    services = Services.create(settings, registry=CollectorRegistry())
-    services.store.upgrade()
-    app = SyncApp.build(
-        settings,
-        services,
-        pim_transport=httpx.ASGITransport(pim_app),
-        source_transports={"demo": httpx.ASGITransport(dam_app)},
-        source_clocks={"demo": lambda: clock.now.timestamp()},
-    )
-    await app.start()
-    dam = httpx.AsyncClient(transport=httpx.ASGITransport(dam_app), base_url="http://dam")
-    pim = httpx.AsyncClient(transport=httpx.ASGITransport(pim_app), base_url="http://pim")
-    try:
-        yield World(app, services, settings, clock, dam, pim)
-    finally:
-        await dam.aclose()
-        await pim.aclose()
-        await app.aclose()
-        services.store.dispose()
+    async with opened_world(settings, dam_app, pim_app, clock) as world:
+        yield world
 
 
 @pytest.fixture(name="world")

@@ -20,12 +20,17 @@ from daemon.engine.drift_resend import FixResult, fix_drift
 from daemon.engine.drift_store import DriftSpill
 from daemon.engine.leasing import leased
 from daemon.mapping import sanitise_code
-from daemon.service.wiring import Services, SyncApp
-from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
-from daemon.sim.pim import create_pim_app, load_seed
+from daemon.service.wiring import Services
 from daemon.store.tables import pim_owners
 from daemon.telemetry.metrics import make_metrics
-from tests.engine.conftest import ROOT, Clock, World, build_world_settings
+from tests.engine.conftest import (
+    Clock,
+    World,
+    build_world_settings,
+    demo_dam,
+    demo_pim,
+    opened_world,
+)
 
 ASSETS = "/api/rest/v1/asset-families/packshots/assets"
 
@@ -59,44 +64,26 @@ def _pg_url() -> Iterator[str]:
 )
 async def _world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
     clock = Clock()
-    dam_app = create_dam_app(
-        DamSimOptions(assets=230, seed=7, history_days=2, base_url="http://127.0.0.1:8082"),
-        clock=clock,
-    )
-    pim_app = create_pim_app(load_seed(ROOT / "config" / "sim" / "pim-seed.json"))
     env: dict[str, str] = {}
     if request.param == "postgresql":
         env["DAMSYNC_STORE__URL"] = request.getfixturevalue("pg_url")
     settings = build_world_settings(tmp_path, **env)
-    services = Services.create(settings, registry=CollectorRegistry())
-    services.store.upgrade()
-    if request.param == "postgresql":
-        with services.store.engine.begin() as conn:  # the module shares one database
-            conn.execute(
-                text(
-                    "TRUNCATE asset_states, media_files, sync_failures, sync_checkpoints, "
-                    "sync_runs, sync_leases, source_configs, pim_owners, pending_deletions, "
-                    "event_inbox, structure_snapshots, dam_clock_readings "
-                    "CASCADE"
-                )
+    prepare = _truncated if request.param == "postgresql" else None
+    async with opened_world(settings, demo_dam(clock), demo_pim(), clock, prepare=prepare) as world:
+        yield world
+
+
+def _truncated(services: Services) -> None:
+    """Every table emptied: the module shares one PostgreSQL database."""
+    with services.store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "TRUNCATE asset_states, media_files, sync_failures, sync_checkpoints, "
+                "sync_runs, sync_leases, source_configs, pim_owners, pending_deletions, "
+                "event_inbox, structure_snapshots, dam_clock_readings "
+                "CASCADE"
             )
-    app = SyncApp.build(
-        settings,
-        services,
-        pim_transport=httpx.ASGITransport(pim_app),
-        source_transports={"demo": httpx.ASGITransport(dam_app)},
-        source_clocks={"demo": lambda: clock.now.timestamp()},
-    )
-    await app.start()
-    dam = httpx.AsyncClient(transport=httpx.ASGITransport(dam_app), base_url="http://dam")
-    pim = httpx.AsyncClient(transport=httpx.ASGITransport(pim_app), base_url="http://pim")
-    try:
-        yield World(app, services, settings, clock, dam, pim)
-    finally:
-        await dam.aclose()
-        await pim.aclose()
-        await app.aclose()
-        services.store.dispose()
+        )
 
 
 async def pim_call(world: World, method: str, url: str, body: Any = None) -> httpx.Response:

@@ -6,8 +6,6 @@ simulator runs the convention at creation) then extracts each asset's own produc
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,62 +15,40 @@ from prometheus_client import CollectorRegistry
 from daemon.mapping import sanitise_code
 from daemon.service.wiring import Services, SyncApp
 from daemon.settings.root import load_settings
-from daemon.sim.pim import create_pim_app, load_seed
+from daemon.sim.pim import create_pim_app
+from tests.folder_rig import (
+    folder_source,
+    links_seed,
+    local_state,
+    pim_assets,
+    pim_keys,
+    settled_file,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-OLD = time.time() - 3600
 UPLOAD = "POST /api/rest/v1/asset-media-files"
 
-CONFIG = """
-[pim]
-base_url = "http://pim.test"
-client_id = "demo_client"
-secret = "demo_secret"
-username = "demo"
-password = "demo"
-[store]
-url = "sqlite:///{tmp}/state.db"
-[server]
-enabled = false
-[runtime]
-pid_file = "{tmp}/damsync.pid"
-[[sources]]
-name = "drop"
-kind = "folder"
-[sources.folder]
-path = "{tmp}/drop"
-settle_seconds = 0
-[sources.mapping]
-unmatched = "skip"
-[[sources.mapping.families]]
-family = "model_pictures"
-code = "{{id}}"
-[sources.mapping.families.attributes]
-main_image = {{ binary = true, required = true }}
-"""
+
+def config(tmp: Path) -> str:
+    """One hot folder, ``tmp/drop``, into the links seed's ``model_pictures`` by file name."""
+    drop = folder_source("drop", tmp / "drop", "model_pictures", "{id}")
+    return "[pim]\n" + pim_keys("http://pim.test") + local_state(tmp) + drop
 
 
 def seed(source: str) -> dict[str, Any]:
     """The links seed, its convention reading ``source`` (``main_image`` or ``code``)."""
-    data = load_seed(ROOT / "config" / "sim" / "pim-links-seed.json")
-    family = data["asset_families"][0]
-    family["naming_convention"] = {
-        "source": {"property": source, "locale": None, "channel": None},
-        "pattern": r"/^(?P<product_ref>[a-z]+_[0-9]+)_(?P<view>[a-z]+)(\.jpg)?$/",
-        "abort_asset_creation_on_error": False,
-    }
-    return data
+    return links_seed(
+        source={"property": source, "locale": None, "channel": None},
+        pattern=r"/^(?P<product_ref>[a-z]+_[0-9]+)_(?P<view>[a-z]+)(\.jpg)?$/",
+        abort_asset_creation_on_error=False,
+    )
 
 
 async def synced(tmp_path: Path, data: dict[str, Any], files: dict[str, bytes]):
     """Drop the files, run one pass; the PIM's model_pictures assets and its upload count."""
-    folder = tmp_path / "drop"
-    folder.mkdir()
     for name, body in files.items():
-        (folder / name).write_bytes(body)
-        os.utime(folder / name, (OLD, OLD))
+        settled_file(tmp_path / "drop", name, body)
     path = tmp_path / "damsync.toml"
-    path.write_text(CONFIG.format(tmp=tmp_path), encoding="utf-8")
+    path.write_text(config(tmp_path), encoding="utf-8")
     settings = load_settings(path, {})
     services = Services.create(settings, registry=CollectorRegistry())
     services.store.upgrade()
@@ -89,17 +65,11 @@ async def synced(tmp_path: Path, data: dict[str, Any], files: dict[str, bytes]):
         transport=httpx.ASGITransport(pim_app), base_url="http://pim.test"
     ) as pim:
         stats = (await pim.get("/_sim/stats")).json()
-        answer = await pim.post(
-            "/api/oauth/v1/token",
-            json={"grant_type": "password", "username": "demo", "password": "demo"},
-            auth=("demo_client", "demo_secret"),
-        )
-        headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-        items = (
-            await pim.get("/api/rest/v1/asset-families/model_pictures/assets", headers=headers)
-        ).json()["_embedded"]["items"]
+        items = await pim_assets(pim, "model_pictures")
     uploads = sum(stats["requests"].get(UPLOAD, {}).values())
-    refs = {i["code"]: [v["data"] for v in i["values"].get("product_ref", [])] for i in items}
+    refs = {
+        code: [v["data"] for v in i["values"].get("product_ref", [])] for code, i in items.items()
+    }
     return refs, uploads
 
 

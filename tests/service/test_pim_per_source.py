@@ -28,6 +28,7 @@ from daemon.settings.root import Settings, load_settings
 from daemon.sim.dam.dam_app import DamSimOptions, create_dam_app
 from daemon.sim.pim import create_pim_app, load_seed
 from daemon.sim.pim.options import PimSimOptions
+from tests.folder_rig import pim_assets
 from tests.store.conftest import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +40,12 @@ BUDGET = 4
 
 #: Each PIM simulator answers after this long, so that requests overlap as they do for real.
 LATENCY = 0.01
+
+#: Where the PIM takes media uploads: the requests a pass sends several at once.
+MEDIA_FILES = "/api/rest/v1/asset-media-files"
+
+#: How long an upload is held at most waiting for the others (only a broken budget waits it).
+HOLD_SECONDS = 30.0
 
 #: A second PIM connection, with the simulator's demo credentials.
 SECOND_PIM = """
@@ -63,6 +70,18 @@ class InFlight:
         self.peak = 0
         self.both_peak = 0  # the most in flight at a moment when both sources had some
         self.sources: set[str] = set()
+        self.hold_until: int | None = None
+        self.opened = asyncio.Event()
+        self.held_too_long = False
+
+    def hold_uploads(self, until: int) -> None:
+        """
+        Hold every media upload until ``until`` requests are in flight together: the overlap
+        is then made by the test, not left to how the machine schedules the passes. A budget
+        that never lets that many through is let go after :data:`HOLD_SECONDS` and marked
+        (``held_too_long``).
+        """
+        self.hold_until = until
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sim/"):
@@ -76,9 +95,23 @@ class InFlight:
         if sum(1 for count in self.now.values() if count > 0) >= 2:
             self.both_peak = max(self.both_peak, total)
         try:
+            if self.hold_until is not None:
+                await self._hold(scope, total)
             await self.app(scope, receive, send)
         finally:
             self.now[source] -= 1
+
+    async def _hold(self, scope: Scope, total: int) -> None:
+        assert self.hold_until is not None
+        if total >= self.hold_until:
+            self.opened.set()
+        if scope["method"] != "POST" or scope["path"] != MEDIA_FILES:
+            return
+        try:
+            await asyncio.wait_for(self.opened.wait(), HOLD_SECONDS)
+        except TimeoutError:
+            self.held_too_long = True
+            self.opened.set()
 
 
 def second_source(text: str, *, name: str, pim: str | None, code_prefix: str = "") -> str:
@@ -137,21 +170,7 @@ class Sims:
     async def assets(self, name: str, family: str) -> set[str]:
         transport = httpx.ASGITransport(self.pims[name])
         async with httpx.AsyncClient(transport=transport, base_url="http://pim") as client:
-            token = (
-                await client.post(
-                    "/api/oauth/v1/token",
-                    json={"grant_type": "password", "username": "demo", "password": "demo"},
-                    auth=("demo_client", "demo_secret"),
-                )
-            ).json()["access_token"]
-            found: set[str] = set()
-            url: str | None = f"/api/rest/v1/asset-families/{family}/assets"
-            while url:
-                page = (await client.get(url, headers={"Authorization": f"Bearer {token}"})).json()
-                found.update(item["code"] for item in page["_embedded"]["items"])
-                nxt = page["_links"].get("next")
-                url = httpx.URL(nxt["href"]).raw_path.decode() if nxt else None
-            return found
+            return set(await pim_assets(client, family))
 
 
 #: The DAM every test reads (60 assets).
@@ -241,11 +260,13 @@ async def test_two_connections_each_have_their_own_budget(tmp_path, sims, build)
     text = with_pims(second_source(EXAMPLE, name="second", pim="other", code_prefix="b_"), "other")
     app = await build(settings_of(tmp_path, text), {"default": "one", "other": "one"})
     assert app.pim_of("demo") is not app.pim_of("second")
+    counter = sims.counters["one"]
+    counter.hold_uploads(until=BUDGET + 1)  # one budget could never reach it
 
     results = await run_all(app)
 
     assert ["succeeded", "succeeded"] == [r.status for r in results], [r.error for r in results]
-    counter = sims.counters["one"]
+    assert not counter.held_too_long, f"never more than {counter.peak} in flight"
     assert counter.peak > BUDGET
     assert counter.peak <= 2 * BUDGET
 
