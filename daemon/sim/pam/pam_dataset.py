@@ -75,6 +75,9 @@ class PamSimOptions:
         base_url: The URL links are built on.
         products: How many legacy products with asset collections
             (:mod:`daemon.sim.pam.pam_sim_products`).
+        product_models: How many legacy product models with asset collections
+            (:mod:`daemon.sim.pam.pam_sim_models`); none by default, as the tests written
+            before they were served expect (``damsync sim pam`` serves a few).
     """
 
     assets: int = 40
@@ -89,6 +92,7 @@ class PamSimOptions:
     rng_seed: int = 0
     base_url: str = "http://localhost"
     products: int = 12
+    product_models: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.assets <= 999_999:
@@ -99,6 +103,8 @@ class PamSimOptions:
             raise ValueError(f"fault_rate must be 0..1, got {self.fault_rate}")
         if not 0 <= self.products <= 99_999:
             raise ValueError(f"products must be 0..99999, got {self.products}")
+        if not 0 <= self.product_models <= 99_999:
+            raise ValueError(f"product_models must be 0..99999, got {self.product_models}")
         if self.latency < 0:
             raise ValueError(f"latency must be >= 0, got {self.latency}")
 

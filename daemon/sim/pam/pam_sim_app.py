@@ -24,6 +24,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon.sim.pam import pam_sim_catalog as c
+from daemon.sim.pam import pam_sim_models as m
 from daemon.sim.pam import pam_sim_products as p
 from daemon.sim.pam import pam_sim_routes as r
 from daemon.sim.pam.pam_dataset import PamDataset, PamSimOptions
@@ -61,6 +62,8 @@ def _routes() -> list[Route]:
         route(f"{r.API}/attributes", p.list_attributes),
         route(f"{r.API}/products", p.list_products),
         route(f"{r.API}/products/{{code}}", p.get_product),
+        route(f"{r.API}/product-models", m.list_models),
+        route(f"{r.API}/product-models/{{code}}", m.get_model),
         route("/_sim/stats", _stats),
         Route("/_sim/expire-tokens", _expire_tokens, methods=["POST"]),
     ]
@@ -183,6 +186,13 @@ class _Requests(dict[str, Counter[str]]):
 @click.option(
     "--products", default=12, show_default=True, type=int, help="Products with asset collections."
 )
+@click.option(
+    "--product-models",
+    default=4,
+    show_default=True,
+    type=int,
+    help="Product models (roots and sub models) with asset collections.",
+)
 def pam_command(
     host: str,
     port: int,
@@ -194,6 +204,7 @@ def pam_command(
     fault_rate: float,
     latency: float,
     products: int,
+    product_models: int,
 ) -> None:
     """Serve a legacy PAM (2.1-3.2 EE asset API) on loopback, for migrate-pam."""
     import uvicorn  # imported here: only the serving command needs it
@@ -210,6 +221,7 @@ def pam_command(
             latency=latency,
             base_url=url,
             products=products,
+            product_models=product_models,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc

@@ -13,11 +13,14 @@ sort in index order).
   invalid legacy code ``pam_000004-old`` when pitfalls are on; empty for every fifth product;
   with pitfalls, every seventh also links ``pam_deleted_asset`` (no such asset: a dangling link);
 - ``asset_notices``: one PDF asset (index ``10i + 7``) for every third product.
+
+:func:`listing` pages products and product models (:mod:`pam_sim_models`) alike.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -96,43 +99,61 @@ def _attributes_param(request: Request) -> set[str] | None:
     return None if raw is None else {a for a in raw.split(",") if a}
 
 
-async def list_products(request: Request) -> Response:
-    """``GET /products``: page (default) or search_after pagination, sorted by identifier."""
-    authorize(request, right=None)
-    data, base = dataset_of(request), base_of(request)
-    total, limit = data.options.products, limit_of(request)
-    wanted = _attributes_param(request)
-    path = f"{API}/products"
+def listing(
+    request: Request,
+    path: str,
+    total: int,
+    key: str,
+    code_of: Callable[[int], str],
+    build: Callable[[Request, int, set[str] | None], dict[str, Any]],
+) -> Response:
+    """
+    A product-like listing of ``total`` items whose codes sort in index order: page (default)
+    or search_after pagination (the cursor is the last ``key``; ``next`` only on a full page).
+    """
+    base, limit, wanted = base_of(request), limit_of(request), _attributes_param(request)
     kind = request.query_params.get("pagination_type", "page")
     if kind == "search_after":
         cursor = request.query_params.get("search_after")
         start = 0
         if cursor is not None:
-            start = bisect.bisect_right(range(total), cursor, key=identifier_of)
-        items = [product_json(request, i, wanted) for i in range(start, min(start + limit, total))]
+            start = bisect.bisect_right(range(total), cursor, key=code_of)
+        items = [build(request, i, wanted) for i in range(start, min(start + limit, total))]
         query = f"pagination_type=search_after&limit={limit}"
         if wanted is not None:
             query += f"&attributes={','.join(sorted(wanted))}"
         links: dict[str, Any] = {"self": {"href": f"{base}{path}?{query}"}}
         if len(items) == limit:
-            after = items[-1]["identifier"]
+            after = items[-1][key]
             links["next"] = {"href": f"{base}{path}?{query}&search_after={after}"}
         return JSONResponse({"_links": links, "_embedded": {"items": items}})
     if kind != "page":
         raise SimError(422, "Pagination type does not exist.")
     page = page_of(request)
     start = (page - 1) * limit
-    items = [product_json(request, i, wanted) for i in range(start, min(start + limit, total))]
+    items = [build(request, i, wanted) for i in range(start, min(start + limit, total))]
     return JSONResponse(page_body(request, path, page, limit, items, total))
+
+
+def index_in(total: int, code: str, code_of: Callable[[int], str]) -> int | None:
+    """The index of ``code`` among ``total`` codes sorted in index order, or None."""
+    index = bisect.bisect_left(range(total), code, key=code_of)
+    return index if index < total and code_of(index) == code else None
+
+
+async def list_products(request: Request) -> Response:
+    """``GET /products``: page (default) or search_after pagination, sorted by identifier."""
+    authorize(request, right=None)
+    total = dataset_of(request).options.products
+    return listing(request, f"{API}/products", total, "identifier", identifier_of, product_json)
 
 
 async def get_product(request: Request) -> Response:
     """``GET /products/{code}``."""
     authorize(request, right=None)
     code = request.path_params["code"]
-    total = dataset_of(request).options.products
-    index = bisect.bisect_left(range(total), code, key=identifier_of)
-    if index < total and identifier_of(index) == code:
+    index = index_in(dataset_of(request).options.products, code, identifier_of)
+    if index is not None:
         body = product_json(request, index, None)
         del body["_links"]
         return JSONResponse(body)
@@ -179,7 +200,9 @@ __all__ = [
     "collections",
     "get_product",
     "identifier_of",
+    "index_in",
     "list_attributes",
     "list_products",
+    "listing",
     "product_json",
 ]
