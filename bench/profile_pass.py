@@ -36,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
         "--page-size", type=int, default=None, help="DAM items per page (default: the config's)"
     )
     parser.add_argument("--save", type=Path, default=None, help="keep the cProfile output here")
+    parser.add_argument(
+        "--own",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also print the total own time of the functions in these files or folders "
+        "(repeatable, relative to the repository: daemon/mapping, daemon/core/records.py)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="damsync-prof-") as tmp:
         work = Path(tmp)
@@ -59,7 +67,25 @@ def main(argv: list[str] | None = None) -> int:
             stats = pstats.Stats(str(prof))
             stats.sort_stats("tottime").print_stats(args.top)
             stats.sort_stats("cumulative").print_stats(args.top)
+            if args.own:
+                print_own(stats, args.own)
     return 0
+
+
+def print_own(stats: pstats.Stats, prefixes: list[str]) -> None:
+    """Print the own time and calls of the functions under each prefix, and their sum."""
+    table = cast(dict[tuple[str, int, str], tuple[int, int, float, float, object]], stats.stats)  # type: ignore[attr-defined]
+    grand = 0.0
+    for prefix in prefixes:
+        base = str(ROOT / prefix)
+        own = calls = 0.0
+        for (filename, _line, _name), (_cc, nc, tt, _ct, _callers) in table.items():
+            if filename.startswith(base):
+                own += tt
+                calls += nc
+        grand += own
+        print(f"own time {prefix}: {own:.3f} s in {int(calls)} calls")
+    print(f"own time, all of them: {grand:.3f} s")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,15 @@ never silently shift by the host's offset.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from daemon.core.errors import SourceAssetError
+
+#: The default of a mapping field: a fresh dict each time, as ``default_factory=dict`` gives.
+_FRESH: Any = object()
 
 
 def require_utc(value: datetime, what: str) -> datetime:
@@ -68,7 +71,7 @@ class Window:
         return (self.since is None or when >= self.since) and when < self.until
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class BinaryRef:
     """
     Where an asset's binary lives: a URL (REST DAMs) or a path (hot folders).
@@ -88,8 +91,27 @@ class BinaryRef:
     # How it is opened, not which file it is: left out of equality (one file, one transfer).
     derived: bool = field(default=False, compare=False)
 
+    def __init__(
+        self,
+        url: str | None = None,
+        path: str | None = None,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        size: int | None = None,
+        checksum: str | None = None,
+        derived: bool = False,
+    ) -> None:
+        # What the generated frozen __init__ does, through the slots' own setters (faster).
+        _BIN_URL(self, url)
+        _BIN_PATH(self, path)
+        _BIN_FILENAME(self, filename)
+        _BIN_MIME(self, mime_type)
+        _BIN_SIZE(self, size)
+        _BIN_CHECKSUM(self, checksum)
+        _BIN_DERIVED(self, derived)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class DamAsset:
     """
     One asset as the DAM describes it.
@@ -108,8 +130,22 @@ class DamAsset:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     binary: BinaryRef | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "updated_at", require_utc(self.updated_at, "DamAsset.updated_at"))
+    def __init__(
+        self,
+        id: str,
+        updated_at: datetime,
+        deleted: bool = False,
+        metadata: Mapping[str, Any] = _FRESH,
+        binary: BinaryRef | None = None,
+    ) -> None:
+        # The generated frozen __init__, through the slots' own setters: one per DAM item.
+        _DAM_ID(self, id)
+        if updated_at.tzinfo is not UTC:  # in UTC already (parsed dates are): as it is
+            updated_at = require_utc(updated_at, "DamAsset.updated_at")
+        _DAM_UPDATED_AT(self, updated_at)
+        _DAM_DELETED(self, deleted)
+        _DAM_METADATA(self, {} if metadata is _FRESH else metadata)
+        _DAM_BINARY(self, binary)
 
     @property
     def cursor(self) -> Cursor:
@@ -199,7 +235,7 @@ class Channel:
 # --- PIM writes -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class PimValue:
     """One asset value: all three keys are always sent, as the API requires."""
 
@@ -207,11 +243,17 @@ class PimValue:
     locale: str | None = None
     channel: str | None = None
 
+    def __init__(self, data: Any, locale: str | None = None, channel: str | None = None) -> None:
+        # The generated frozen __init__, through the slots' own setters: about ten per asset.
+        _PV_DATA(self, data)
+        _PV_LOCALE(self, locale)
+        _PV_CHANNEL(self, channel)
+
     def to_json(self) -> dict[str, Any]:
         return {"locale": self.locale, "channel": self.channel, "data": self.data}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class PimAsset:
     """An asset to upsert: its family, code and values by attribute code."""
 
@@ -219,16 +261,42 @@ class PimAsset:
     code: str
     values: Mapping[str, Sequence[PimValue]] = field(default_factory=dict)
 
+    def __init__(
+        self, family: str, code: str, values: Mapping[str, Sequence[PimValue]] = _FRESH
+    ) -> None:
+        _PA_FAMILY(self, family)
+        _PA_CODE(self, code)
+        _PA_VALUES(self, {} if values is _FRESH else values)
+
     def to_json(self) -> dict[str, Any]:
         """The API's JSON object: fresh dicts and lists, the caller may change them."""
-        # PimValue.to_json inlined: on the write path this runs for every value of every asset.
-        return {
-            "code": self.code,
-            "values": {
-                attr: [{"locale": v.locale, "channel": v.channel, "data": v.data} for v in vals]
-                for attr, vals in self.values.items()
-            },
-        }
+        # PimValue.to_json inlined, and no comprehension per attribute (a function call each
+        # before Python 3.12): on the write path this runs for every value of every asset.
+        values: dict[str, list[dict[str, Any]]] = {}
+        for attr, vals in self.values.items():
+            if len(vals) == 1:
+                v = vals[0]
+                values[attr] = [{"locale": v.locale, "channel": v.channel, "data": v.data}]
+            else:
+                values[attr] = [
+                    {"locale": v.locale, "channel": v.channel, "data": v.data} for v in vals
+                ]
+        return {"code": self.code, "values": values}
+
+
+def _setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of a frozen class, for an ``__init__`` that does what the generated does."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+(_BIN_URL, _BIN_PATH, _BIN_FILENAME, _BIN_MIME, _BIN_SIZE, _BIN_CHECKSUM, _BIN_DERIVED) = _setters(
+    BinaryRef, "url", "path", "filename", "mime_type", "size", "checksum", "derived"
+)
+_DAM_ID, _DAM_UPDATED_AT, _DAM_DELETED, _DAM_METADATA, _DAM_BINARY = _setters(
+    DamAsset, "id", "updated_at", "deleted", "metadata", "binary"
+)
+_PV_DATA, _PV_LOCALE, _PV_CHANNEL = _setters(PimValue, "data", "locale", "channel")
+_PA_FAMILY, _PA_CODE, _PA_VALUES = _setters(PimAsset, "family", "code", "values")
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from daemon.core.records import AssetAttribute, AssetFamily
 from daemon.mapping.codes import option_code
+from daemon.mapping.option_codes import codes_of, remembered
 from daemon.mapping.paths import ValueProblem, compile_pcre, text_of
 
 MissingSink = list[tuple[str, str]]
@@ -47,7 +48,6 @@ _NUMBER = {
 }
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
-_MEMO_LIMIT = 4096
 
 
 def show(value: Any, limit: int = 60) -> str:
@@ -187,36 +187,12 @@ def _number(attr: AssetAttribute, separator: str) -> Converter:
     return integer
 
 
-_OptionCode = Callable[[Any, MissingSink, list[str]], str | None]
-
-
-def _remembered(one: _OptionCode, known_codes: frozenset[str]) -> _OptionCode:
-    """
-    Remember the labels that resolve to a known option: labels repeat across assets.
-
-    Only pure results are kept (a label giving a missing option or a problem always runs
-    ``one``, which reports it), and at most ``_MEMO_LIMIT`` of them.
-    """
-    resolved: dict[str, str] = {}
-
-    def code_of(raw: Any, missing: MissingSink, problems: list[str]) -> str | None:
-        if type(raw) is not str:
-            return one(raw, missing, problems)
-        code = resolved.get(raw)
-        if code is None:
-            code = one(raw, missing, problems)
-            if code is not None and code in known_codes and len(resolved) < _MEMO_LIMIT:
-                resolved[raw] = code
-        return code
-
-    return code_of
-
-
 def _options(
     attr: AssetAttribute, family: AssetFamily, renames: Mapping[str, str], create: bool
 ) -> Converter:
     known = {code.lower(): code for code in family.options.get(attr.code, frozenset())}
     multiple = attr.type == "multiple_options"
+    hint = "" if create else " (create it in the PIM or set create_missing_options)"
 
     def one(raw: Any, missing: MissingSink, problems: list[str]) -> str | None:
         label = text_of(raw).strip()
@@ -233,24 +209,27 @@ def _options(
             missing.append((code, label))
         return code
 
-    code_of = _remembered(one, frozenset(known.values()))
+    code_of = remembered(one, frozenset(known.values()), create)
 
     def convert(value: Any, missing: MissingSink) -> Any:
-        items = list(value) if isinstance(value, list | tuple) else [value]
-        # A blank label names no option: it is no value (as an empty list is), not an error.
-        items = [i for i in items if i is not None and not (type(i) is str and not i.strip())]
-        if not items:
-            return [] if multiple else None
-        if not multiple and len(items) != 1:
-            raise ValueProblem(f"expected one option, got {len(items)} (use transform first)")
         problems: list[str] = []
-        codes: list[str] = []
-        for raw in items:
-            code = code_of(raw, missing, problems)
-            if code is not None and code not in codes:
-                codes.append(code)
+        kind = type(value)
+        if multiple and (kind is list or kind is tuple):  # the usual shapes, without copies
+            codes = codes_of(value, code_of, missing, problems)
+        elif kind is str and not multiple:
+            if not value.strip():
+                return None
+            codes = [code_of(value, missing, problems)]  # type: ignore[list-item]
+        else:
+            items = list(value) if isinstance(value, list | tuple) else [value]
+            # A blank label names no option: it is no value (as an empty list is), not an error.
+            items = [i for i in items if i is not None and not (type(i) is str and not i.strip())]
+            if not items:
+                return [] if multiple else None
+            if not multiple and len(items) != 1:
+                raise ValueProblem(f"expected one option, got {len(items)} (use transform first)")
+            codes = codes_of(items, code_of, missing, problems)
         if problems:
-            hint = "" if create else " (create it in the PIM or set create_missing_options)"
             raise ValueProblem("; ".join(problems) + hint)
         return codes if multiple else codes[0]
 

@@ -30,6 +30,16 @@ _FALLBACK: Any = object()
 _NOTHING: Any = object()
 
 
+def _empty(value: Any) -> bool:
+    """
+    No value: ``None``, ``""`` or ``[]``, as the reference tests it.
+
+    Only falsy values can be one, so the steps test ``not value and _empty(value)``: a text or a
+    list of codes (the usual values) costs one truth test, not three comparisons.
+    """
+    return value is None or value == "" or value == []
+
+
 def _chain(transforms: tuple[Transform, ...]) -> Transform | None:
     if not transforms:
         return None
@@ -67,11 +77,11 @@ def _plain(cv: CompiledValue) -> Step:
             else:
                 if transform is not None:
                     value = transform(value)
-                if convert is not None and not (value is None or value == "" or value == []):
+                if convert is not None and (value or not _empty(value)):
                     value = convert(value, run.sink)
                 # Empty before or after conversion (blank option labels): no value.
                 # A conversion giving nothing reports no missing option, so no sink to flush.
-                if value is None or value == "" or value == []:
+                if not value and _empty(value):
                     value = _FALLBACK if required else _NOTHING
         except ValueProblem:
             value = _FALLBACK
@@ -142,11 +152,11 @@ def _by_locale(cv: CompiledValue) -> Step:
             for loc, value in found:
                 if transform is not None:
                     value = transform(value)
-                if value is None or value == "" or value == []:
+                if not value and _empty(value):
                     continue
                 if convert is not None:
                     value = convert(value, run.sink)
-                    if value is None or value == "" or value == []:
+                    if not value and _empty(value):
                         continue
                 out.append(PimValue(value, loc, ch))
             if required and not out:

@@ -35,6 +35,8 @@ from daemon.mapping.results import (
 from daemon.mapping.rules import SourceMapping
 from daemon.mapping.values import Run, field_name, map_value
 
+_OPTIONS_LIMIT = 4096
+
 
 def _binary_identity(binary: BinaryRef, asset: DamAsset) -> dict[str, Any]:
     if binary.checksum:
@@ -77,10 +79,31 @@ class Mapper:
         self._plan = compile_mapping(rules, families, channels)
         # A DAM label without a locale goes in en_US, or in an active locale when it is not.
         self._label_locale = fallback_locale({loc for c in channels for loc in c.locales})
+        # Missing options repeat across assets (new tags): their frozen records are shared.
+        self._options: dict[tuple[str, str, str, str, Labels], MissingOption] = {}
         self._steps: dict[int, tuple[Step, ...]] = {
             id(rule): tuple(compile_step(cv) if fast else _reference(cv) for cv in rule.values)
             for rule in self._plan
         }
+
+    def _missing(
+        self, family: str, found: Sequence[tuple[str, str, str, Labels]]
+    ) -> tuple[MissingOption, ...]:
+        """The options to create, the first label of each; the same labels give shared records."""
+        firsts: dict[tuple[str, str], tuple[str, Labels]] = {}
+        for attr, option, label, labels in found:
+            firsts.setdefault((attr, option), (label, labels))
+        known = self._options
+        out = []
+        for (a, c), (t, labels) in firsts.items():
+            key = (family, a, c, t, labels)
+            record = known.get(key)
+            if record is None:
+                record = MissingOption(family, a, c, t, labels or self._default_labels(t))
+                if len(known) < _OPTIONS_LIMIT:
+                    known[key] = record
+            out.append(record)
+        return tuple(out)
 
     def _default_labels(self, label: str) -> Labels:
         """The DAM label in one locale; empty for en_US, which the engine uses by default."""
@@ -162,16 +185,14 @@ class Mapper:
             step(run)
         if run.errors:
             return MappingFailed(asset.id, rule.family, tuple(run.errors))
-        pim = PimAsset(rule.family, code, {k: tuple(v) for k, v in run.values.items()})
+        values = run.values
+        # The lists as tuples, without a comprehension (a function call before Python 3.12).
+        pim = PimAsset(
+            rule.family, code, dict(zip(values, map(tuple, values.values()), strict=True))
+        )
         missing: tuple[MissingOption, ...] = ()
         if run.missing:
-            firsts: dict[tuple[str, str], tuple[str, Labels]] = {}
-            for attr, option, label, labels in run.missing:
-                firsts.setdefault((attr, option), (label, labels))
-            missing = tuple(
-                MissingOption(rule.family, a, c, t, labels or self._default_labels(t))
-                for (a, c), (t, labels) in firsts.items()
-            )
+            missing = self._missing(rule.family, run.missing)
         # Each placeholder is in the values once: its identity is computed where the hash
         # needs it, without a dict keyed by (slow to hash) media requests.
         digest = hash_values(pim, lambda m: _binary_identity(m.binary, asset))

@@ -239,8 +239,9 @@ def _each(fn: Callable[[str], str]) -> Transform:
             return fn(value)
         if value is None:
             return None
-        if isinstance(value, list | tuple):
-            return [fn(text_of(v)) for v in value if v is not None]
+        if type(value) is list or isinstance(value, list | tuple):
+            # Strings (the usual items) without a call to text_of, which gives them as they are.
+            return [fn(v if type(v) is str else text_of(v)) for v in value if v is not None]
         return fn(text_of(value))
 
     return apply

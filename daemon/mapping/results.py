@@ -12,12 +12,13 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, ClassVar, Literal
 
 import orjson
 
 from daemon.core.errors import MappingError
-from daemon.core.records import BinaryRef, PimAsset, PimValue
+from daemon.core.records import BinaryRef, PimAsset
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,10 @@ class ManagedScope:
     kept: frozenset[ValueKey] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+_NO_SCOPE = ManagedScope()
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class MappedAsset:
     """
     A mapped asset.
@@ -89,6 +93,29 @@ class MappedAsset:
     missing_options: tuple[MissingOption, ...]
     content_hash: str
     scope: ManagedScope = ManagedScope()
+
+    def __init__(
+        self,
+        asset_id: str,
+        asset: PimAsset,
+        media: tuple[MediaRequest, ...],
+        missing_options: tuple[MissingOption, ...],
+        content_hash: str,
+        scope: ManagedScope = _NO_SCOPE,
+    ) -> None:
+        # The generated frozen __init__, through the slots' own setters: one per mapped asset.
+        _MA_ID(self, asset_id)
+        _MA_ASSET(self, asset)
+        _MA_MEDIA(self, media)
+        _MA_MISSING(self, missing_options)
+        _MA_HASH(self, content_hash)
+        _MA_SCOPE(self, scope)
+
+
+_MA_ID, _MA_ASSET, _MA_MEDIA, _MA_MISSING, _MA_HASH, _MA_SCOPE = (
+    MappedAsset.__dict__[name].__set__
+    for name in ("asset_id", "asset", "media", "missing_options", "content_hash", "scope")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +226,8 @@ def _orjson_writes_alike(value: Any) -> bool:
     return False
 
 
-def _scope(value: PimValue) -> tuple[str, str]:
-    return value.locale or "", value.channel or ""
+#: A row's scope (locale or "", channel or ""): the order of the values of one attribute.
+_SCOPE = itemgetter(1, 2)
 
 
 def hash_values(asset: PimAsset, media_id: Callable[[MediaRequest], Any]) -> str:
@@ -222,15 +249,14 @@ def hash_values(asset: PimAsset, media_id: Callable[[MediaRequest], Any]) -> str
         64 hex digits.
     """
     values = asset.values
-    rows = []
+    rows: list[tuple[str, str, str, Any]] = []
+    append = rows.append
     alike = type(asset.family) is str and type(asset.code) is str
-    # Attribute codes are distinct: sorting them, then each attribute's values by scope
+    # Attribute codes are distinct: sorting them, then each attribute's rows by scope
     # (stably), gives the rows in the order of one stable sort by (attribute, scope).
     for attr in sorted(values):
-        vals = values[attr]
-        if len(vals) > 1:
-            vals = sorted(vals, key=_scope)
-        for v in vals:
+        start = len(rows)
+        for v in values[attr]:
             data = v.data
             kind = type(data)
             if kind is not str and kind is not bool:
@@ -238,7 +264,9 @@ def hash_values(asset: PimAsset, media_id: Callable[[MediaRequest], Any]) -> str
                     data = media_id(data)
                 if alike and not _orjson_writes_alike(data):
                     alike = False
-            rows.append((attr, v.locale or "", v.channel or "", data))
+            append((attr, v.locale or "", v.channel or "", data))
+        if len(rows) - start > 1:
+            rows[start:] = sorted(rows[start:], key=_SCOPE)
     document = [asset.family, asset.code, rows]
     if alike:
         try:

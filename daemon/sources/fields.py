@@ -6,6 +6,7 @@ No I/O here; the REST source uses these to read items and to format its window b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,6 +75,50 @@ def _walk(value: Any, path: str) -> Any:
         else:
             return _MISSING
     return node
+
+
+#: What a :func:`reader` gives for an absent path.
+MISSING: Any = _MISSING
+
+
+def reader(path: str | None) -> Callable[[Any], Any]:
+    """
+    Compile a dotted path once into a function of a JSON value, for the paths read per item.
+
+    Args:
+        path: As :func:`dig` takes it; ``None`` reads nothing.
+
+    Returns:
+        A function giving the value at ``path`` (as :func:`dig`) or :data:`MISSING`.
+    """
+    if path is None:
+        return lambda value: _MISSING
+    if not path:
+        return lambda value: value
+    steps = _steps(path)
+    if len(steps) == 1:
+        (first,) = steps
+
+        def one(value: Any) -> Any:
+            if type(value) is dict:  # parsed JSON: what _walk does, without its loop
+                return value.get(first, _MISSING)
+            return _walk(value, path)
+
+        return one
+    if len(steps) == 2:
+        first, second = steps
+
+        def two(value: Any) -> Any:
+            if type(value) is dict:
+                node = value.get(first, _MISSING)
+                if type(node) is dict:
+                    return node.get(second, _MISSING)
+                if node is _MISSING:
+                    return _MISSING
+            return _walk(value, path)  # anything else: the general walk decides
+
+        return two
+    return lambda value: _walk(value, path)
 
 
 def dig(value: Any, path: str) -> Any:
@@ -201,6 +246,7 @@ def parse_datetime(raw: Any, fmt: str) -> datetime:
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "MISSING",
     "PathMissingError",
     "ceil_to",
     "dig",
@@ -209,5 +255,6 @@ __all__ = [
     "format_datetime",
     "in_range",
     "parse_datetime",
+    "reader",
     "resolution",
 ]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from daemon.core.errors import SourceAssetError
 from daemon.core.records import BinaryRef, DamAsset
 from daemon.settings.dam_sources import FieldPaths
-from daemon.sources.fields import PathMissingError, dig, dig_optional, parse_datetime
+from daemon.sources.fields import MISSING, parse_datetime, reader
 
 
 def _text(value: Any) -> str | None:
@@ -37,6 +37,54 @@ def _url_path(url: str | None) -> str | None:
         return urlsplit(url).path
     except ValueError:  # "http://[::1": the download reports it, naming the asset
         return None
+
+
+class _Readers:
+    """The paths of one :class:`FieldPaths`, each compiled once into a reader."""
+
+    __slots__ = (
+        "binary_url",
+        "checksum",
+        "deleted",
+        "filename",
+        "id",
+        "metadata",
+        "mime_type",
+        "paths",
+        "size",
+        "updated_at",
+    )
+
+    def __init__(self, paths: FieldPaths) -> None:
+        self.paths = paths  # kept: its id() is the cache key
+        self.id = reader(paths.id)
+        self.updated_at = reader(paths.updated_at)
+        self.deleted = reader(paths.deleted.path if paths.deleted is not None else None)
+        self.metadata = reader(paths.metadata)
+        self.binary_url = reader(paths.binary_url)
+        self.filename = reader(paths.filename)
+        self.mime_type = reader(paths.mime_type)
+        self.size = reader(paths.size)
+        self.checksum = reader(paths.checksum)
+
+
+_READERS: dict[int, _Readers] = {}
+_READERS_LIMIT = 64
+
+
+def _readers(paths: FieldPaths) -> _Readers:
+    """The readers of ``paths``, compiled on first use (a source reads with the same paths)."""
+    found = _READERS.get(id(paths))
+    if found is not None and found.paths is paths:
+        return found
+    if len(_READERS) >= _READERS_LIMIT:
+        _READERS.clear()
+    found = _READERS[id(paths)] = _Readers(paths)
+    return found
+
+
+def _optional(value: Any) -> Any:
+    return None if value is MISSING else value
 
 
 def _error(
@@ -65,10 +113,10 @@ def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> D
     if type(raw) is not dict and not isinstance(raw, Mapping):
         reason = f"item is not a JSON object but {type(raw).__name__}"
         raise _error(None, source, "id", paths.id, reason)
-    try:
-        raw_id = dig(raw, paths.id)
-    except PathMissingError:
-        raise _error(None, source, "id", paths.id, "missing") from None
+    read = _readers(paths)
+    raw_id = read.id(raw)
+    if raw_id is MISSING:
+        raise _error(None, source, "id", paths.id, "missing")
     kind = type(raw_id)
     if kind is str:
         usable = raw_id != ""
@@ -77,10 +125,9 @@ def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> D
     if not usable:
         raise _error(None, source, "id", paths.id, f"not a usable id: {raw_id!r}")
     asset_id = raw_id if kind is str else str(raw_id)
-    try:
-        raw_when = dig(raw, paths.updated_at)
-    except PathMissingError:
-        raise _error(asset_id, source, "updated_at", paths.updated_at, "missing") from None
+    raw_when = read.updated_at(raw)
+    if raw_when is MISSING:
+        raise _error(asset_id, source, "updated_at", paths.updated_at, "missing")
     try:
         updated_at = parse_datetime(raw_when, paths.updated_at_format)
     except ValueError as exc:
@@ -88,30 +135,30 @@ def parse_item(raw: Any, paths: FieldPaths, *, source: str, download: bool) -> D
         raise _error(asset_id, source, "updated_at", paths.updated_at, reason) from None
     deleted = False
     if paths.deleted is not None:
-        flag = dig_optional(raw, paths.deleted.path)
+        flag = _optional(read.deleted(raw))
         if paths.deleted.equals is not None:
             deleted = flag == paths.deleted.equals
         else:
             deleted = flag is not None and flag in paths.deleted.truthy
-    try:
-        metadata = dig(raw, paths.metadata)
-    except PathMissingError:
-        raise _error(asset_id, source, "metadata", paths.metadata, "missing") from None
+    metadata = read.metadata(raw)
+    if metadata is MISSING:
+        raise _error(asset_id, source, "metadata", paths.metadata, "missing")
     if type(metadata) is not dict and not isinstance(metadata, Mapping):
         reason = f"not a JSON object: {type(metadata).__name__}"
         raise _error(asset_id, source, "metadata", paths.metadata, reason)
-    binary = None if deleted else _binary(raw, paths, asset_id, source, download=download)
+    binary = None if deleted else _binary(raw, read, asset_id, source, download=download)
     return DamAsset(
         id=asset_id, updated_at=updated_at, deleted=deleted, metadata=metadata, binary=binary
     )
 
 
 def _binary(
-    raw: Any, paths: FieldPaths, asset_id: str, source: str, *, download: bool
+    raw: Any, read: _Readers, asset_id: str, source: str, *, download: bool
 ) -> BinaryRef | None:
+    paths = read.paths
     url: str | None = None
     if paths.binary_url is not None:
-        value = dig_optional(raw, paths.binary_url)
+        value = _optional(read.binary_url(raw))
         if value is None and not download:
             raise _error(
                 asset_id, source, "binary_url", paths.binary_url, "missing on a live asset"
@@ -122,14 +169,14 @@ def _binary(
         url = value
     elif not download:
         return None
-    filename = _text(dig_optional(raw, paths.filename))
-    mime = _text(dig_optional(raw, paths.mime_type))
+    filename = _text(_optional(read.filename(raw)))
+    mime = _text(_optional(read.mime_type(raw)))
     if mime is None:
         for name in (filename, _url_path(url)):
             if name and (guess := mimetypes.guess_type(name)[0]):
                 mime = guess
                 break
-    size_raw = dig_optional(raw, paths.size)
+    size_raw = _optional(read.size(raw))
     size: int | None = None
     if type(size_raw) is int:
         size = size_raw  # the usual byte count: an int (a bool is no int here: type is exact)
@@ -144,7 +191,7 @@ def _binary(
             raise _error(asset_id, source, "size", str(paths.size), reason) from None
     if size is not None and size < 0:
         raise _error(asset_id, source, "size", str(paths.size), f"negative size {size}")
-    checksum = _text(dig_optional(raw, paths.checksum))
+    checksum = _text(_optional(read.checksum(raw)))
     return BinaryRef(url=url, filename=filename, mime_type=mime, size=size, checksum=checksum)
 
 
