@@ -12,22 +12,21 @@ Nothing is dropped silently (rule 6).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from daemon.core.errors import SourceAssetError, SyncError, UnusableBinaryError
-from daemon.core.records import Cursor, DamAsset, PimAsset, Window
+from daemon.core.errors import SourceAssetError
+from daemon.core.records import Cursor, DamAsset, Window
 from daemon.engine.batch_claims import prepare
+from daemon.engine.batch_media import Item as _Item
+from daemon.engine.batch_media import transfer_media
 from daemon.engine.batcher import BULK_LIMIT, Routed
 from daemon.engine.dry_run_diff import dry_run_items
-from daemon.engine.erasures import ValueKey, plan_erasures
+from daemon.engine.erasures import plan_erasures
 from daemon.engine.mapper_cache import MapperCache
-from daemon.engine.media_spool import BinaryTooLargeError, SpoolUnavailableError
 from daemon.engine.media_transfer import MediaTransfer
 from daemon.engine.option_writer import OptionWriter
 from daemon.engine.outcomes import UPSTREAM_WIDE, BatchReport, BatchWrite, DeletePolicy, failure_of
@@ -36,23 +35,11 @@ from daemon.engine.seams import BatchStore, PimWriter
 from daemon.engine.structure_cache import FamilyCopy, StructureCache
 from daemon.engine.structure_drift import judge_rejection
 from daemon.engine.withdrawals import Withdrawal, WithdrawalOptions, Withdrawer, withdrawal_of
-from daemon.mapping import MappedAsset, MappingFailed, MediaRequest, fill_media
+from daemon.mapping import MappedAsset, MappingFailed, MediaRequest
 from daemon.store import AssetState, AssetWrite, FailureRecord, Lease, WithdrawalReason
 from daemon.store.ownership import DEFAULT_PIM
 
 log = structlog.get_logger(__name__)
-
-#: Media failures of the whole pass: an upstream is down, or the spool can hold no binary.
-MEDIA_WIDE = (*UPSTREAM_WIDE, SpoolUnavailableError)
-
-
-@dataclass(slots=True)
-class _Item:
-    asset: DamAsset
-    mapped: MappedAsset
-    managed: frozenset[ValueKey] | None = None
-    ready: PimAsset | None = None
-    media_key: tuple[str, str] | None = None
 
 
 class BatchProcessor:
@@ -214,7 +201,7 @@ class BatchProcessor:
         refused = await prepare(self.store, self.source, keys, failures)
         items = [i for i in items if i.asset.id not in refused]
         items = await self._create_options(items, failures)
-        items = await self._transfer_media(items, failures, report, copies)
+        items = await transfer_media(self.media, items, failures, report, copies)
         written = await self._upsert(items, failures, run_id, copies)
         # After the writes: a re-keyed asset's old key goes once its new one is written (and
         # any other key still claimed for it: a crash before an earlier commit, see strays).
@@ -284,63 +271,6 @@ class BatchProcessor:
                 failures.append(failure_of(item.asset.id, "options", bad[0], item.asset))
             else:
                 kept.append(item)
-        return kept
-
-    async def _transfer_media(
-        self,
-        items: list[_Item],
-        failures: list[FailureRecord],
-        report: BatchReport,
-        copies: dict[str, FamilyCopy | None],
-    ) -> list[_Item]:
-        # The store's codes of the batch's binaries in one lookup, not one per transfer.
-        await self.media.prefetch(r.binary for i in items for r in i.mapped.media)
-
-        async def one(item: _Item) -> SyncError | None:
-            codes: dict[MediaRequest, str] = {}
-            by_binary: dict[Any, str] = {}
-            copy = copies.get(item.mapped.asset.family)
-            # The value whose original filename the family's naming convention reads.
-            named = copy.family.naming_source if copy is not None else None
-            try:
-                # Each distinct binary once, whatever the number of values (locales, channels,
-                # attributes) it fills; the asset's own binary is the one its state records.
-                for request in item.mapped.media:
-                    keep = named == (request.attribute, request.locale, request.channel)
-                    known = by_binary.get((request.binary, keep))
-                    if known is None:
-                        target = dataclasses.replace(item.asset, binary=request.binary)
-                        done = await self.media.transfer(target, keep_filename=keep)
-                        known = by_binary[(request.binary, keep)] = done.media_code
-                        if item.media_key is None or request.binary == item.asset.binary:
-                            item.media_key = (done.checksum, done.media_code)
-                        report.uploaded += int(done.uploaded)
-                    codes[request] = known
-                item.ready = fill_media(item.mapped, codes)
-            except MEDIA_WIDE:
-                raise  # the PIM, the store or the spool is down: fail the pass, not each asset
-            except SyncError as exc:
-                return exc
-            return None
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(i)) for i in items]
-        except* MEDIA_WIDE as exc:
-            # The other transfers were cancelled; the pass fails with the first cause.
-            raise exc.exceptions[0] from None
-        errors = [task.result() for task in tasks]
-        kept = []
-        for item, error in zip(items, errors, strict=True):
-            if error is None:
-                kept.append(item)
-            else:
-                # A truncated or failed download may succeed next time: retried with backoff;
-                # a binary over the size cap stays too large until the DAM's file changes.
-                retryable = not isinstance(error, BinaryTooLargeError | UnusableBinaryError)
-                failures.append(
-                    failure_of(item.asset.id, "media", error, item.asset, retryable=retryable)
-                )
         return kept
 
     async def _upsert(

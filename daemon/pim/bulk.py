@@ -42,8 +42,11 @@ PRODUCT_ENDPOINTS: Mapping[LineKey, str] = {
 }
 
 
+_OUTCOMES: dict[int, Outcome] = {201: "created", 204: "updated"}
+
+
 def _outcome(status: int) -> Outcome:
-    return {201: "created", 204: "updated"}.get(status, "rejected")  # type: ignore[return-value]
+    return _OUTCOMES.get(status, "rejected")
 
 
 def _chunks(items: Sequence[Any], size: int = MAX_ITEMS) -> list[Sequence[Any]]:

@@ -34,7 +34,6 @@ from daemon.engine.replica_share import PimBudgets
 from daemon.engine.source_jobs import SourceJobs
 from daemon.engine.structure_cache import StructureCache
 from daemon.pim import PimClient
-from daemon.service.event_loops import EventLoops, webhook_sources
 from daemon.service.part_options import (
     backoff_policy,
     engine_options,
@@ -51,8 +50,8 @@ from daemon.telemetry.metrics import Metrics, make_metrics
 from daemon.upstream.policy import ONE_SHOT_RETRY, RetryPolicy
 
 if TYPE_CHECKING:
-    # The webhook server's parts (Starlette, the SNS verifier's cryptography) load only where
-    # webhooks are served: `sync --once` never imports them.
+    # Event intake and the webhook server (Starlette, cryptography): `sync --once` loads neither.
+    from daemon.service.event_loops import EventLoops
     from daemon.service.webhook_gate import WebhookGate
 
 log = structlog.get_logger(__name__)
@@ -70,9 +69,8 @@ class Services:
     def create(cls, settings: Settings, *, registry: CollectorRegistry | None = None) -> Services:
         store = Store.from_url(settings.store.url, backoff=backoff_policy(settings.failures))
         registry = registry if registry is not None else REGISTRY
-        metrics = make_metrics(
-            registry, sources=[(s.name, s.schedule.interval) for s in settings.sources]
-        )
+        intervals = [(s.name, s.schedule.interval) for s in settings.sources]
+        metrics = make_metrics(registry, sources=intervals)
         return cls(store=store, metrics=metrics, registry=registry)
 
 
@@ -258,6 +256,8 @@ class SyncApp:
             metrics.register_source(entry.name, interval_seconds=entry.schedule.interval)
         for name, parts in pims.items():
             parts.register(name, metrics, [r.name for r in runners if r.pim is parts.client])
+        if events:
+            from daemon.service.event_loops import EventLoops
         loops = EventLoops(settings, services.store, metrics, runners) if events else None
         first = pims.get(DEFAULT_PIM) or next(iter(pims.values()))
         return cls(
@@ -325,6 +325,7 @@ class SyncApp:
             return
         if self.gate is not None:
             from daemon.intake.webhook_app import build_webhook_app
+            from daemon.service.event_loops import webhook_sources
 
             app = build_webhook_app(
                 webhook_sources(self.settings),
@@ -341,9 +342,8 @@ class SyncApp:
         mapping differs from the one its failures were judged against, they are all due again.
         """
         entry = self.settings.source(runner.name)
-        digest = hashlib.sha256(
-            entry.mapping.model_dump_json(by_alias=True).encode("utf-8")
-        ).hexdigest()
+        dumped = entry.mapping.model_dump_json(by_alias=True).encode("utf-8")
+        digest = hashlib.sha256(dumped).hexdigest()
         store = self.services.store
         if await asyncio.to_thread(store.mapping_changed, runner.name, digest):
             retried = await asyncio.to_thread(store.retry_failure, "all", source=runner.name)

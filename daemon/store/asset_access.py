@@ -18,6 +18,7 @@ from sqlalchemy import Select, bindparam, select
 
 from daemon.store import batch_prepare
 from daemon.store.batch_prepare import Key
+from daemon.store.driver_in import driver_in
 from daemon.store.rows import AssetState
 from daemon.store.session_boundary import SessionBoundary
 from daemon.store.statements import chunks, ids_param, upsert
@@ -69,10 +70,10 @@ class AssetAccess(SessionBoundary):
         """The known state of ``dam_ids`` (bulk read for one batch); unknown ids are absent."""
         found: dict[str, AssetState] = {}
         with self._read("asset_states") as session:
+            states = driver_in(session, "asset_states", _states)
             for part in chunks(sorted(set(dam_ids))):
-                rows = session.execute(_states(), {"source": source, "ids": list(part)})
-                for row in rows:
-                    found[row.dam_id] = _to_state(row)
+                for row in states.run(session, {"source": source, "ids": list(part)}):
+                    found[row[1]] = _to_state(row)
         return found
 
     def media_code(self, source: str, checksum: str) -> str | None:

@@ -36,7 +36,9 @@ from sqlalchemy import (
 
 from daemon.core.errors import CheckpointError
 from daemon.core.records import Cursor, Window
+from daemon.store.asset_writes import write_assets
 from daemon.store.batch_prepare import record_media
+from daemon.store.driver_in import driver_in
 from daemon.store.product_link_store import activate_wants, settle_unchanged
 from daemon.store.rows import (
     ATTEMPTS_KEPT,
@@ -46,9 +48,8 @@ from daemon.store.rows import (
     Lease,
     LeaseLostError,
 )
-from daemon.store.statements import CHUNK, chunks, dialect_insert, ids_param, upsert
+from daemon.store.statements import CHUNK, chunks, ids_param, upsert
 from daemon.store.tables import asset_states, checkpoints, failure_attempts, failures
-from daemon.store.value_keys import encode_value_keys
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -124,10 +125,12 @@ def commit_batch(
 
     failed_by_id = _last_wins(failed, lambda f: f.dam_id)
     cleared = ({w.dam_id for w in written} | set(deleted)) - set(failed_by_id)
+    clear_failures = driver_in(session, "clear_failures", _clear_failures)
+    clear_attempts = driver_in(session, "clear_attempts", _clear_attempts)
     for part in chunks(sorted(cleared)):
         params = {"source": source, "ids": list(part)}
-        session.execute(_clear(failures), params)
-        session.execute(_clear(failure_attempts), params)
+        clear_failures.run(session, params)
+        clear_attempts.run(session, params)
     # An asset found unchanged settles its failures, except a dead-lettered product link one:
     # its links are tried again when the asset is written again (the link writer closes it).
     settle_unchanged(session, source, set(resolved) - cleared - set(failed_by_id))
@@ -138,7 +141,7 @@ def commit_batch(
 
     dead, scheduled = _record_failures(session, source, run_id, failed_by_id, now, backoff)
     _record_attempts(session, source, run_id, failed_by_id, now)
-    _write_assets(session, source, run_id, written, now)
+    write_assets(session, source, run_id, written, now)
     # Their product links wait for the link writer, recorded with the assets (rule 5).
     activate_wants(session, source, [*(w.dam_id for w in written), *resolved])
     for part in chunks(sorted(set(deleted))):
@@ -189,6 +192,14 @@ def _clear(table: Table) -> Delete:
     )
 
 
+def _clear_failures() -> Delete:
+    return _clear(failures)
+
+
+def _clear_attempts() -> Delete:
+    return _clear(failure_attempts)
+
+
 @functools.cache
 def _flag_deleted() -> Update:
     c = asset_states.c
@@ -201,63 +212,6 @@ def _flag_deleted() -> Update:
             run_id=bindparam("run", type_=c.run_id.type),
         )
     )
-
-
-@functools.cache
-def _asset_upsert(dialect: str) -> Executable:
-    stmt = dialect_insert(dialect, asset_states)
-    return stmt.on_conflict_do_update(
-        index_elements=[asset_states.c.source, asset_states.c.dam_id],
-        set_={name: stmt.excluded[name] for name in _WRITTEN},
-    )
-
-
-#: The columns a written asset sets (every one but the key ``source, dam_id``).
-_WRITTEN = (
-    "family",
-    "code",
-    "content_hash",
-    "binary_checksum",
-    "media_code",
-    "dam_updated_at",
-    "deleted",
-    "last_synced_at",
-    "run_id",
-    "request_id",
-    "managed_values",
-)
-
-
-def _write_assets(
-    session: Connection,
-    source: str,
-    run_id: int | None,
-    written: Sequence[AssetWrite],
-    now: datetime,
-) -> None:
-    rows = [
-        {
-            "source": source,
-            "dam_id": w.dam_id,
-            "family": w.family,
-            "code": w.code,
-            "content_hash": w.content_hash,
-            "binary_checksum": w.binary_checksum,
-            "media_code": w.media_code,
-            "dam_updated_at": w.dam_updated_at,
-            "deleted": False,
-            "last_synced_at": now,
-            "run_id": run_id,
-            "request_id": w.request_id,
-            # Written with the asset, in this transaction: the keys always match the PIM write.
-            "managed_values": (
-                None if w.managed_values is None else encode_value_keys(w.managed_values)
-            ),
-        }
-        for w in _last_wins(written, lambda w: w.dam_id).values()
-    ]
-    if rows:
-        session.execute(_asset_upsert(session.dialect.name), rows)
 
 
 def record_failures(

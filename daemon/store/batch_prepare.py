@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Delete, Executable, Select, bindparam, delete, or_, select
 
+from daemon.store.driver_in import driver_in
+from daemon.store.driver_many import driver_many
 from daemon.store.statements import chunks, dialect_insert, ids_param
 from daemon.store.tables import asset_states, media_files, pending_deletions, pim_owners
 
@@ -65,19 +67,18 @@ def claim_keys(
     if not claims:
         return {}
     by_key = {(f, c): d for d, f, c in claims}
-    rows = [
-        {"pim": pim, "family": f, "code": c, "source": source, "dam_id": d, "changed_at": now}
-        for (f, c), d in sorted(by_key.items())
-    ]
-    dialect = session.dialect.name
-    session.execute(_claim(dialect), rows)
+    rows = [(f, c, d) for (f, c), d in sorted(by_key.items())]
+    claim = driver_many(session, "claim", _claim, _CLAIM_COLUMNS)
+    claim.run(session, rows, {"pim": pim, "source": source, "changed_at": now})
     refused: dict[tuple[str, str], str] = {}
+    elsewhere = driver_in(session, "owned_elsewhere", _owned_elsewhere, "codes")
+    drop_held = driver_in(session, "drop_held", _drop_held, "codes")
     for family, codes in _by_family(by_key).items():
         for part in chunks(codes):
             params = {"source": source, "pim": pim, "family": family, "codes": list(part)}
-            found = session.execute(_owned_elsewhere(), params)
-            refused.update({(family, r.code): r.source for r in found})
-            session.execute(_drop_held(), params)
+            found = elsewhere.run(session, params)
+            refused.update({(family, code): owner for code, owner in found})
+            drop_held.run(session, params)
     return refused
 
 
@@ -93,19 +94,12 @@ def record_intents(session: Connection, source: str, intents: Sequence[Key], now
     managed values are unknown (NULL): a revived row's keys belonged to the deleted asset.
     """
     rows = [
-        {
-            "source": source,
-            "dam_id": dam_id,
-            "family": family,
-            "code": code,
-            "content_hash": "",
-            "deleted": False,
-            "last_synced_at": now,
-        }
+        (dam_id, family, code)
         for dam_id, (family, code) in {i[0]: (i[1], i[2]) for i in intents}.items()
     ]
     if rows:
-        session.execute(_intent(session.dialect.name), rows)
+        shared = {"source": source, "content_hash": "", "deleted": False, "last_synced_at": now}
+        driver_many(session, "intent", _intent, _INTENT_COLUMNS).run(session, rows, shared)
 
 
 def record_media(session: Connection, source: str, codes: Mapping[str, str], now: datetime) -> None:
@@ -116,6 +110,19 @@ def record_media(session: Connection, source: str, codes: Mapping[str, str], now
             for c, m in sorted(codes.items())
         ]
         session.execute(_media(session.dialect.name), rows)
+
+
+#: A claim's columns, and an intent's: rows give the varying ones (see :mod:`.driver_many`).
+_CLAIM_COLUMNS = ("pim", "family", "code", "source", "dam_id", "changed_at")
+_INTENT_COLUMNS = (
+    "dam_id",
+    "family",
+    "code",
+    "source",
+    "content_hash",
+    "deleted",
+    "last_synced_at",
+)
 
 
 @functools.cache

@@ -19,18 +19,21 @@ the engine never names a PIM to the store (a source writes one PIM).
 from __future__ import annotations
 
 import copy
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, select, update
 
 from daemon.store import batch_prepare
 from daemon.store.batch_commit import chunks, upsert
 from daemon.store.batch_prepare import Key
+from daemon.store.driver_in import driver_in
 from daemon.store.session_boundary import SessionBoundary
+from daemon.store.statements import ids_param
 from daemon.store.tables import MAX_PIM_NAME, pending_deletions, pim_owners
 
 #: The PIM ``[pim]`` configures (``daemon.settings.connections.DEFAULT_PIM``, not imported: the
@@ -183,18 +186,14 @@ class OwnershipAccess(SessionBoundary):
         never heard of (a re-key's new code, written or not): this is where it is found again.
         """
         found: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        owners = pim_owners.c
         with self._read("live_keys") as session:
+            live = driver_in(session, "live_keys", _live_keys)
             for part in chunks(sorted(set(dam_ids))):
                 # Sorted here, not in SQL: an ORDER BY family, code would make SQLite walk the
                 # index giving that order (all of the PIM's rows) instead of (source, dam_id).
-                query = (
-                    select(owners.dam_id, owners.family, owners.code)
-                    .where(owners.source == source, owners.dam_id.in_(part))
-                    .where(owners.pim == self._pim, owners.action.is_(None))
-                )
-                for row in session.execute(query):
-                    found[row.dam_id].append((row.family, row.code))
+                params = {"source": source, "pim": self._pim, "ids": list(part)}
+                for dam_id, family, code in live.run(session, params):
+                    found[dam_id].append((family, code))
         return {dam_id: sorted(keys) for dam_id, keys in found.items()}
 
     def brake_figures(
@@ -313,6 +312,18 @@ class OwnershipAccess(SessionBoundary):
                     .values(action=action, changed_at=self._clock())
                 )
         return settled
+
+
+@functools.cache
+def _live_keys() -> Select[Any]:
+    """A source's live keys in one PIM for a list of DAM ids (built once)."""
+    owners = pim_owners.c
+    return select(owners.dam_id, owners.family, owners.code).where(
+        owners.source == bindparam("source"),
+        owners.dam_id.in_(ids_param()),
+        owners.pim == bindparam("pim"),
+        owners.action.is_(None),
+    )
 
 
 def record_withdrawn(

@@ -1,0 +1,27 @@
+"""
+What ``sync --once`` imports to wire its app: no event intake, no inbox consumer (they load only
+where events are on), so every cron pass starts without them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.cli.conftest import ROOT
+
+#: Loaded only by an app that serves or consumes events.
+EVENTS_ONLY = ("daemon.intake", "daemon.engine.inbox_consumer", "daemon.service.event_loops")
+
+
+def test_wiring_imports_no_event_intake() -> None:
+    code = (
+        "import json, sys\nimport daemon.service.wiring\nprint(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    loaded = json.loads(out)
+    assert "daemon.service.wiring" in loaded
+    assert [] == [m for m in loaded if m.startswith(EVENTS_ONLY)]
