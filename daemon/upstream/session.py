@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -68,13 +68,12 @@ from daemon.upstream.throttle import UpstreamLimiter, parse_retry_after
 _IN_ATTEMPT: ContextVar[bool] = ContextVar("damsync_upstream_in_attempt", default=False)
 
 
-@contextmanager
-def _attempting() -> Iterator[None]:
-    token = _IN_ATTEMPT.set(True)
-    try:
-        yield
-    finally:
-        _IN_ATTEMPT.reset(token)
+def _body_size(request: httpx.Request) -> int:
+    """The request body's size: a body held in memory is measured, not looked up in headers."""
+    content = getattr(request, "_content", None)
+    if isinstance(content, bytes) and content:
+        return len(content)
+    return int(request.headers.get("content-length") or 0)
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -142,7 +141,7 @@ class Upstream:
         base = self.client.base_url
         # A path on the base comes merged from the cache; any other URL is parsed once here,
         # for the origin check and the request alike.
-        merged = self._targets(spec.url)
+        merged = spec.url if isinstance(spec.url, httpx.URL) else self._targets(spec.url)
         target = httpx.URL(merged) if isinstance(merged, str) else merged
         # Defence in depth: callers decide per URL, but no code path may send our
         # credentials to another origin (another port, or https -> http, is one).
@@ -203,7 +202,7 @@ class Upstream:
         refreshed = False
         while True:
             request = await self._build(spec)
-            sent = int(request.headers.get("content-length") or 0)
+            sent = _body_size(request)
             started = time.perf_counter()
             status: int | None = None
             received = 0
@@ -307,8 +306,11 @@ class Upstream:
         """
 
         async def attempt() -> T:
-            with _attempting():
+            token = _IN_ATTEMPT.set(True)  # requests made meanwhile are part of it
+            try:
                 return handle(await self._attempt(spec, stream=False))
+            finally:
+                _IN_ATTEMPT.reset(token)
 
         return await self._retries(spec, attempt)
 
@@ -322,8 +324,11 @@ class Upstream:
         """
 
         async def attempt() -> httpx.Response:
-            with _attempting():
+            token = _IN_ATTEMPT.set(True)
+            try:
                 return await self._attempt(spec, stream=True)
+            finally:
+                _IN_ATTEMPT.reset(token)
 
         response = await self._retries(spec, attempt)
         try:

@@ -11,8 +11,6 @@ import asyncio
 import email.utils
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from aiolimiter import AsyncLimiter
@@ -98,23 +96,43 @@ class UpstreamLimiter:
         while (delay := self.paused_for) > 0:  # noqa: ASYNC110 (a deadline, not an event)
             await asyncio.sleep(delay)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self._wait_pause()
-        await self._acquire()
+    def slot(self) -> _Slot:
+        """
+        ``async with limiter.slot():`` one request in flight: waits for a pause to end, a free
+        slot, a pause that began meanwhile and the rate; the slot is given back on leaving.
+        """
+        return _Slot(self)
+
+
+class _Slot:
+    """One use of :meth:`UpstreamLimiter.slot` (a class: no generator per request)."""
+
+    __slots__ = ("_limiter",)
+
+    def __init__(self, limiter: UpstreamLimiter) -> None:
+        self._limiter = limiter
+
+    async def __aenter__(self) -> None:
+        limiter = self._limiter
+        if limiter._paused_until:
+            await limiter._wait_pause()
+        await limiter._acquire()
         try:
             # A 429 may have arrived while we queued for the slot.
-            await self._wait_pause()
-            if self._rate is not None:
-                await self._rate.acquire()
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            try:
-                yield
-            finally:
-                self.in_flight -= 1
-        finally:
-            self._release()
+            if limiter._paused_until:
+                await limiter._wait_pause()
+            if limiter._rate is not None:
+                await limiter._rate.acquire()
+        except BaseException:
+            limiter._release()
+            raise
+        limiter.in_flight += 1
+        limiter.peak_in_flight = max(limiter.peak_in_flight, limiter.in_flight)
+
+    async def __aexit__(self, *_: object) -> None:
+        limiter = self._limiter
+        limiter.in_flight -= 1
+        limiter._release()
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
