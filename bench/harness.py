@@ -119,7 +119,8 @@ def serve_sims(
             f"http://127.0.0.1:{pim_port}", f"http://127.0.0.1:{dam_port}", *(p.pid for p in procs)
         )
         _wait_ready(sims.pim_url, procs[0])
-        _wait_ready(sims.dam_url, procs[1])
+        # The DAM builds its dataset first: ~1 min for 999,999 assets on a loaded 2-core machine.
+        _wait_ready(sims.dam_url, procs[1], timeout=max(60.0, assets / 2500))
         yield sims
     finally:
         _stop(procs)

@@ -135,6 +135,14 @@ def run_floor_beside(work: Path, sims: Sims, mode: Mode, args: argparse.Namespac
         return asyncio.run(run_floor(config, floor_sims, mode=mode, page_size=page_size))
 
 
+def daemon_env(args: argparse.Namespace) -> dict[str, str]:
+    """
+    Returns:
+        ``--daemon-env NAME=VALUE`` pairs: added to the measured daemon's environment only.
+    """
+    return dict(item.split("=", 1) for item in args.daemon_env)
+
+
 def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, Any]:
     """
     Args:
@@ -159,7 +167,9 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
             engine = engine_settings(config)
             print(json.dumps({"engine": engine}), flush=True)
             sims_before = sim_cpu(sims)
-            daemon = run_daemon(config, sims, mode=mode, assets=size, workdir=work)
+            daemon = run_daemon(
+                config, sims, mode=mode, assets=size, workdir=work, env=daemon_env(args)
+            )
             sims_cpu = {k: round(v - sims_before[k], 2) for k, v in sim_cpu(sims).items()}
             print(json.dumps({**as_dict(daemon), "sims_cpu_s": sims_cpu}), flush=True)
             if daemon.exit_code != 0:
@@ -240,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--floor-page-size", type=int, default=None, help="the floor's alone (default: --page-size)"
+    )
+    parser.add_argument(
+        "--daemon-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set in the measured `damsync sync --once` only (e.g. MALLOC_MMAP_THRESHOLD_)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--no-report", action="store_true", help="skip docs and plot")

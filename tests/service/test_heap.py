@@ -1,0 +1,96 @@
+"""glibc's mmap threshold stays fixed: a freed page-sized buffer leaves the next one mapped."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from daemon.service.heap import fix_mmap_threshold
+
+# Runs in a fresh interpreter (the allocator's state is per process): allocates a listing-page
+# sized buffer, frees it, allocates another and reports how much of the second glibc mapped.
+PROBE = """
+import ctypes, json, sys
+from daemon.service.heap import fix_mmap_threshold
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+fixed = fix_mmap_threshold() if sys.argv[1] == "fix" else False
+first = bytes(450_000)
+del first
+before = libc.mallinfo2().hblkhd
+second = bytes(450_000)
+mapped = libc.mallinfo2().hblkhd - before
+print(json.dumps({"fixed": fixed, "mapped": mapped}))
+"""
+
+
+def _glibc_with_mallinfo2() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None)
+    return hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallinfo2")
+
+
+def _probe(mode: str, **env: str) -> dict[str, int]:
+    clean = {"PATH": "/usr/bin:/bin", **env}
+    if "PYTHONPATH" in os.environ:
+        clean["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True, env=clean
+    )
+    result: dict[str, int] = json.loads(done.stdout)
+    return result
+
+
+pytestmark = pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc >= 2.33 only")
+
+
+def test_without_the_fix_a_second_page_sized_buffer_comes_from_the_heap() -> None:
+    """The behaviour the fix exists for (if glibc stops doing this, the fix can go)."""
+    assert {"fixed": False, "mapped": 0} == _probe("plain")
+
+
+def test_with_the_fix_every_page_sized_buffer_is_mapped_and_given_back() -> None:
+    result = _probe("fix")
+    assert result["fixed"]
+    assert result["mapped"] >= 450_000
+
+
+def test_an_operator_setting_wins() -> None:
+    result = _probe("fix", MALLOC_MMAP_THRESHOLD_="1048576")
+    assert {"fixed": False, "mapped": 0} == result
+
+
+def test_it_can_be_called_twice() -> None:
+    assert fix_mmap_threshold() == fix_mmap_threshold()
+
+
+def test_the_asset_moving_commands_fix_it_only_in_their_own_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``sync``, ``run`` and ``migrate-pam`` call it; a command run in-process leaves it."""
+    from daemon.cli import common, startup
+
+    calls: list[int] = []
+
+    def fix() -> bool:
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr("daemon.service.heap.fix_mmap_threshold", fix)
+    monkeypatch.setattr(startup, "_armed", False)
+    assert not common.fixed_heap()
+    monkeypatch.setattr(startup, "_armed", True)
+    assert common.fixed_heap()
+    assert [1] == calls
