@@ -55,6 +55,8 @@ PAM_ENV = {
 }
 IN_FLIGHT = 4
 BATCH = 100
+#: Seconds between two lines of ``--timeline``.
+TIMELINE_EVERY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,27 +102,50 @@ def _count(requests: Any) -> int:
     return 0
 
 
-def _child(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[int, float, float]:
-    """Run ``cmd``; its exit code, peak RSS (wait4) and psutil-sampled peak RSS, in MiB."""
+def _child(
+    cmd: list[str], env: dict[str, str], cwd: Path, log: Path, timeline: Path | None = None
+) -> tuple[int, float, float]:
+    """
+    Run ``cmd``; its exit code, peak RSS (wait4) and psutil-sampled peak RSS, in MiB.
+
+    ``timeline``: also append ``seconds<TAB>RSS MiB`` every :data:`TIMELINE_EVERY` seconds (the
+    child's ``pam.progress`` log lines give the assets done at the same times).
+    """
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     sampled = 0
     watched = psutil.Process(proc.pid)
+    started = last = time.monotonic()
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid == proc.pid:
             break
         try:
-            sampled = max(sampled, watched.memory_info().rss)
+            rss = watched.memory_info().rss
         except psutil.NoSuchProcess:
-            pass
+            rss = 0
+        sampled = max(sampled, rss)
+        now = time.monotonic()
+        if timeline is not None and now - last >= TIMELINE_EVERY:
+            last = now
+            with timeline.open("a", encoding="utf-8") as handle:
+                handle.write(f"{now - started:.0f}\t{rss / 2**20:.1f}\n")
         time.sleep(0.2)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, usage.ru_maxrss / 1024, sampled / 2**20
 
 
-def run_once(assets: int, *, latency: float, products: int, workdir: Path) -> MigrationRun:
-    """Serve both simulators, migrate ``assets`` assets, read the figures."""
+def run_once(
+    assets: int,
+    *,
+    latency: float,
+    products: int,
+    workdir: Path,
+    launcher: list[str] | None = None,
+    timeline: Path | None = None,
+) -> MigrationRun:
+    """Serve both simulators, migrate ``assets`` assets, read the figures (``launcher``: what
+    runs ``damsync``, e.g. ``bench.pam_memtrace``'s traced child)."""
     seed = workdir / "pim-seed.json"
     seed.write_text(json.dumps(SEED), encoding="utf-8")
     pam_port, pim_port = free_port(), free_port()
@@ -143,11 +168,12 @@ def run_once(assets: int, *, latency: float, products: int, workdir: Path) -> Mi
         procs.append(_spawn(workdir / "sim-pim.log", pim_cmd))
         _wait_ready(pam_url, procs[0])
         _wait_ready(pim_url, procs[1])
-        cmd = [DAMSYNC, "migrate-pam", "--from-api", pam_url, "--config", str(config)]
+        cmd = [*(launcher or [DAMSYNC]), "migrate-pam", "--from-api", pam_url]
+        cmd += ["--config", str(config)]
         cmd += ["--report", str(workdir / "report.csv")]
         env = {**os.environ, **PAM_ENV}
         started = time.monotonic()
-        code, peak, sampled = _child(cmd, env, workdir, workdir / "migrate.log")
+        code, peak, sampled = _child(cmd, env, workdir, workdir / "migrate.log", timeline)
         wall = time.monotonic() - started
         pam, pim = _stats(pam_url), _stats(pim_url)
     finally:
@@ -229,13 +255,26 @@ def main() -> None:
     parser.add_argument("--ceiling-latency", type=float, default=0.05)
     parser.add_argument("--products", type=int, default=0, help="legacy products (links pass)")
     parser.add_argument("--json", type=Path, help="Also write the runs here.")
+    parser.add_argument(
+        "--keep", type=Path, help="Keep each run's directory (logs, report, RSS timeline) here."
+    )
     args = parser.parse_args()
     runs = []
     for assets in args.assets:
         with tempfile.TemporaryDirectory(prefix="pam-bench-") as tmp:
-            run = run_once(assets, latency=args.latency, products=args.products, workdir=Path(tmp))
+            workdir = Path(tmp)
+            if args.keep is not None:
+                workdir = args.keep / f"assets-{assets}"
+                workdir.mkdir(parents=True, exist_ok=True)
+            run = run_once(
+                assets,
+                latency=args.latency,
+                products=args.products,
+                workdir=workdir,
+                timeline=workdir / "rss-timeline.tsv",
+            )
             if run.exit_code != 0:
-                log = (Path(tmp) / "migrate.log").read_text(encoding="utf-8", errors="replace")
+                log = (workdir / "migrate.log").read_text(encoding="utf-8", errors="replace")
                 raise SystemExit(f"migrate-pam exited {run.exit_code}:\n{log[-3000:]}")
         runs.append(run)
         print(table([run], args.ceiling_latency), flush=True)

@@ -158,6 +158,7 @@ class PamApi:
         items = document.get("_embedded", {}).get("items") if isinstance(document, dict) else None
         if not isinstance(items, list):
             raise self.upstream.protocol_error(spec, response, "a page without _embedded.items")
+        _release_body(response)
         return document  # type: ignore[no-any-return]
 
     async def assets(self) -> AsyncIterator[PamRead]:
@@ -239,6 +240,20 @@ class PamApi:
                 size=size,
                 checksum=digest.hexdigest(),
             )
+
+
+def _release_body(response: httpx.Response) -> None:
+    """
+    Drop a parsed page's body (issue 18: memory stays flat whatever the number of assets).
+
+    httpx's request, response and stream objects refer to each other: a response is freed only
+    by a full pass of the cyclic garbage collector, which a listing seldom triggers (each page
+    leaves a few dozen objects behind, a full pass waits for tens of thousands). Those objects
+    are small, the body is not: a page of 100 assets is about 350 KB, so every page read kept
+    its body until that pass and the listing's memory grew with the number of assets (1-2 KiB
+    per asset). Once parsed, the body is not needed; the few small objects wait for the pass.
+    """
+    response._content = b""
 
 
 class _NoLocaleRefused(Exception):
