@@ -54,14 +54,13 @@ def value_keys(mapped: MappedAsset) -> frozenset[ValueKey]:
     Returns:
         ``(attribute, locale, channel)`` of each value.
     """
-    # A list first: a frozenset is built from one faster than from a generator.
-    return frozenset(
-        [
-            (attr, v.locale, v.channel)
-            for attr, values in mapped.asset.values.items()
-            for v in values
-        ]
-    )
+    # A list first: a frozenset is built from one faster than from a generator; a plain loop,
+    # not a nested comprehension (a function call per asset before Python 3.12).
+    keys: list[ValueKey] = []
+    for attr, values in mapped.asset.values.items():
+        for v in values:
+            keys.append((attr, v.locale, v.channel))
+    return frozenset(keys)
 
 
 def _previous(mapped: MappedAsset, state: AssetState | None) -> frozenset[ValueKey] | None:

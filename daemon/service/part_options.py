@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from daemon.engine.sync_pass import SyncOptions
 from daemon.engine.withdrawals import WithdrawalOptions
-from daemon.service.runtime import Schedule
+from daemon.service.job_schedule import Schedule
 from daemon.settings import SourceEntry
 from daemon.settings.root import FailureSettings
 from daemon.store import BackoffPolicy

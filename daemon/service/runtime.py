@@ -25,17 +25,9 @@ import time
 from asyncio import Event
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    JobExecutionEvent,
-)
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.engine.replica_leases import EXIT_SECOND_PROCESS, SourceOwnership
 from daemon.engine.replica_share import PimBudgets
@@ -43,6 +35,12 @@ from daemon.engine.source_jobs import replica_ownership
 from daemon.service.job_schedule import Schedule
 from daemon.settings.replicas import ReplicaSettings
 from daemon.telemetry import logs
+
+if TYPE_CHECKING:
+    # Imported where the scheduler is built: `sync --once` wires an app and never schedules,
+    # and APScheduler's scheduler (its plugin entry points among them) is a heavy import.
+    from apscheduler.events import JobExecutionEvent
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = structlog.get_logger(__name__)
 
@@ -208,6 +206,8 @@ class Runtime:
             job.modify(next_run_time=_now())
 
     def _schedule(self, app: Application) -> None:
+        from apscheduler.triggers.interval import IntervalTrigger
+
         assert self.scheduler is not None
         wanted = {r.name for r in app.runners} | {RETRY_JOB_ID}
         wanted |= {f"{r.name}:reconcile" for r in app.runners if r.schedule.reconcile_interval}
@@ -252,6 +252,8 @@ class Runtime:
         )
 
     def _on_event(self, event: JobExecutionEvent) -> None:
+        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
         if self.app is None:
             return
         kind = {
@@ -314,6 +316,9 @@ class Runtime:
             await self.app.aclose()
             self.stopped.set()
             return EXIT_SECOND_PROCESS
+        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_listener(
             self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR

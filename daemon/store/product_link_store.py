@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, tuple_, update
 
+from daemon.store.link_activation import LINK_STAGE, activate_wants, settle_unchanged
 from daemon.store.rows import FailureRecord, Lease, LeaseLostError
 from daemon.store.session_boundary import SessionBoundary
 from daemon.store.statements import CHUNK, chunks
@@ -38,8 +39,6 @@ from daemon.store.tables import (
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-#: The stage of failures of product links (a failures-table row per asset).
-LINK_STAGE = "links"
 #: Rows per ``IN`` of composite keys (each key is several parameters).
 KEY_CHUNK = 100
 #: A stored ``rule`` below this is a rule's index (rows written before rules had stable keys).
@@ -151,37 +150,6 @@ def fence_links(session: Connection, lease: Lease) -> None:
     ).first()
     if row is None:
         raise LeaseLostError(source=lease.source, epoch=lease.epoch)
-
-
-def activate_wants(session: Connection, source: str, dam_ids: Iterable[str]) -> None:
-    """
-    Inside a batch commit (one statement): the staged wants of the assets it wrote or found
-    unchanged become ready. Wants of assets that failed stay staged, never written.
-    """
-    w = product_link_wants.c
-    for part in chunks(sorted(set(dam_ids))):
-        session.execute(
-            update(product_link_wants)
-            .where(w.source == source, w.state == "staged", w.dam_id.in_(part))
-            .values(state="ready")
-        )
-
-
-def settle_unchanged(session: Connection, source: str, dam_ids: Iterable[str]) -> None:
-    """
-    Inside a batch commit: assets found unchanged settle their failures, except a dead-lettered
-    link failure (its links are tried again when the asset is written again).
-    """
-    f, a = failures.c, failure_attempts.c
-    for part in chunks(sorted(set(dam_ids))):
-        keep = (f.stage == LINK_STAGE) & f.dead_lettered
-        session.execute(delete(failures).where(f.source == source, f.dam_id.in_(part), ~keep))
-        kept = select(f.dam_id).where(f.source == source, f.dam_id.in_(part))
-        session.execute(
-            delete(failure_attempts).where(
-                a.source == source, a.dam_id.in_(part), a.dam_id.not_in(kept)
-            )
-        )
 
 
 class ProductLinkStore(SessionBoundary):
@@ -406,4 +374,5 @@ __all__ = [
     "WantedLink",
     "activate_wants",
     "fence_links",
+    "settle_unchanged",
 ]

@@ -25,3 +25,21 @@ def test_wiring_imports_no_event_intake() -> None:
     loaded = json.loads(out)
     assert "daemon.service.wiring" in loaded
     assert [] == [m for m in loaded if m.startswith(EVENTS_ONLY)]
+
+
+#: APScheduler's scheduler, executors and job stores: built only by the daemon's Runtime.run.
+SCHEDULER_ONLY = ("apscheduler.schedulers", "apscheduler.executors", "apscheduler.jobstores")
+
+
+def test_sync_once_wiring_imports_no_scheduler() -> None:
+    code = (
+        "import json, sys\nimport daemon.cli.sync_once, daemon.service.wiring\n"
+        "import daemon.service.part_options, daemon.service.runtime\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    loaded = json.loads(out)
+    assert "daemon.service.runtime" in loaded
+    assert [] == [m for m in loaded if m.startswith(SCHEDULER_ONLY)]

@@ -117,3 +117,20 @@ def test_rows_are_per_source(store, links, lease):
     assert [] == links.owned_in("dam", [SHOE.product_key])
     assert 1 == len(links.ready_wants("other", 10))
     del lease
+
+
+def test_activate_wants_readies_staged_rows_of_the_listed_ids_only(store, links):
+    """Across ``IN`` chunks; other ids, other sources and an empty list change nothing."""
+    from daemon.store.link_activation import activate_wants
+    from daemon.store.statements import CHUNK
+
+    ids = [f"a{i:04d}" for i in range(CHUNK + 3)]
+    links.stage("dam", [*ids, "left"], [*(want(i, SHOE) for i in ids), want("left", SHOE)])
+    links.stage("other", ["a0000"], [want("a0000", BOOT)])
+    with store.engine.begin() as session:
+        activate_wants(session, "dam", [])
+    assert [] == links.ready_wants("dam", 10)
+    with store.engine.begin() as session:
+        activate_wants(session, "dam", [*reversed(ids), ids[0]])
+    assert sorted(ids) == sorted(w.dam_id for w in links.ready_wants("dam", 10 * CHUNK))
+    assert [] == links.ready_wants("other", 10)
