@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import psutil
 import structlog
 
 from bench.e2e import as_dict, idle_once, idle_pass, run_daemon, run_naive
@@ -55,6 +54,8 @@ def machine() -> dict[str, Any]:
     Returns:
         What the figures were measured on.
     """
+    import psutil  # the bench extra: `make bench` installs it, `make test` does not
+
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
