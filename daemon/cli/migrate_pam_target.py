@@ -98,7 +98,11 @@ async def write(
     tracked, skipped = collect_skipped(line)
     async with target_pim(params) as pim:
         target: Any = pim if uploaded is None else _UploadCounted(pim, uploaded)
-        writer = PamWriter(target, fetcher, progress, tracked, in_place=params["in_place"])
+        # As many media transfers at once as the client lets requests in flight.
+        transfers = pim.upstream.limiter.max_in_flight
+        writer = PamWriter(
+            target, fetcher, progress, tracked, in_place=params["in_place"], transfers=transfers
+        )
         counts = await writer.run(plan, source, resolve)
         if products is not None:
             counts.product_links = await PamLinker(pim, line, skipped).run(plan, products)

@@ -7,7 +7,9 @@ The write path of a PAM migration: structure, binaries once each, assets in batc
    plan and steps, :mod:`daemon.engine.structure_apply`);
 2. for each asset, gets each media value's binary (:class:`PamFetcher`), hashes it, and uploads
    each distinct content once (``POST /asset-media-files``), reusing the code of a content
-   uploaded before, in this run or an earlier one (:class:`PamProgress`);
+   uploaded before, in this run or an earlier one (:class:`PamProgress`); up to ``transfers``
+   files (the PIM's ``max_in_flight``) are fetched and uploaded at once, and the assets are
+   reported and batched in the input's order (:mod:`daemon.engine.pam_transfers`);
 3. upserts the assets per family in batches of at most 100 (``PATCH .../assets``), and records
    each accepted asset with the fingerprint of what was written, so a re-run skips it while the
    PAM gives the same.
@@ -18,18 +20,21 @@ line); an asset the PIM refuses is one report line; the migration goes on.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from daemon.core.errors import PermanentError, PimRejected, SourceAssetError, SyncError
+from daemon.core.errors import PermanentError, SyncError
 from daemon.engine.pam_migrate import FamilyResolver, PamPlan, PamSource, outcome
 from daemon.engine.pam_report import ReportLine, report_lines
+from daemon.engine.pam_transfers import MediaPim, MediaProgress, PamFetcher, PamTransfers, Resolved
 from daemon.engine.pam_values import SkippedAsset, TargetAsset
 from daemon.engine.structure_apply import (
     StructurePim,
@@ -37,7 +42,7 @@ from daemon.engine.structure_apply import (
     apply_steps,
     plan_against,
 )
-from daemon.pam.pam_records import LocalFile, PamFile
+from daemon.pam.pam_records import PamFile
 from daemon.pim.models import AssetUpsertResult
 from daemon.pim.structure_records import JsonValue
 
@@ -58,38 +63,16 @@ class StructureConflictError(SyncError, PermanentError):
         self.lines = lines
 
 
-class PamTargetPim(StructurePim, Protocol):
+class PamTargetPim(StructurePim, MediaPim, Protocol):
     """The target PIM: structure upserts, media upload, bulk asset upsert."""
-
-    async def upload_media_file(
-        self,
-        source: str | os.PathLike[str],
-        *,
-        filename: str | None = None,
-        mime_type: str | None = None,
-    ) -> str: ...
 
     async def upsert_assets(
         self, family: str, assets: Iterable[Mapping[str, JsonValue]]
     ) -> list[AssetUpsertResult]: ...
 
 
-class PamFetcher(Protocol):
-    """A legacy file as a local file (downloaded or found on disk)."""
-
-    async def fetch(self, asset: str, file: PamFile) -> LocalFile: ...
-
-
-class PamProgress(Protocol):
+class PamProgress(MediaProgress, Protocol):
     """What earlier runs did: hashed keys, uploaded contents, written assets."""
-
-    def key_checksum(self, key: str) -> str | None: ...
-
-    def media_code(self, checksum: str) -> str | None: ...
-
-    def remember_file(self, key: str, checksum: str) -> None: ...
-
-    def remember_media(self, checksum: str, code: str) -> None: ...
 
     def asset_fingerprint(self, family: str, code: str) -> str | None: ...
 
@@ -135,6 +118,8 @@ class PamWriter:
         discard: Deletes a temporary download (injected by tests).
         in_place: The target is the same upgraded 4.0 database: media values keep the PAM
             file keys (``pam-migration.md`` §6); nothing is downloaded or uploaded.
+        transfers: Media transfers (fetch and upload) at once: the target PIM's
+            ``max_in_flight``. At most ``4 * transfers`` assets wait for their files.
     """
 
     def __init__(
@@ -146,6 +131,7 @@ class PamWriter:
         discard: Callable[[str], None] | None = None,
         *,
         in_place: bool = False,
+        transfers: int = 4,
     ) -> None:
         self.pim = pim
         self.fetcher = fetcher
@@ -155,6 +141,14 @@ class PamWriter:
         self.in_place = in_place
         self.counts = WriteCounts()
         self._batches: dict[str, list[tuple[TargetAsset, dict[str, JsonValue]]]] = {}
+        self.transfers = PamTransfers(
+            pim, fetcher, progress, self.counts, self.discard, limit=transfers, in_place=in_place
+        )
+        #: The assets in the input's order, each with its files' resolution (None: skipped).
+        self._window: deque[tuple[TargetAsset | SkippedAsset, asyncio.Task[Resolved] | None]] = (
+            deque()
+        )
+        self._window_size = 4 * transfers
 
     async def apply_structure(self, plan: PamPlan) -> int:
         """
@@ -177,14 +171,18 @@ class PamWriter:
     async def run(self, plan: PamPlan, source: PamSource, resolve: FamilyResolver) -> WriteCounts:
         """The whole write: structure, then every asset; returns the counts."""
         await self.apply_structure(plan)
-        async for read in source.reads():
-            item = outcome(plan, read, resolve)
-            if isinstance(item, SkippedAsset):
-                self.counts.skipped += 1
-                self._report(item)
-                continue
-            await self.add(item)
-        await self.flush()
+        try:
+            async for read in source.reads():
+                item = outcome(plan, read, resolve)
+                if isinstance(item, SkippedAsset):
+                    self.counts.skipped += 1
+                    self._skip(item)
+                    continue
+                await self.add(item)
+            await self.flush()
+        except BaseException:
+            await self._stop()
+            raise
         return self.counts
 
     def _report(self, item: TargetAsset | SkippedAsset) -> None:
@@ -192,78 +190,61 @@ class PamWriter:
             self.sink(line)
 
     async def add(self, asset: TargetAsset) -> None:
-        """Upload the media of one asset and queue it; a full batch is sent."""
+        """
+        Start resolving the media of one asset; the assets whose files are resolved, in the
+        input's order, are reported and queued, and a full batch is sent.
+        """
         if self.progress.asset_fingerprint(asset.family, asset.code) == fingerprint(asset):
             self.counts.unchanged += 1
             return
-        values: dict[str, list[JsonValue]] = {}
-        for value in asset.values:
-            data: JsonValue
-            if isinstance(value.data, PamFile):
-                code = await self._media(asset, value.data)
-                if code is None:
+        task = asyncio.create_task(self.transfers.resolve(asset))
+        self._window.append((asset, task))
+        await self._drain(self._window_size)
+
+    def _skip(self, item: SkippedAsset) -> None:
+        """Report a skipped asset in its place among the assets still resolving."""
+        if self._window:
+            self._window.append((item, None))
+        else:
+            self._report(item)
+
+    async def _drain(self, keep: int) -> None:
+        """Finish the window's head while it is resolved or more than ``keep`` are waiting."""
+        window = self._window
+        try:
+            while window and (len(window) > keep or _resolved(window[0][1])):
+                item, task = window.popleft()
+                if task is None:
+                    self._report(item)
                     continue
-                data = code
-            elif isinstance(value.data, tuple):
-                data = list(value.data)
-            else:
-                data = value.data
-            entry: dict[str, JsonValue] = {
-                "locale": value.locale,
-                "channel": value.channel,
-                "data": data,
-            }
-            values.setdefault(value.attribute, []).append(entry)
+                resolved = await task
+                for line in resolved.lines:
+                    self.sink(line)
+                assert isinstance(item, TargetAsset)
+                await self._queue(item, resolved)
+        except BaseException:
+            await self._stop()
+            raise
+
+    async def _stop(self) -> None:
+        """The write failed: no new transfer; the ones in flight finish and record their codes."""
+        self.transfers.stopping = True
+        tasks = [task for _, task in self._window if task is not None]
+        self._window.clear()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _queue(self, asset: TargetAsset, resolved: Resolved) -> None:
         self._report(asset)
-        body: dict[str, JsonValue] = {"code": asset.code, "values": dict(values)}
+        body: dict[str, JsonValue] = {"code": asset.code, "values": dict(resolved.values)}
         batch = self._batches.setdefault(asset.family, [])
         batch.append((asset, body))
         if len(batch) >= BATCH:
             await self._send(asset.family)
 
-    async def _media(self, asset: TargetAsset, file: PamFile) -> str | None:
-        """The media file code of ``file``: known, or uploaded now; None when it failed."""
-        if self.in_place:
-            return file.key
-        checksum = file.checksum or self.progress.key_checksum(file.key)
-        if checksum is not None:
-            known = self.progress.media_code(checksum)
-            if known is not None:
-                self.counts.reused += 1
-                return known
-        try:
-            local = await self.fetcher.fetch(asset.code, file)
-        except SourceAssetError as exc:
-            self._file_failed(asset, file, f"cannot be fetched: {exc.reason}")
-            return None
-        try:
-            self.progress.remember_file(file.key, local.checksum)
-            known = self.progress.media_code(local.checksum)
-            if known is not None:
-                self.counts.reused += 1
-                return known
-            try:
-                code = await self.pim.upload_media_file(
-                    local.path, filename=local.original_name, mime_type=local.mime_type
-                )
-            except PimRejected as exc:
-                self._file_failed(asset, file, f"refused by the PIM: {exc}")
-                return None
-            self.progress.remember_media(local.checksum, code)
-            self.counts.uploads += 1
-            return code
-        finally:
-            if local.temporary:
-                self.discard(local.path)
-
-    def _file_failed(self, asset: TargetAsset, file: PamFile, why: str) -> None:
-        self.counts.files_failed += 1
-        self.sink(
-            ReportLine("skipped_file", asset.code, asset.family, file.key, f"file {file.key} {why}")
-        )
-
     async def flush(self) -> None:
-        """Send every queued batch."""
+        """Wait for the assets still resolving, then send every queued batch."""
+        await self._drain(0)
         for family in list(self._batches):
             await self._send(family)
 
@@ -301,6 +282,10 @@ class PamWriter:
             uploads=c.uploads,
             reused=c.reused,
         )
+
+
+def _resolved(task: asyncio.Task[Resolved] | None) -> bool:
+    return task is None or task.done()
 
 
 def _unlink(path: str) -> None:

@@ -1,5 +1,6 @@
 """
-A migration killed with SIGKILL and run again finishes with no duplicate upload (issue 18).
+A migration killed with SIGKILL and run again finishes with no duplicate upload beyond the ones
+in flight at the kill (issue 18).
 
 Both simulators are served on loopback; the migration runs as its own process, killed once the
 PIM has received some uploads, then run again to the end.
@@ -36,6 +37,8 @@ SEED = {
     "asset_families": [],
 }
 RUN = "from daemon.cli.migrate_pam import migrate_pam; migrate_pam()"
+#: The configuration's ``[pim.http] max_in_flight`` (unset: the default), the writer's transfers.
+MAX_IN_FLIGHT = 4
 
 
 def _start(
@@ -53,7 +56,8 @@ def _start(
 @pytest.mark.e2e
 @pytest.mark.parametrize("progress", ["state", "file"])
 def test_sigkill_then_rerun_uploads_each_content_once(tmp_path, progress):
-    """Killed after 10 uploads, run again: every asset written, uploads == distinct contents."""
+    """Killed after 10 uploads, run again: every asset written, no content uploaded twice but
+    the ones in flight at the kill."""
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     upgrade(state_url)
     pam_sock, pim_sock = bound_socket(), bound_socket()
@@ -81,10 +85,13 @@ def test_sigkill_then_rerun_uploads_each_content_once(tmp_path, progress):
     assert 0 == second.returncode, output.decode()[-3000:]
     assert 10 <= killed_at < state.uploads
     contents = {hashlib.sha256(m.content).digest() for m in state.media.values()}
-    # At most the one upload in flight at the kill is made again: the PIM answered it, but the
-    # process died before recording its code, and the PIM cannot find a media file by checksum.
+    # At most the uploads in flight at the kill are made again: the PIM may have answered them,
+    # but the process died before recording their codes. Akeneo's media file codes are random
+    # and its API has no idempotency key and no listing by checksum, so a re-run cannot find
+    # them. The writer runs up to the PIM's max_in_flight transfers at once (issue 18; 4 here,
+    # the default), hence up to 4 repeats (one when it sent one at a time).
     assert len(state.media) == state.uploads
-    assert 0 <= state.uploads - len(contents) <= 1, (state.uploads, len(contents))
+    assert 0 <= state.uploads - len(contents) <= MAX_IN_FLIGHT, (state.uploads, len(contents))
     assert 150 - 7 == len(state.families["pam_assets"].assets)  # 7 codes break the rule
     if progress == "state":  # the uploads are rows of the state database, no file beside
         engine = create_engine(state_url)
