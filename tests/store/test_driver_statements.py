@@ -21,6 +21,10 @@ from daemon.store.tables import asset_states, pim_owners
 WHEN = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 
 
+#: The columns the upsert tests bind: the varying ones first, then those shared by a batch.
+UPSERT_COLUMNS = ("dam_id", "code", "content_hash", "source", "family", "deleted", "last_synced_at")
+
+
 def _states_of(conn: Connection) -> list[tuple[object, ...]]:
     query = select(asset_states).order_by(asset_states.c.dam_id)
     return [tuple(row) for row in conn.execute(query)]
@@ -76,15 +80,7 @@ def test_driver_many_keeps_the_statements_own_values_and_conflict_rule(store: St
                 {**base, "dam_id": "gone", "code": "g", "deleted": True},
             ],
         )
-        columns = (
-            "dam_id",
-            "code",
-            "content_hash",
-            "source",
-            "family",
-            "deleted",
-            "last_synced_at",
-        )
+        columns = UPSERT_COLUMNS
         many = compile_many(_upsert(conn.dialect.name), conn.dialect, columns)
         shared = {"source": "s", "family": "f", "deleted": False, "last_synced_at": WHEN}
         many.run(conn, [("live", "l", "new"), ("gone", "g", "new")], shared)
@@ -193,14 +189,6 @@ def test_the_store_reports_a_refused_value_as_before(store: Store) -> None:
 
 def test_driver_many_is_compiled_once_per_driver(store: Store) -> None:
     with store.engine.connect() as conn:
-        columns = (
-            "dam_id",
-            "code",
-            "content_hash",
-            "source",
-            "family",
-            "deleted",
-            "last_synced_at",
-        )
+        columns = UPSERT_COLUMNS
         first = driver_many(conn, "test-once", _upsert, columns)
         assert first is driver_many(conn, "test-once", _upsert, columns)
