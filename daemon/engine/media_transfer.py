@@ -7,7 +7,8 @@ once (:mod:`daemon.engine.media_hold`, which states the memory bound); a larger 
 unknown size, is streamed into a spool file while its SHA-256 is computed, then uploaded from
 that file (re-opened on every retry). A binary whose checksum already has a media file code in
 the store is never uploaded again: a batch's codes are read in one trip
-(:meth:`MediaTransfer.prefetch`), an upload's is recorded at once (one store write each). The
+(:meth:`MediaTransfer.prefetch`), an upload's is recorded at once (the uploads that finish
+together share one store write, :mod:`daemon.engine.media_ledger`). The
 spool file, its size cap and what its OS errors mean live in :mod:`daemon.engine.media_spool`.
 
 Media codes are keyed by the normalised checksum ``algorithm:hex``
@@ -34,7 +35,7 @@ import asyncio
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -50,6 +51,7 @@ from daemon.engine.media_hold import (
     KeyLocks,
     stage_for,
 )
+from daemon.engine.media_ledger import MediaLedger
 from daemon.engine.media_spool import DEFAULT_MAX_BINARY_BYTES, BinaryOpener, SpoolFile
 from daemon.sources.checksums import (
     Checksum,
@@ -93,7 +95,8 @@ class MediaTransfer:
             bare-hex keys of earlier versions.
         concurrency: Transfers at once.
         spool_dir: Where spool files go (default: the system temp dir).
-        remember: Records ``checksum -> media code`` right after an upload.
+        remember: Records ``{checksum: media code}`` in one store transaction; called right
+            after uploads (those finishing together share one call).
         max_binary_bytes: Largest binary downloaded (``sync.max_binary_bytes``).
         memory_binary_bytes: Largest announced size held in memory instead of spooled.
         known_codes: ``checksums -> {checksum: media code}`` in one store read, for
@@ -108,7 +111,7 @@ class MediaTransfer:
         *,
         concurrency: int = 4,
         spool_dir: Path | None = None,
-        remember: Callable[[str, str], None] | None = None,
+        remember: Callable[[Mapping[str, str]], None] | None = None,
         max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
         memory_binary_bytes: int = MEMORY_BINARY_BYTES,
         known_codes: Callable[[list[str]], dict[str, str]] | None = None,
@@ -120,6 +123,7 @@ class MediaTransfer:
         self._slots = asyncio.Semaphore(concurrency)
         self._spool_dir = spool_dir
         self._remember = remember
+        self._ledger = MediaLedger(remember) if remember is not None else None
         self._max_binary_bytes = max_binary_bytes
         self._memory_binary_bytes = memory_binary_bytes
         self._spool_probed = False
@@ -246,13 +250,13 @@ class MediaTransfer:
         self, key: str, ours: Checksum, name: _Name, filename: str, code: str
     ) -> None:
         """Record an upload's code under its keys at once."""
-        if self._remember is not None:
+        if self._ledger is not None:
             # At once, not with the batch: a crash must not cost a second upload. Found by our
             # own SHA-256 too, when another asset comes without a checksum or with another
             # algorithm's; under its filename too when it is kept (transfers that need it).
-            keys = dict.fromkeys([key, ours.key, *name.recorded(key, ours.key, filename)])
-            await asyncio.to_thread(_remember_all, self._remember, list(keys), code)
-            self._note(dict.fromkeys(keys, code), [])
+            codes = dict.fromkeys([key, ours.key, *name.recorded(key, ours.key, filename)], code)
+            await self._ledger.record(codes)
+            self._note(codes, [])
 
     async def _lookup(self, keys: list[str], tried: set[str]) -> str | None:
         """The first media code known under ``keys``, skipping keys already asked for."""
@@ -287,12 +291,6 @@ def _debugging() -> bool:
     """Whether structlog's configured logger writes debug lines."""
     enabled = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
     return enabled is None or bool(enabled(None, logging.DEBUG))
-
-
-def _remember_all(remember: Callable[[str, str], None], keys: list[str], code: str) -> None:
-    """Record ``code`` under every key (in a worker thread: one hop for all)."""
-    for key in keys:
-        remember(key, code)
 
 
 def _all_known(known_code: Callable[[str], str | None], keys: list[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ once, with the ids in one expanding parameter (:mod:`daemon.store.statements`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -53,13 +53,14 @@ class AssetAccess(SessionBoundary):
             )
         return before is not None
 
-    def record_media(self, source: str, checksum: str, media_code: str) -> None:
+    def record_media(self, source: str, codes: Mapping[str, str]) -> None:
         """
-        Remember an upload at once, outside any batch: the binary exists in the PIM from now
-        on, whatever happens to its batch, so a crash never makes us upload it again.
+        Remember uploads (``{checksum: media code}``) at once, outside any batch, in one
+        transaction: the binaries exist in the PIM from now on, whatever happens to their
+        batches, so a crash never makes us upload them again.
         """
         with self._write("record_media") as session:
-            batch_prepare.record_media(session, source, {checksum: media_code}, self._clock())
+            batch_prepare.record_media(session, source, codes, self._clock())
 
     def record_intents(self, source: str, intents: Sequence[Key]) -> None:
         """Note ``(dam_id, family, code)`` of assets about to be written (see batch module)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,8 +64,8 @@ class Store:
         self.asked.append(checksum)
         return self.rows.get(checksum)
 
-    def remember(self, checksum: str, code: str) -> None:
-        self.rows[checksum] = code
+    def remember(self, codes: Mapping[str, str]) -> None:
+        self.rows.update(codes)
 
 
 def asset(checksum: str | None, asset_id: str = "a1") -> DamAsset:

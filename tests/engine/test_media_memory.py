@@ -163,7 +163,7 @@ async def test_same_bytes_are_deduplicated_after_a_memory_upload(tmp_path):
         pim,
         store.get,
         spool_dir=tmp_path,
-        remember=store.__setitem__,
+        remember=store.update,
     )
     first = await transfer.transfer(asset("a", data, size=len(data)))
     second = await transfer.transfer(asset("b", data, size=len(data)))

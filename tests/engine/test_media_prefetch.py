@@ -7,7 +7,7 @@ uploaded once and recorded at once (a crash must not cost a second upload).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,9 +58,9 @@ class Store:
         self.asked.append(checksum)
         return self.rows.get(checksum)
 
-    def remember(self, checksum: str, code: str) -> None:
-        self.recorded.append(checksum)
-        self.rows[checksum] = code
+    def remember(self, codes: Mapping[str, str]) -> None:
+        self.recorded.extend(codes)
+        self.rows.update(codes)
 
 
 def asset(n: int) -> DamAsset:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,8 +69,8 @@ class Store:
     def known(self, checksum: str) -> str | None:
         return self.rows.get(checksum)
 
-    def remember(self, checksum: str, code: str) -> None:
-        self.rows[checksum] = code
+    def remember(self, codes: Mapping[str, str]) -> None:
+        self.rows.update(codes)
 
 
 def asset(asset_id: str, checksum: str | None, url: str = "http://dam/f.pdf") -> DamAsset:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 
 from daemon.core.records import DamAsset
 from daemon.engine.media_transfer import MediaTransfer
@@ -32,10 +33,10 @@ async def test_the_next_download_starts_while_an_upload_is_recorded() -> None:
     recording = threading.Event()
     release = threading.Event()
 
-    def remember(checksum: str, code: str) -> None:  # in a worker thread
+    def remember(codes: Mapping[str, str]) -> None:  # in a worker thread
         recording.set()
         release.wait(timeout=30)
-        store.remember(checksum, code)
+        store.remember(codes)
 
     media = MediaTransfer(dam, pim, store.known, remember=remember, concurrency=1)
     first = asyncio.create_task(media.transfer(asset(1)))

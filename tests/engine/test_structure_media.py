@@ -164,7 +164,7 @@ async def test_an_upload_is_remembered_at_once(tmp_path):
         Pim(),
         lambda checksum: None,
         spool_dir=tmp_path,
-        remember=lambda checksum, code: remembered.append((checksum, code)),
+        remember=lambda codes: remembered.extend(codes.items()),
     )
     done = await transfer.transfer(dam_asset())
     assert [(done.checksum, done.media_code)] == remembered

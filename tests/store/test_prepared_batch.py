@@ -192,9 +192,9 @@ def test_statements_do_not_grow_with_the_batch(store, lease, run, size):
 def test_media_codes_are_remembered_and_found(store):
     """One upload remembered at once (one short transaction), found by its checksum."""
     with counting(store) as counts:
-        store.record_media("dam", "sha256:ab", "m/1")
+        store.record_media("dam", {"sha256:ab": "m/1"})
     assert (1, 1) == (counts.transactions, len(counts.statements))
-    store.record_media("dam", "sha256:ab", "m/2")  # uploaded again: the newer code wins
+    store.record_media("dam", {"sha256:ab": "m/2"})  # uploaded again: the newer code wins
     assert "m/2" == store.media_code("dam", "sha256:ab")
     assert store.media_code("other", "sha256:ab") is None
     assert store.media_code("dam", "sha256:cd") is None

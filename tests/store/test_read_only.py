@@ -75,11 +75,11 @@ def test_store_recovers_once_the_file_is_writable_again(db_path, freezer):
     store = Store.from_url(f"sqlite:///{db_path}")
     try:
         with pytest.raises(StoreUnavailableError, match="readonly"):
-            store.record_media("s", "c1", "m1")
+            store.record_media("s", {"c1": "m1"})
         # Reads keep working while read-only, and leave read-only connections in the pool.
         assert store.media_code("s", "c1") is None
         freezer.thaw(db_path)
-        store.record_media("s", "c2", "m2")
+        store.record_media("s", {"c2": "m2"})
         assert "m2" == store.media_code("s", "c2")
     finally:
         store.dispose()
@@ -99,8 +99,8 @@ def test_store_recovers_when_the_file_changed_while_connecting(db_path, freezer)
 
     try:
         with pytest.raises(StoreUnavailableError, match="readonly"):
-            store.record_media("s", "c1", "m1")
-        store.record_media("s", "c2", "m2")
+            store.record_media("s", {"c1": "m1"})
+        store.record_media("s", {"c2": "m2"})
         assert "m2" == store.media_code("s", "c2")
     finally:
         store.dispose()
