@@ -136,16 +136,16 @@ class KeyLocks:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, key: str | None) -> AsyncIterator[bool]:
-        """Hold ``key``'s lock (nothing for ``None``); yields whether another transfer had it."""
+    async def hold(self, key: str | None) -> AsyncIterator[None]:
+        """Hold ``key``'s lock (nothing for ``None``)."""
         if key is None:
-            yield False
+            yield
             return
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                yield users > 0
+                yield
         finally:
             lock, users = self._locks[key]
             if users <= 1:

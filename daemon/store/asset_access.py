@@ -142,25 +142,9 @@ def _media_codes() -> Select[Any]:
     )
 
 
-#: ``asset_states`` columns in :class:`AssetState` field order (rows unpack by position).
-_STATE_COLUMNS = tuple(
-    asset_states.c[name]
-    for name in (
-        "source",
-        "dam_id",
-        "family",
-        "code",
-        "content_hash",
-        "binary_checksum",
-        "media_code",
-        "dam_updated_at",
-        "deleted",
-        "last_synced_at",
-        "run_id",
-        "request_id",
-        "managed_values",
-    )
-)
+#: Every ``asset_states`` column, in table order: :class:`AssetState`'s field order (rows
+#: unpack by position; ``tests/store/test_driver_statements.py`` holds the two together).
+_STATE_COLUMNS = tuple(asset_states.c)
 
 #: Assets of a family mostly manage the same values: their stored text repeats, decode it once.
 _decode_keys = functools.lru_cache(maxsize=4096)(decode_value_keys)

@@ -48,19 +48,7 @@ def _encoded(keys: frozenset[ValueKey]) -> str:
 
 
 #: The columns a written asset sets (every one but the key ``source, dam_id``).
-_WRITTEN = (
-    "family",
-    "code",
-    "content_hash",
-    "binary_checksum",
-    "media_code",
-    "dam_updated_at",
-    "deleted",
-    "last_synced_at",
-    "run_id",
-    "request_id",
-    "managed_values",
-)
+_WRITTEN = tuple(column.name for column in asset_states.c if not column.primary_key)
 
 
 #: A written asset's row: the varying columns first, in the order ``write_assets`` gives them.

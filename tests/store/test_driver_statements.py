@@ -5,6 +5,7 @@ read exactly what SQLAlchemy's own execution does, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from daemon.core.errors import CheckpointError
 from daemon.store import AssetWrite, Store
 from daemon.store.driver_in import compile_in, driver_in
 from daemon.store.driver_many import compile_many, driver_many
+from daemon.store.rows import AssetState
 from daemon.store.statements import dialect_insert, ids_param
 from daemon.store.tables import asset_states, pim_owners
 
@@ -192,3 +194,8 @@ def test_driver_many_is_compiled_once_per_driver(store: Store) -> None:
         columns = UPSERT_COLUMNS
         first = driver_many(conn, "test-once", _upsert, columns)
         assert first is driver_many(conn, "test-once", _upsert, columns)
+
+
+def test_asset_state_fields_follow_the_table_columns() -> None:
+    """Asset states are read by position: AssetState's fields are the table's columns, in order."""
+    assert [c.name for c in asset_states.c] == [f.name for f in dataclasses.fields(AssetState)]
