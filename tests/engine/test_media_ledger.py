@@ -37,20 +37,26 @@ async def started(store: Store) -> None:
     await asyncio.to_thread(store.started.wait, 30)
 
 
+async def behind_a_write(
+    ledger: MediaLedger, store: Store, *later: Mapping[str, str]
+) -> tuple[asyncio.Task[None], list[asyncio.Task[None]]]:
+    """``{"a": "m/a"}`` being written (held), and a caller per mapping of ``later`` waiting."""
+    first = asyncio.create_task(ledger.record({"a": "m/a"}))
+    await started(store)
+    waiting = [asyncio.create_task(ledger.record(codes)) for codes in later]
+    await asyncio.sleep(0)  # every later caller has queued its codes
+    return first, waiting
+
+
 async def test_codes_finishing_during_a_write_go_together_in_the_next() -> None:
     store = Store()
     ledger = MediaLedger(store.write)
-    first = asyncio.create_task(ledger.record({"sha256:a": "m/a"}))
-    await started(store)
-    later = [
-        asyncio.create_task(ledger.record({f"sha256:{k}": f"m/{k}", f"md5:{k}": f"m/{k}"}))
-        for k in "bcde"
-    ]
-    await asyncio.sleep(0)  # every later caller has queued its codes
+    codes = [{f"sha256:{k}": f"m/{k}", f"md5:{k}": f"m/{k}"} for k in "bcde"]
+    first, later = await behind_a_write(ledger, store, *codes)
     assert not any(task.done() for task in [first, *later])  # none is written yet
     store.release.set()
     await asyncio.gather(first, *later)
-    assert [{"sha256:a": "m/a"}] == store.writes[:1]
+    assert [{"a": "m/a"}] == store.writes[:1]
     assert 2 == len(store.writes) == ledger.writes
     assert {f"{a}:{k}" for k in "bcde" for a in ("sha256", "md5")} == set(store.writes[1])
 
@@ -58,10 +64,7 @@ async def test_codes_finishing_during_a_write_go_together_in_the_next() -> None:
 async def test_a_caller_returns_only_once_its_own_codes_are_written() -> None:
     store = Store()
     ledger = MediaLedger(store.write)
-    first = asyncio.create_task(ledger.record({"a": "m/a"}))
-    await started(store)
-    second = asyncio.create_task(ledger.record({"b": "m/b"}))
-    await asyncio.sleep(0)
+    first, (second,) = await behind_a_write(ledger, store, {"b": "m/b"})
     store.release.set()
     await first
     assert 1 <= len(store.writes)
@@ -72,10 +75,7 @@ async def test_a_caller_returns_only_once_its_own_codes_are_written() -> None:
 async def test_a_failed_write_raises_in_each_of_its_callers_and_the_next_write_goes_on() -> None:
     store = Store(fail={0})
     ledger = MediaLedger(store.write)
-    first = asyncio.create_task(ledger.record({"a": "m/a"}))
-    await started(store)
-    second = asyncio.create_task(ledger.record({"b": "m/b"}))
-    await asyncio.sleep(0)
+    first, (second,) = await behind_a_write(ledger, store, {"b": "m/b"})
     store.release.set()
     with pytest.raises(StoreUnavailableError):
         await first
@@ -89,11 +89,7 @@ async def test_a_failed_write_raises_in_each_of_its_callers_and_the_next_write_g
 async def test_a_cancelled_caller_leaves_the_others_written() -> None:
     store = Store()
     ledger = MediaLedger(store.write)
-    first = asyncio.create_task(ledger.record({"a": "m/a"}))
-    await started(store)
-    gone = asyncio.create_task(ledger.record({"b": "m/b"}))
-    kept = asyncio.create_task(ledger.record({"c": "m/c"}))
-    await asyncio.sleep(0)
+    first, (gone, kept) = await behind_a_write(ledger, store, {"b": "m/b"}, {"c": "m/c"})
     gone.cancel()
     store.release.set()
     await asyncio.gather(first, kept)

@@ -12,9 +12,8 @@ import pytest
 
 from daemon.service.heap import fix_mmap_threshold
 
-# Runs in a fresh interpreter (the allocator's state is per process): allocates a listing-page
-# sized buffer, frees it, allocates another and reports how much of the second glibc mapped.
-PROBE = """
+# Each probe runs in a fresh interpreter (the allocator's state is per process).
+_HEADER = """
 import ctypes, json, sys
 from daemon.service.heap import fix_mmap_threshold
 
@@ -25,6 +24,13 @@ class Info(ctypes.Structure):
 
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = Info
+"""
+
+# Allocates a listing-page sized buffer, frees it, allocates another and reports how much of the
+# second glibc mapped.
+PROBE = (
+    _HEADER
+    + """
 fixed = fix_mmap_threshold() if sys.argv[1] == "fix" else False
 first = bytes(450_000)
 del first
@@ -33,21 +39,14 @@ second = bytes(450_000)
 mapped = libc.mallinfo2().hblkhd - before
 print(json.dumps({"fixed": fixed, "mapped": mapped}))
 """
+)
 
 
 # A mapped block freed before the fix (as while the daemon starts) doubles glibc's trim threshold
 # too; ~1 MB freed at the heap's top afterwards is given back only if the fix reset it.
-TRIM_PROBE = """
-import ctypes, json, sys
-from daemon.service.heap import fix_mmap_threshold
-
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-        "fordblks", "keepcost")]
-
-libc = ctypes.CDLL(None)
-libc.mallinfo2.restype = Info
+TRIM_PROBE = (
+    _HEADER
+    + """
 early = bytes(1_000_000)
 del early
 fixed = fix_mmap_threshold() if sys.argv[1] == "fix" else False
@@ -55,6 +54,7 @@ blocks = [bytes(10_000) for _ in range(100)]
 del blocks
 print(json.dumps({"fixed": fixed, "kept": libc.mallinfo2().keepcost}))
 """
+)
 
 
 def _glibc_with_mallinfo2() -> bool:
