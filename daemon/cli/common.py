@@ -1,5 +1,6 @@
 """
-Shared bits of the commands: the ``--config`` option, loading settings, logging setup.
+Shared bits of the commands: the ``--config`` (and other file) options, loading settings, logging
+setup.
 
 Every command module imports this one, ``--help`` included: the settings (pydantic, the mapping
 rules) and the logging setup (structlog) are imported when a command loads them, not here.
@@ -22,15 +23,25 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_option(func: F) -> F:
-    """``--config FILE`` (env ``DAMSYNC_CONFIG``)."""
+def file_option(flag: str, dest: str, envvar: str, help_text: str) -> Callable[[F], F]:
+    """A required ``flag FILE`` option (env ``envvar``), passed to the command as ``dest``."""
     return click.option(
-        "--config",
-        "config_path",
-        envvar="DAMSYNC_CONFIG",
+        flag,
+        dest,
+        envvar=envvar,
         required=True,
         type=click.Path(dir_okay=False),
-        help="The TOML configuration file (env DAMSYNC_CONFIG).",
+        help=help_text,
+    )
+
+
+def config_option(func: F) -> F:
+    """``--config FILE`` (env ``DAMSYNC_CONFIG``)."""
+    return file_option(
+        "--config",
+        "config_path",
+        "DAMSYNC_CONFIG",
+        "The TOML configuration file (env DAMSYNC_CONFIG).",
     )(func)
 
 
@@ -87,4 +98,4 @@ def fixed_heap() -> bool:
     return fix_mmap_threshold()
 
 
-__all__ = ["config_option", "fixed_heap", "known_source", "load", "setup_logs"]
+__all__ = ["config_option", "file_option", "fixed_heap", "known_source", "load", "setup_logs"]

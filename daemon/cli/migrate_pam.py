@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -40,6 +40,18 @@ SHOWN_LINES = 20
 CHOICE = click.Choice(["yes", "no", "auto"])
 #: An input file that must exist.
 INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _input_file_option(flag: str, help: str) -> Callable[[F], F]:
+    """An option naming an :data:`INPUT_FILE` (none given: ``None``)."""
+    return click.option(flag, type=INPUT_FILE, help=help)
+
+
+def _auto_choice_option(flag: str, help: str) -> Callable[[F], F]:
+    """A yes / no / auto option, ``auto`` by default (``help`` says what auto decides)."""
+    return click.option(flag, type=CHOICE, default="auto", show_default=True, help=help)
 
 
 def _fail(message: str) -> None:
@@ -227,38 +239,18 @@ class _ApiReader:
     show_default=True,
     help="The family of automatic (and the default of manual).",
 )
-@click.option(
-    "--family-map",
-    type=INPUT_FILE,
-    help="CSV code;family (family-by-family, manual).",
-)
-@click.option(
-    "--collection-map",
-    type=INPUT_FILE,
-    help="CSV attribute;family: product collection attributes.",
-)
-@click.option(
+@_input_file_option("--family-map", "CSV code;family (family-by-family, manual).")
+@_input_file_option("--collection-map", "CSV attribute;family: product collection attributes.")
+@_input_file_option(
     "--products-csv",
-    type=INPUT_FILE,
-    default=None,
-    help="Product export CSV (identifier + PAM collection columns): its links are written.",
+    "Product export CSV (identifier + PAM collection columns): its links are written.",
 )
-@click.option(
+@_input_file_option(
     "--product-models-csv",
-    type=INPUT_FILE,
-    default=None,
-    help="Product model export CSV (code + PAM collection columns): its links are written.",
+    "Product model export CSV (code + PAM collection columns): its links are written.",
 )
-@click.option(
-    "--attribute-map",
-    type=INPUT_FILE,
-    help="JSON role -> attribute code (CsvToAsset --mapping keys).",
-)
-@click.option(
-    "--structure",
-    type=INPUT_FILE,
-    help="manual: the modelled families (structure file).",
-)
+@_input_file_option("--attribute-map", "JSON role -> attribute code (CsvToAsset --mapping keys).")
+@_input_file_option("--structure", "manual: the modelled families (structure file).")
 @click.option(
     "--reference-type",
     type=click.Choice(["auto", "localizable", "non-localizable", "both"]),
@@ -271,30 +263,10 @@ class _ApiReader:
     show_default=True,
     help="Migrate the variation files.",
 )
-@click.option(
-    "--categories",
-    type=CHOICE,
-    default="auto",
-    show_default=True,
-    help="auto: when more than 1 category.",
-)
-@click.option(
-    "--end-of-use",
-    type=CHOICE,
-    default="auto",
-    show_default=True,
-    help="auto: when any asset has one.",
-)
-@click.option(
-    "--tag-options", type=CHOICE, default="auto", show_default=True, help="no: tags as text."
-)
-@click.option(
-    "--category-options",
-    type=CHOICE,
-    default="auto",
-    show_default=True,
-    help="no: categories as text.",
-)
+@_auto_choice_option("--categories", "auto: when more than 1 category.")
+@_auto_choice_option("--end-of-use", "auto: when any asset has one.")
+@_auto_choice_option("--tag-options", "no: tags as text.")
+@_auto_choice_option("--category-options", "no: categories as text.")
 @click.option(
     "--media-type",
     type=click.Choice(["auto", "image", "pdf", "other"]),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from daemon.cli.common import file_option
 from daemon.cli.output import echo_json, format_option, one_line
 from daemon.core.errors import ConfigError, SyncError
 
@@ -117,26 +118,19 @@ def _run(
         raise  # unreachable: _fail exits
 
 
-def _structure_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--structure",
-        "structure_path",
-        envvar="DAMSYNC_STRUCTURE",
-        required=True,
-        type=click.Path(dir_okay=False),
-        help="The structure file (TOML; env DAMSYNC_STRUCTURE).",
-    )(func)
-
-
-def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--config",
-        "config_path",
-        envvar="DAMSYNC_CONFIG",
-        required=True,
-        type=click.Path(dir_okay=False),
-        help="The TOML configuration file, for its PIM connection (env DAMSYNC_CONFIG).",
-    )(func)
+_structure_option = file_option(
+    "--structure",
+    "structure_path",
+    "DAMSYNC_STRUCTURE",
+    "The structure file (TOML; env DAMSYNC_STRUCTURE).",
+)
+#: ``--config`` read for its PIM connection only.
+_config_option = file_option(
+    "--config",
+    "config_path",
+    "DAMSYNC_CONFIG",
+    "The TOML configuration file, for its PIM connection (env DAMSYNC_CONFIG).",
+)
 
 
 def _pim_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -176,19 +176,15 @@ class PamLinker:
         bindings = await bind_attributes(plan, attributes, self.pim, labels or _no_labels)
         bound: dict[str, str] = {}
         for binding in bindings:
+            if binding.action == "created":
+                self.counts.attributes_created += 1
             if binding.action == "unbound":
                 self._note(
                     f"collection attribute {binding.attribute} is {binding.reason}",
                     field=binding.attribute,
                 )
-            elif binding.action == "created":
-                self.counts.attributes_created += 1
-                self._note(
-                    f"product attribute {binding.attribute}: {binding.reason}",
-                    family=binding.family,
-                    field=binding.attribute,
-                )
-            elif not binding.usable:
+            elif binding.action == "created" or not binding.usable:
+                # One line for an attribute created, and for one the target has but unusable.
                 self._note(
                     f"product attribute {binding.attribute}: {binding.reason}",
                     family=binding.family,
@@ -299,7 +295,7 @@ class PamLinker:
     ) -> None:
         for line, result in zip(lines, results, strict=True):
             identifier = str(line[KEYS[kind]])
-            if result.outcome in ("created", "updated"):
+            if result.ok:
                 self.counts.written += 1
                 continue
             self.counts.refused += 1

@@ -35,15 +35,16 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.client import JetStreamContext
 
-from daemon.core.errors import TransientError
 from daemon.core.events import DamEvent, EventOrigin
-from daemon.intake.ports import EventParseError, IntakeObserver, Parse, Persist
-from daemon.intake.rabbitmq_consumer import (
+from daemon.intake.broker_base import (
     CONNECT_BACKOFF,
     STORE_BACKOFF,
     Backoff,
+    BrokerConsumerBase,
     BrokerHealth,
+    stopped_within,
 )
+from daemon.intake.ports import IntakeObserver, Parse, Persist
 from daemon.settings.event_intake import BrokerSettings
 
 log = structlog.get_logger(__name__)
@@ -65,7 +66,7 @@ def nats_location(url: str) -> str:
     return ",".join(hosts)
 
 
-class NatsConsumer:
+class NatsConsumer(BrokerConsumerBase):
     """
     Consumes one source's JetStream durable pull consumer into the inbox until stopped.
 
@@ -100,15 +101,11 @@ class NatsConsumer:
     ) -> None:
         if settings.type != "nats" or not settings.stream or not settings.subject:
             raise ValueError("NatsConsumer needs nats broker settings with a stream and subject")
-        self._source = source
+        super().__init__(ORIGIN, source, parse, persist, observer, store_backoff)
         self._settings = settings
         self._stream = settings.stream
         self._subject = settings.subject
-        self._parse = parse
-        self._persist = persist
-        self._observer = observer
         self._setup_backoff = setup_backoff
-        self._store_backoff = store_backoff
         self._fetch_timeout = fetch_timeout
         self._connect_timeout = connect_timeout
         self._reconnect_wait = reconnect_wait
@@ -117,9 +114,7 @@ class NatsConsumer:
         self._log = log.bind(source=source, broker=self._broker, stream=settings.stream)
         self._client: Client | None = None
         self._subscribed = False
-        self._last_error: str | None = None
         self._logged_error: str | None = None
-        self._store_failures = 0
 
     def __repr__(self) -> str:
         return (
@@ -132,7 +127,7 @@ class NatsConsumer:
         """Connected and bound, the last error line, and whether the store answers."""
         client = self._client
         connected = self._subscribed and client is not None and client.is_connected
-        return BrokerHealth(connected, self._last_error, self._store_failures == 0)
+        return self._health(connected)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then finish the batch in hand and close."""
@@ -168,7 +163,7 @@ class NatsConsumer:
                 self._subscribed = False
                 with contextlib.suppress(*NATS_ERRORS):
                     await client.close()
-            if await _stopped_within(stop, self._setup_backoff.delay(attempt)):
+            if await stopped_within(stop, self._setup_backoff.delay(attempt)):
                 return
 
     async def _consume(self, client: Client, stop: asyncio.Event) -> None:
@@ -182,7 +177,7 @@ class NatsConsumer:
             except NATS_ERRORS as exc:
                 attempt += 1
                 self._failed("intake.nats_setup_failed", exc, self._setup_backoff.delay(attempt))
-                if await _stopped_within(stop, self._setup_backoff.delay(attempt)):
+                if await stopped_within(stop, self._setup_backoff.delay(attempt)):
                     return
         self._subscribed = True
         self._log.info(
@@ -202,7 +197,7 @@ class NatsConsumer:
                 continue  # nothing new
             except NATS_ERRORS as exc:  # disconnected: nats-py reconnects meanwhile
                 self._failed("intake.nats_fetch_failed", exc, self._setup_backoff.first)
-                if await _stopped_within(stop, self._setup_backoff.first):
+                if await stopped_within(stop, self._setup_backoff.first):
                     return
                 continue
             handling = asyncio.create_task(self._handle(messages, stop))
@@ -255,49 +250,23 @@ class NatsConsumer:
         try:
             added = await self._persist(events)
         except Exception as exc:  # nothing is lost: the messages are redelivered
-            delay = self._store_failed(exc)
+            delay = self._count_store_failure(exc)
             for message in readable:
                 await self._settle(message.nak(delay=delay), message)
-            await _stopped_within(stop, delay)  # fetching pauses as long as the redelivery
+            await stopped_within(stop, delay)  # fetching pauses as long as the redelivery
             return
-        if self._store_failures:
-            self._store_failures = 0
-            self._log.info("intake.nats_store_recovered")
+        self._store_answered()
         for message in readable:
             await self._settle(message.ack(), message)
-        if added.added:
-            self._observer.events_received(self._source, ORIGIN, added.added)
-        if added.duplicates:
-            self._observer.events_deduplicated(self._source, ORIGIN, added.duplicates)
+        self._count_stored(added)
 
     def _read(self, message: Msg) -> Sequence[DamEvent] | None:
         """The message's events, or ``None`` (counted and logged) when it cannot be read."""
-        try:
-            return self._parse(message.data)
-        except EventParseError as exc:
-            reason = exc.reason
-        except Exception as exc:  # a parser bug must not kill the consumer
-            reason = f"parser failed: {type(exc).__name__}"
-        self._observer.event_rejected(self._source, ORIGIN, "unparsable")
-        self._log.warning(
-            "intake.nats_message_rejected",
+        return self._read_body(
+            message.data,
             sequence=_sequence(message),
             message_id=(message.headers or {}).get("Nats-Msg-Id"),
-            reason=reason,
         )
-        return None
-
-    def _store_failed(self, exc: Exception) -> float:
-        """Count the failure, say so once per outage; the redelivery delay."""
-        self._store_failures += 1
-        self._observer.event_rejected(self._source, ORIGIN, "store_unavailable")
-        if self._store_failures == 1:
-            error = self._redact(f"{type(exc).__name__}: {exc}")
-            if isinstance(exc, TransientError):
-                self._log.warning("intake.nats_store_unavailable", error=error)
-            else:
-                self._log.error("intake.nats_store_unavailable", error=error)
-        return self._store_backoff.delay(self._store_failures)
 
     async def _settle(self, settlement: Awaitable[object], message: Msg) -> None:
         """Send an ack, nak or term; a lost one means JetStream redelivers after ``ack_wait``."""
@@ -350,13 +319,6 @@ def _sequence(message: Msg) -> int | None:
         return message.metadata.sequence.stream
     except (nats.errors.Error, ValueError, IndexError, AttributeError):
         return None
-
-
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait up to ``seconds``; ``True`` when ``stop`` was set (at once or meanwhile)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return stop.is_set()
 
 
 async def _until_done_or_stopped(

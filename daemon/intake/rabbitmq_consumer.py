@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
@@ -41,9 +40,16 @@ from aio_pika.exceptions import (
     ChannelPreconditionFailed,
 )
 
-from daemon.core.errors import TransientError
 from daemon.core.events import DamEvent, EventOrigin
-from daemon.intake.ports import EventParseError, IntakeObserver, Parse, Persist
+from daemon.intake.broker_base import (
+    CONNECT_BACKOFF,
+    STORE_BACKOFF,
+    Backoff,
+    BrokerConsumerBase,
+    BrokerHealth,
+    stopped_within,
+)
+from daemon.intake.ports import IntakeObserver, Parse, Persist
 from daemon.settings.event_intake import BrokerSettings
 
 log = structlog.get_logger(__name__)
@@ -52,40 +58,6 @@ ORIGIN: EventOrigin = "rabbitmq"
 
 #: What a broker call may raise when the connection or channel is gone (timeouts included).
 BROKER_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Pauses growing from ``first`` seconds, doubling, to at most ``most`` seconds."""
-
-    first: float
-    most: float
-
-    def delay(self, attempt: int) -> float:
-        """The pause after the ``attempt``-th consecutive failure (1-based)."""
-        return min(self.most, self.first * 2.0 ** max(0, min(attempt - 1, 30)))
-
-
-#: Between failed connections or setups; before a requeue while the store fails.
-CONNECT_BACKOFF = Backoff(1.0, 60.0)
-STORE_BACKOFF = Backoff(0.5, 30.0)
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerHealth:
-    """
-    A broker consumer's state, for ``/readyz`` and metrics.
-
-    Args:
-        connected: Connected and consuming right now.
-        last_error: The latest connection or setup error, one line without secrets; ``None``
-            until something failed (kept after recovery, for diagnosis).
-        store_available: ``False`` while persisting fails (messages are requeued meanwhile).
-    """
-
-    connected: bool
-    last_error: str | None
-    store_available: bool = True
 
 
 def _amqp_location(url: str) -> tuple[str, str]:
@@ -97,14 +69,7 @@ def _amqp_location(url: str) -> tuple[str, str]:
     return f"{host}:{port}", vhost
 
 
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait up to ``seconds``; ``True`` when ``stop`` was set (at once or meanwhile)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return stop.is_set()
-
-
-class RabbitConsumer:
+class RabbitConsumer(BrokerConsumerBase):
     """
     Consumes one source's RabbitMQ queue into the inbox until stopped.
 
@@ -137,14 +102,10 @@ class RabbitConsumer:
     ) -> None:
         if settings.type != "rabbitmq" or not settings.queue:
             raise ValueError("RabbitConsumer needs rabbitmq broker settings with a queue")
-        self._source = source
+        super().__init__(ORIGIN, source, parse, persist, observer, store_backoff)
         self._settings = settings
         self._queue_name = settings.queue
-        self._parse = parse
-        self._persist = persist
-        self._observer = observer
         self._connect_backoff = connect_backoff
-        self._store_backoff = store_backoff
         self._reconnect_interval = reconnect_interval
         self._connect_timeout = connect_timeout
         self._drain_seconds = drain_seconds
@@ -155,8 +116,6 @@ class RabbitConsumer:
         self._connection: AbstractRobustConnection | None = None
         self._consuming = False
         self._stopping = False
-        self._last_error: str | None = None
-        self._store_failures = 0
         self._store_turn = asyncio.Lock()
         self._handlers: set[asyncio.Task[object]] = set()
 
@@ -176,7 +135,7 @@ class RabbitConsumer:
             and not connection.is_closed
             and connection.connected.is_set()
         )
-        return BrokerHealth(connected, self._last_error, self._store_failures == 0)
+        return self._health(connected)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then finish or requeue what is in hand and close."""
@@ -193,7 +152,7 @@ class RabbitConsumer:
             except BROKER_ERRORS as exc:
                 attempt += 1
                 self._failed("intake.rabbitmq_connect_failed", exc, attempt)
-                if await _stopped_within(stop, self._connect_backoff.delay(attempt)):
+                if await stopped_within(stop, self._connect_backoff.delay(attempt)):
                     return
                 continue
             self._connection = connection
@@ -208,7 +167,7 @@ class RabbitConsumer:
                 await self._drain()
                 with contextlib.suppress(*BROKER_ERRORS):
                     await connection.close()
-            if await _stopped_within(stop, self._connect_backoff.delay(attempt)):
+            if await stopped_within(stop, self._connect_backoff.delay(attempt)):
                 return
 
     async def _consume(self, connection: AbstractRobustConnection, stop: asyncio.Event) -> None:
@@ -273,21 +232,10 @@ class RabbitConsumer:
                 self._handlers.discard(task)
 
     def _read(self, message: AbstractIncomingMessage) -> Sequence[DamEvent] | None:
-        """The message's events, or ``None`` (counted and logged) when it cannot be read."""
-        try:
-            return self._parse(message.body)
-        except EventParseError as exc:
-            reason = exc.reason
-        except Exception as exc:  # a parser bug must not kill the consumer: dead-letter it
-            reason = f"parser failed: {type(exc).__name__}"
-        self._observer.event_rejected(self._source, ORIGIN, "unparsable")
-        self._log.warning(
-            "intake.rabbitmq_message_rejected",
-            message_id=message.message_id,
-            delivery_tag=message.delivery_tag,
-            reason=reason,
+        """The message's events, or ``None`` (counted and logged): it is then dead-lettered."""
+        return self._read_body(
+            message.body, message_id=message.message_id, delivery_tag=message.delivery_tag
         )
-        return None
 
     async def _store(self, message: AbstractIncomingMessage, events: Sequence[DamEvent]) -> None:
         """Persist, then acknowledge; requeue after a pause when the store fails."""
@@ -298,14 +246,9 @@ class RabbitConsumer:
                 await self._store_failed(exc)
                 await self._settle(message.nack(requeue=True), message)
                 return
-        if self._store_failures:
-            self._store_failures = 0
-            self._log.info("intake.rabbitmq_store_recovered")
+        self._store_answered()
         await self._settle(message.ack(), message)
-        if added.added:
-            self._observer.events_received(self._source, ORIGIN, added.added)
-        if added.duplicates:
-            self._observer.events_deduplicated(self._source, ORIGIN, added.duplicates)
+        self._count_stored(added)
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -318,15 +261,7 @@ class RabbitConsumer:
 
     async def _store_failed(self, exc: Exception) -> None:
         """Count the failure, say so once per outage, and pause before the requeue."""
-        self._store_failures += 1
-        self._observer.event_rejected(self._source, ORIGIN, "store_unavailable")
-        if self._store_failures == 1:  # once per outage; anything but TransientError is a bug
-            say = self._log.warning if isinstance(exc, TransientError) else self._log.error
-            say(
-                "intake.rabbitmq_store_unavailable",
-                error=self._redact(f"{type(exc).__name__}: {exc}"),
-            )
-        delay = self._store_backoff.delay(self._store_failures)
+        delay = self._count_store_failure(exc)
         # Not the run's stop event: a stopping consumer cancels its handlers after draining.
         await asyncio.sleep(delay)
 

@@ -37,32 +37,11 @@ if TYPE_CHECKING:
     from daemon.mapping.plan import ConfigProblem
     from daemon.mapping.validate import mapping_warnings, validate_rules
 
-#: The names that need the mapper, its compiled plan and its converters.
-_FROM_MAPPER = frozenset(
-    {
-        "AssetKey",
-        "ManagedScope",
-        "MappedAsset",
-        "Mapper",
-        "MappingFailed",
-        "MappingResult",
-        "MediaRequest",
-        "MissingOption",
-        "Unmatched",
-        "content_hash",
-        "fill_media",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
     """Import a name of the mapper, the plan or the validation on first use, then keep it."""
     value: Any
-    if name in _FROM_MAPPER:
-        from daemon.mapping import mapper
-
-        value = getattr(mapper, name)
-    elif name == "ConfigProblem":
+    if name == "ConfigProblem":
         from daemon.mapping.plan import ConfigProblem
 
         value = ConfigProblem
@@ -70,6 +49,12 @@ def __getattr__(name: str) -> Any:
         from daemon.mapping import validate
 
         value = getattr(validate, name)
+    elif name in __all__:
+        # Every other lazy name is the mapper's (the eager ones are globals and never get here):
+        # its own ``__all__`` lists them, not a copy here.
+        from daemon.mapping import mapper
+
+        value = getattr(mapper, name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -51,6 +52,45 @@ def _outcome(status: int) -> Outcome:
 
 def _chunks(items: Sequence[Any], size: int = MAX_ITEMS) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _Placed(Protocol):
+    """A per-item result: it knows the item's position in the caller's input."""
+
+    @property
+    def index(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Placed)
+S = TypeVar("S")
+
+
+async def _sent_in_order(
+    results: list[R | None],
+    sendable: Sequence[S],
+    send: Callable[[Sequence[S]], Awaitable[list[R]]],
+    failed: Callable[[Sequence[S], PimError], list[R]],
+) -> list[R]:
+    """
+    Send ``sendable`` by requests of at most 100 items, concurrently, and return ``results``
+    (``None`` where an item was to be sent) filled with each item's result at its index.
+
+    ``send`` makes one request; when it fails as a whole (after the upstream's retries),
+    ``failed`` gives each of its items its ``failed`` result: no item is lost.
+    """
+
+    async def one(chunk: Sequence[S]) -> list[R]:
+        try:
+            return await send(chunk)
+        except PimError as exc:
+            return failed(chunk, exc)
+
+    batches = await asyncio.gather(*(one(chunk) for chunk in _chunks(sendable)))
+    for batch in batches:
+        for result in batch:
+            results[result.index] = result
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
 
 
 # --- assets ---------------------------------------------------------------------------------
@@ -109,14 +149,9 @@ async def upsert_assets(
             continue
         results.append(None)
         sendable.append((index, body["code"], body))
-    batches = await asyncio.gather(
-        *(_send_assets(upstream, family, chunk) for chunk in _chunks(sendable))
+    return await _sent_in_order(
+        results, sendable, partial(_send_assets, upstream, family), _failed_assets
     )
-    for batch in batches:
-        for result in batch:
-            results[result.index] = result
-    assert all(r is not None for r in results)
-    return [r for r in results if r is not None]
 
 
 async def _send_assets(
@@ -135,20 +170,23 @@ async def _send_assets(
     def handle(response: httpx.Response) -> list[AssetUpsertResult]:
         return _read_asset_answer(spec, response, chunk, codes)
 
-    try:
-        return await upstream.request(spec, handle)
-    except PimError as exc:
-        return [
-            AssetUpsertResult(
-                index=index,
-                code=code,
-                outcome="failed",
-                status_code=exc.status_code,
-                message=str(exc),
-                error=exc,
-            )
-            for index, code, _ in chunk
-        ]
+    return await upstream.request(spec, handle)
+
+
+def _failed_assets(
+    chunk: Sequence[tuple[int, str, dict[str, Any]]], exc: PimError
+) -> list[AssetUpsertResult]:
+    return [
+        AssetUpsertResult(
+            index=index,
+            code=code,
+            outcome="failed",
+            status_code=exc.status_code,
+            message=str(exc),
+            error=exc,
+        )
+        for index, code, _ in chunk
+    ]
 
 
 def _read_asset_answer(
@@ -247,13 +285,9 @@ async def upsert_lines(
         assert value is not None
         results.append(None)
         sendable.append((index, value, encoded))
-    batches = await asyncio.gather(
-        *(_send_lines(upstream, key, chunk) for chunk in _chunks(sendable))
+    return await _sent_in_order(
+        results, sendable, partial(_send_lines, upstream, key), partial(_failed_lines, key)
     )
-    for batch in batches:
-        for result in batch:
-            results[result.index] = result
-    return [r for r in results if r is not None]
 
 
 async def _send_lines(
@@ -272,22 +306,25 @@ async def _send_lines(
     def handle(response: httpx.Response) -> list[LineResult]:
         return _read_lines(spec, response, key, chunk)
 
-    try:
-        return await upstream.request(spec, handle)
-    except PimError as exc:
-        return [
-            LineResult(
-                index=index,
-                key=key,
-                value=value,
-                line=n,
-                outcome="failed",
-                status_code=exc.status_code,
-                message=str(exc),
-                error=exc,
-            )
-            for n, (index, value, _) in enumerate(chunk, start=1)
-        ]
+    return await upstream.request(spec, handle)
+
+
+def _failed_lines(
+    key: LineKey, chunk: Sequence[tuple[int, str, str]], exc: PimError
+) -> list[LineResult]:
+    return [
+        LineResult(
+            index=index,
+            key=key,
+            value=value,
+            line=n,
+            outcome="failed",
+            status_code=exc.status_code,
+            message=str(exc),
+            error=exc,
+        )
+        for n, (index, value, _) in enumerate(chunk, start=1)
+    ]
 
 
 def _read_lines(

@@ -43,8 +43,19 @@ class UpsertStatus(enum.Enum):
     UPDATED = 204
 
 
+class _ItemOutcome:
+    """What the results of a bulk write's items share: ``ok`` read from the ``outcome``."""
+
+    __slots__ = ()
+    outcome: Outcome
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("created", "updated")
+
+
 @dataclass(frozen=True, slots=True)
-class AssetUpsertResult:
+class AssetUpsertResult(_ItemOutcome):
     """
     The fate of one asset of a bulk upsert, reported at the asset's input position.
 
@@ -68,13 +79,9 @@ class AssetUpsertResult:
     errors: tuple[FieldError, ...] = ()
     error: PimError | None = field(default=None, compare=False)
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome in ("created", "updated")
-
 
 @dataclass(frozen=True, slots=True)
-class LineResult:
+class LineResult(_ItemOutcome):
     """
     The fate of one line of a product / product-model NDJSON bulk PATCH, in input order.
 
@@ -99,10 +106,6 @@ class LineResult:
     message: str = ""
     errors: tuple[FieldError, ...] = ()
     error: PimError | None = field(default=None, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in ("created", "updated")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ naming its path in the file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from daemon.settings.structure_file import (
@@ -58,30 +58,47 @@ GROUP = re.compile(r"\(\?(?:P?<([A-Za-z_][A-Za-z0-9_]*)>|'([A-Za-z_][A-Za-z0-9_]
 GROUP_TYPES = ("text", "single_option", "number")
 
 
+class _Coded(Protocol):
+    """A family, an attribute or an option of the file: what names it among its siblings."""
+
+    @property
+    def code(self) -> str: ...
+
+
+_Entry = TypeVar("_Entry", bound=_Coded)
+
+
 def structure_problems(model: StructureFile) -> Iterator[str]:
     """The rules spanning keys, one line each."""
     if len(model.families) > MAX_FAMILIES:
         yield f"families: at most {MAX_FAMILIES} asset families per PIM"
+    yield from _entries_problems(model.families, "families", "family", _family_problems)
+
+
+def _entries_problems(
+    entries: Sequence[_Entry],
+    where: str,
+    kind: str,
+    check: Callable[[_Entry, str], Iterator[str]] | None = None,
+) -> Iterator[str]:
+    """Each code declared twice, and each entry's own problems (``check`` with its path)."""
     seen: set[str] = set()
-    for index, family in enumerate(model.families):
-        where = f"families[{index}]"
-        if family.code in seen:
-            yield f"{where}.code: family {family.code!r} is declared twice"
-        seen.add(family.code)
-        yield from _family_problems(family, where)
+    for index, entry in enumerate(entries):
+        path = f"{where}[{index}]"
+        if entry.code in seen:
+            yield f"{path}.code: {kind} {entry.code!r} is declared twice"
+        seen.add(entry.code)
+        if check is not None:
+            yield from check(entry, path)
 
 
 def _family_problems(family: FamilyEntry, where: str) -> Iterator[str]:
     attributes = {a.code: a for a in family.attributes}
     if len(family.attributes) > MAX_ATTRIBUTES:
         yield f"{where}.attributes: at most {MAX_ATTRIBUTES} attributes per family"
-    codes: set[str] = set()
-    for index, attribute in enumerate(family.attributes):
-        path = f"{where}.attributes[{index}]"
-        if attribute.code in codes:
-            yield f"{path}.code: attribute {attribute.code!r} is declared twice"
-        codes.add(attribute.code)
-        yield from _attribute_problems(attribute, path)
+    yield from _entries_problems(
+        family.attributes, f"{where}.attributes", "attribute", _attribute_problems
+    )
     main = family.attribute_as_main_media
     if main is not None and getattr(attributes.get(main), "type", None) not in (
         "media_file",
@@ -145,11 +162,7 @@ def _attribute_problems(attribute: AttributeEntry, path: str) -> Iterator[str]:
     options = attribute.options or []
     if len(options) > MAX_OPTIONS:
         yield f"{path}.options: at most {MAX_OPTIONS} options per attribute"
-    codes: set[str] = set()
-    for index, option in enumerate(options):
-        if option.code in codes:
-            yield f"{path}.options[{index}].code: option {option.code!r} is declared twice"
-        codes.add(option.code)
+    yield from _entries_problems(options, f"{path}.options", "option")
 
 
 def _naming_problems(

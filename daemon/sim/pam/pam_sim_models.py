@@ -25,11 +25,11 @@ import random
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from daemon.sim.pam.pam_dataset import PamDataset
-from daemon.sim.pam.pam_sim_auth import SimError, authorize
-from daemon.sim.pam.pam_sim_products import DANGLING, index_in, listing
+from daemon.sim.pam.pam_sim_auth import authorize
+from daemon.sim.pam.pam_sim_products import DANGLING, item_endpoint, listing
 from daemon.sim.pam.pam_sim_routes import API, base_of, dataset_of
 
 MODEL = "model_{index:05d}"
@@ -100,16 +100,14 @@ async def list_models(request: Request) -> Response:
     return listing(request, path, total, "code", model_code_of, model_json)
 
 
-async def get_model(request: Request) -> Response:
-    """``GET /product-models/{code}``."""
-    authorize(request, right=None)
-    code = request.path_params["code"]
-    index = index_in(dataset_of(request).options.product_models, code, model_code_of)
-    if index is not None:
-        body = model_json(request, index, None)
-        del body["_links"]
-        return JSONResponse(body)
-    raise SimError(404, f'Product model "{code}" does not exist.')
+get_model = item_endpoint(
+    "get_model",
+    "/product-models",
+    lambda data: data.options.product_models,
+    model_code_of,
+    model_json,
+    "Product model",
+)
 
 
 __all__ = [

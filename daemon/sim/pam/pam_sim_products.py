@@ -14,13 +14,14 @@ sort in index order).
   with pitfalls, every seventh also links ``pam_deleted_asset`` (no such asset: a dangling link);
 - ``asset_notices``: one PDF asset (index ``10i + 7``) for every third product.
 
-:func:`listing` pages products and product models (:mod:`pam_sim_models`) alike.
+:func:`listing` pages products and product models (:mod:`pam_sim_models`) alike;
+:func:`item_endpoint` makes the ``GET`` of one of either.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -94,6 +95,10 @@ def product_json(request: Request, index: int, attributes: set[str] | None) -> d
     }
 
 
+#: The JSON of item ``index``, with only the ``attributes`` values (None: them all).
+Build = Callable[[Request, int, set[str] | None], dict[str, Any]]
+
+
 def _attributes_param(request: Request) -> set[str] | None:
     raw = request.query_params.get("attributes")
     return None if raw is None else {a for a in raw.split(",") if a}
@@ -105,7 +110,7 @@ def listing(
     total: int,
     key: str,
     code_of: Callable[[int], str],
-    build: Callable[[Request, int, set[str] | None], dict[str, Any]],
+    build: Build,
 ) -> Response:
     """
     A product-like listing of ``total`` items whose codes sort in index order: page (default)
@@ -141,6 +146,42 @@ def index_in(total: int, code: str, code_of: Callable[[int], str]) -> int | None
     return index if index < total and code_of(index) == code else None
 
 
+def item_endpoint(
+    name: str,
+    path: str,
+    total_of: Callable[[PamDataset], int],
+    code_of: Callable[[int], str],
+    build: Build,
+    noun: str,
+) -> Callable[[Request], Awaitable[Response]]:
+    """
+    The ``GET {path}/{code}`` handler of a product-like listing (see :func:`listing`): the
+    item's JSON without ``_links``, else a 404 naming the ``noun``.
+
+    Args:
+        name: The handler's name (its route's name).
+        path: The listing's path below the API root.
+        total_of: How many items the dataset has.
+        code_of: The code of item ``index``.
+        build: The item's JSON.
+        noun: What an item is called in the 404 message (``Product``).
+    """
+
+    async def get_one(request: Request) -> Response:
+        authorize(request, right=None)
+        code = request.path_params["code"]
+        index = index_in(total_of(dataset_of(request)), code, code_of)
+        if index is not None:
+            body = build(request, index, None)
+            del body["_links"]
+            return JSONResponse(body)
+        raise SimError(404, f'{noun} "{code}" does not exist.')
+
+    get_one.__name__ = get_one.__qualname__ = name
+    get_one.__doc__ = f"``GET {path}/{{code}}``."
+    return get_one
+
+
 async def list_products(request: Request) -> Response:
     """``GET /products``: page (default) or search_after pagination, sorted by identifier."""
     authorize(request, right=None)
@@ -148,16 +189,14 @@ async def list_products(request: Request) -> Response:
     return listing(request, f"{API}/products", total, "identifier", identifier_of, product_json)
 
 
-async def get_product(request: Request) -> Response:
-    """``GET /products/{code}``."""
-    authorize(request, right=None)
-    code = request.path_params["code"]
-    index = index_in(dataset_of(request).options.products, code, identifier_of)
-    if index is not None:
-        body = product_json(request, index, None)
-        del body["_links"]
-        return JSONResponse(body)
-    raise SimError(404, f'Product "{code}" does not exist.')
+get_product = item_endpoint(
+    "get_product",
+    "/products",
+    lambda data: data.options.products,
+    identifier_of,
+    product_json,
+    "Product",
+)
 
 
 def _attribute(code: str, kind: str, reference: str | None, base: str) -> dict[str, Any]:
@@ -201,6 +240,7 @@ __all__ = [
     "get_product",
     "identifier_of",
     "index_in",
+    "item_endpoint",
     "list_attributes",
     "list_products",
     "listing",
