@@ -80,22 +80,4 @@ def setup_logs(settings: Settings, *, level: str | None = None) -> None:
     logs.configure(level or settings.log_level, json=json)
 
 
-def fixed_heap() -> bool:
-    """
-    In a process started as ``damsync`` (not a command run in-process by tests): glibc's mmap
-    threshold fixed, so a long pass's page-sized buffers do not fragment the heap
-    (:mod:`daemon.service.heap`). For the commands that move many assets.
-
-    Returns:
-        Whether the threshold was set.
-    """
-    from daemon.cli import startup
-
-    if not startup.armed():
-        return False
-    from daemon.service.heap import fix_mmap_threshold
-
-    return fix_mmap_threshold()
-
-
-__all__ = ["config_option", "file_option", "fixed_heap", "known_source", "load", "setup_logs"]
+__all__ = ["config_option", "file_option", "known_source", "load", "setup_logs"]

@@ -80,6 +80,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The commands that move many assets: glibc's heap thresholds are fixed before their modules
+#: are imported (:func:`daemon.cli.startup.fixed_heap`).
+FIXED_HEAP = frozenset({"run", "sync", "migrate-pam"})
+
+
 class LazyGroup(click.Group):
     """
     A group whose commands are imported on first use (its ``--help`` imports none).
@@ -116,6 +121,10 @@ class LazyGroup(click.Group):
             return self.commands[cmd_name]
         if cmd_name not in self.lazy:
             return None
+        if cmd_name in FIXED_HEAP:
+            from daemon.cli import startup
+
+            startup.fixed_heap()
         module_name, _, attribute = self.lazy[cmd_name][0].partition(":")
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
@@ -154,4 +163,4 @@ def main() -> None:
     """Keep the Akeneo PIM Asset Manager in sync with your DAM."""
 
 
-__all__ = ["COMMANDS", "LazyGroup", "main"]
+__all__ = ["COMMANDS", "FIXED_HEAP", "LazyGroup", "main"]

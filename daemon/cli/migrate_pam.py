@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from daemon.cli import migrate_pam_inputs as inputs
-from daemon.cli.common import fixed_heap
 from daemon.cli.output import one_line
 from daemon.core.errors import ConfigError, SyncError
 
@@ -333,7 +332,6 @@ def migrate_pam(**params: Any) -> None:
         _fail("--from-csv needs --files DIR (the binaries) unless --dry-run")
     if not params["dry_run"] and params["config_path"] is None:
         _fail("writing needs the target PIM: --config FILE (or --dry-run to plan only)")
-    fixed_heap()
     from daemon.telemetry import logs
 
     # Log lines go to stderr: stdout carries the plan and the report.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from daemon.cli.common import config_option, fixed_heap, load
+from daemon.cli.common import config_option, load
 from daemon.core.errors import CheckpointError, ConfigError, SyncError
 
 if TYPE_CHECKING:
@@ -196,7 +196,6 @@ def _start_servers(
 )
 def run(config_path: str, migrate: bool) -> None:
     """Run the daemon: poll every source on its schedule until SIGTERM or Ctrl-C."""
-    fixed_heap()
     settings = load(config_path)
     try:
         code = asyncio.run(run_daemon(config_path, settings, migrate=migrate))

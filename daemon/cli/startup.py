@@ -53,6 +53,23 @@ def arm() -> None:
         gc.set_threshold(10_000, 20, 20)
 
 
+def fixed_heap() -> bool:
+    """
+    In an armed process: glibc's mmap and trim thresholds fixed (:mod:`daemon.service.heap`), so
+    a long pass's page-sized buffers do not fragment the heap. :class:`daemon.cli.main.LazyGroup`
+    calls it for the commands that move many assets, before it imports their modules: a block
+    freed while they import would already have moved glibc's dynamic thresholds.
+
+    Returns:
+        Whether the thresholds were set.
+    """
+    if not _armed:
+        return False
+    from daemon.service.heap import fix_mmap_threshold
+
+    return fix_mmap_threshold()
+
+
 def armed() -> bool:
     """Whether :func:`arm` was called in this process."""
     return _armed
@@ -76,4 +93,4 @@ def loading() -> Iterator[None]:
         gc.enable()
 
 
-__all__ = ["arm", "armed", "loading"]
+__all__ = ["arm", "armed", "fixed_heap", "loading"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from daemon.cli.common import config_option, fixed_heap, known_source, load
+from daemon.cli.common import config_option, known_source, load
 from daemon.cli.output import format_option
 
 if TYPE_CHECKING:
@@ -179,7 +179,6 @@ def sync(
 
     if diff and not dry_run:
         raise click.UsageError("--diff needs --dry-run (it reads the PIM, never writes it)")
-    fixed_heap()
     settings = load(config_path)
     for name in sources:
         known_source(settings, name)

@@ -112,11 +112,9 @@ def test_it_can_be_called_twice() -> None:
     assert fix_mmap_threshold() == fix_mmap_threshold()
 
 
-def test_the_asset_moving_commands_fix_it_only_in_their_own_process(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """``sync``, ``run`` and ``migrate-pam`` call it; a command run in-process leaves it."""
-    from daemon.cli import common, startup
+def test_it_is_fixed_only_in_a_damsync_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command run in-process (tests, CliRunner) leaves the allocator alone."""
+    from daemon.cli import startup
 
     calls: list[int] = []
 
@@ -126,7 +124,46 @@ def test_the_asset_moving_commands_fix_it_only_in_their_own_process(
 
     monkeypatch.setattr("daemon.service.heap.fix_mmap_threshold", fix)
     monkeypatch.setattr(startup, "_armed", False)
-    assert not common.fixed_heap()
+    assert not startup.fixed_heap()
     monkeypatch.setattr(startup, "_armed", True)
-    assert common.fixed_heap()
+    assert startup.fixed_heap()
     assert [1] == calls
+
+
+def test_the_asset_moving_commands_fix_it_before_their_modules_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``sync``, ``run`` and ``migrate-pam`` get it before their imports; the others never."""
+    import importlib
+
+    import click
+
+    from daemon.cli import startup
+
+    main = importlib.import_module("daemon.cli.main")
+    asked: list[str] = []
+    real = importlib.import_module
+
+    def load(name: str) -> object:
+        asked.append(name)
+        return real(name)
+
+    monkeypatch.setattr(startup, "fixed_heap", lambda: asked.append("fix") or True)
+    monkeypatch.setattr(importlib, "import_module", load)
+    group = main.main
+    assert isinstance(group, main.LazyGroup)
+    for name in ("status", "sync", "run", "migrate-pam", "db"):
+        group.commands.pop(name, None)
+        with click.Context(group) as ctx:
+            assert group.get_command(ctx, name) is not None
+    assert [
+        "daemon.cli.status",
+        "fix",
+        "daemon.cli.sync_once",
+        "fix",
+        "daemon.cli.run",
+        "fix",
+        "daemon.cli.migrate_pam",
+        "daemon.cli.db",
+    ] == asked
+    assert {"run", "sync", "migrate-pam"} == main.FIXED_HEAP
