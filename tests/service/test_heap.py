@@ -148,7 +148,11 @@ def test_the_asset_moving_commands_fix_it_before_their_modules_load(
         asked.append(name)
         return real(name)
 
-    monkeypatch.setattr(startup, "fixed_heap", lambda: asked.append("fix") or True)
+    def fix() -> bool:
+        asked.append("fix")
+        return True
+
+    monkeypatch.setattr(startup, "fixed_heap", fix)
     monkeypatch.setattr(importlib, "import_module", load)
     group = main.main
     assert isinstance(group, main.LazyGroup)
