@@ -44,7 +44,7 @@ from daemon.pim.reads import (
 from daemon.pim.responses import handle_delete, handle_upsert
 from daemon.pim.structure_docs import StructureMethods
 from daemon.pim.tokens import AppTokenAuth, PasswordAuth
-from daemon.settings.connections import PimSettings
+from daemon.settings.connections import DEFAULT_PIM, PimSettings
 from daemon.upstream.policy import (
     AttemptLimits,
     ErrorKinds,
@@ -82,6 +82,7 @@ class PimClient(CatalogMethods, StructureMethods):
             against the default CAs).
         limits: Per-attempt deadlines and the answer body cap (``pim.http`` keys).
         sleep: Injected backoff sleep, for tests.
+        name: Its ``upstream`` in logs and metrics (``pim``; ``pim:<name>`` for ``[pims.<name>]``).
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class PimClient(CatalogMethods, StructureMethods):
         tls: TlsOptions | None = None,
         limits: AttemptLimits | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        name: str = "pim",
     ) -> None:
         timeouts = timeouts or HttpTimeouts()
         limits = limits or AttemptLimits(key="pim.http")
@@ -105,7 +107,7 @@ class PimClient(CatalogMethods, StructureMethods):
             base_url=base_url,
             timeout=timeouts.to_httpx(),
             transport=transport,
-            verify=tls_verify(tls or TlsOptions(), upstream="pim", key=limits.key),
+            verify=tls_verify(tls or TlsOptions(), upstream=name, key=limits.key),
             # The limiter bounds requests; the pool is larger because an open download keeps
             # its connection after giving its limiter slot back.
             limits=httpx.Limits(
@@ -115,7 +117,7 @@ class PimClient(CatalogMethods, StructureMethods):
         )
         self.auth = auth
         self.upstream = Upstream(
-            "pim",
+            name,
             http,
             PIM_ERRORS,
             limiter=UpstreamLimiter(max_in_flight, rate_limit),
@@ -137,9 +139,10 @@ class PimClient(CatalogMethods, StructureMethods):
         observer: RequestObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry_cap: RetryPolicy | None = None,
+        name: str = DEFAULT_PIM,
     ) -> PimClient:
         """
-        Build a client from the ``[pim]`` configuration section; ``retry_cap`` caps
+        Build a client from the ``[pim]`` (or ``[pims.<name>]``) section; ``retry_cap`` caps
         ``pim.http.retry`` field by field (one-shot commands pass ``ONE_SHOT_RETRY``).
 
         Returns:
@@ -159,7 +162,7 @@ class PimClient(CatalogMethods, StructureMethods):
                 password=settings.password.get_secret_value(),
                 refresh_margin=settings.refresh_margin,
             )
-        http = settings.http
+        http, named = settings.http, name != DEFAULT_PIM
         return cls(
             str(settings.base_url),
             auth=auth,
@@ -170,7 +173,8 @@ class PimClient(CatalogMethods, StructureMethods):
             observer=observer,
             transport=transport,
             tls=TlsOptions.from_settings(http),
-            limits=AttemptLimits.from_settings(http, "pim.http"),
+            limits=AttemptLimits.from_settings(http, f"pims.{name}.http" if named else "pim.http"),
+            name=f"pim:{name}" if named else "pim",
         )
 
     def __repr__(self) -> str:

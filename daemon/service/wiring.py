@@ -88,6 +88,7 @@ class PimParts:
     @classmethod
     def build(
         cls,
+        name: str,
         pim: PimSettings,
         settings: Settings,
         services: Services,
@@ -98,7 +99,7 @@ class PimParts:
     ) -> PimParts:
         metrics = services.metrics
         client = PimClient.from_settings(
-            pim, observer=metrics, transport=transport, retry_cap=retry_cap
+            pim, observer=metrics, transport=transport, retry_cap=retry_cap, name=name
         )
         structure = StructureCache(
             client,
@@ -134,8 +135,7 @@ class SyncApp:
     Args:
         settings: The validated configuration.
         services: Process-wide store and metrics.
-        pim_transport: Injected PIM transport (tests, demo in-process): of every PIM not
-            named in ``pim_transports``.
+        pim_transport: Injected PIM transport (tests, demo) of every PIM not in ``pim_transports``.
         pim_transports: Injected PIM transports by PIM name (``default`` for ``[pim]``).
         source_transports: Injected DAM transports by source name.
         source_clocks: Injected monotonic clocks by source name (tests moving a DAM's clock).
@@ -187,6 +187,7 @@ class SyncApp:
         # per PIM, shared by every source that writes to it.
         pims = {
             name: PimParts.build(
+                name,
                 pim_settings,
                 settings,
                 services,

@@ -435,6 +435,19 @@ async def test_pim_metrics_carry_source_and_pim(tmp_path, sims, build):
     assert 0.0 == value("damsync_pim_requests_in_flight", pim="us")
     assert 0.0 == value("damsync_pim_requests_in_flight", pim="default")
 
+    # HTTP metrics tell the PIMs apart: ``[pims.us]`` is upstream ``pim:us``, ``[pim]`` is ``pim``.
+    def requests(upstream: str) -> float:
+        return sum(
+            float(sample.value)
+            for metric in registry.collect()
+            if metric.name == "damsync_http_requests"
+            for sample in metric.samples
+            if sample.name.endswith("_total") and sample.labels.get("upstream") == upstream
+        )
+
+    assert requests("pim:us") >= 1  # the token, the structure reads and the bulk PATCH
+    assert 0 == requests("pim")  # the default PIM's source did not run
+
 
 def test_a_reload_moves_a_source_to_another_pim(tmp_path):
     """A source whose PIM changed leaves its old damsync_source_pim_info series."""
