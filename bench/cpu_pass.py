@@ -15,12 +15,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import cast
 
-from bench.harness import ROOT, Mode, serve_sims, upgrade_db, write_config
+from bench.harness import ROOT, Mode, zero_latency_pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,24 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = dict(os.environ)
     env.update(pair.split("=", 1) for pair in args.daemon_env)
-    with tempfile.TemporaryDirectory(prefix="damsync-cpu-") as tmp:
-        work = Path(tmp)
-        url = f"sqlite:///{work / 'state.db'}"
-        upgrade_db(url)
-        with serve_sims(work, assets=args.assets, pim_latency=0.0, dam_latency=0.0) as sims:
-            config = write_config(
-                work / "damsync.toml", sims, mode=cast(Mode, args.mode), database_url=url
-            )
-            cmd = [sys.executable, "-m", "daemon", "sync", "--once", "--config", str(config)]
-            started = time.perf_counter()
-            with (work / "daemon.log").open("wb") as out:
-                child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
-                _, status, usage = os.wait4(child.pid, 0)
-            wall = time.perf_counter() - started
-            code = os.waitstatus_to_exitcode(status)
-            child.returncode = code  # reaped by wait4: Popen must not wait for it again
-            if code != 0:
-                sys.stderr.write((work / "daemon.log").read_text(errors="replace")[-3000:])
+    mode = cast(Mode, args.mode)
+    with zero_latency_pass("damsync-cpu-", assets=args.assets, mode=mode) as (work, config):
+        cmd = [sys.executable, "-m", "daemon", "sync", "--once", "--config", str(config)]
+        started = time.perf_counter()
+        with (work / "daemon.log").open("wb") as out:
+            child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
+            _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        child.returncode = code  # reaped by wait4: Popen must not wait for it again
+        if code != 0:
+            sys.stderr.write((work / "daemon.log").read_text(errors="replace")[-3000:])
     cpu = usage.ru_utime + usage.ru_stime
     print(
         json.dumps(

@@ -8,9 +8,11 @@ Nothing here measures; ``bench.e2e`` and ``bench.soak`` do.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -228,6 +230,28 @@ def write_config(
         text = text[: text.index("[sources.mapping]")] + LINK_MAPPING
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@contextmanager
+def zero_latency_pass(
+    prefix: str, *, assets: int, mode: Mode, page_size: int | None = None
+) -> Iterator[tuple[Path, Path]]:
+    """
+    A fresh SQLite store and both simulators with no latency, for one CPU-bound pass of
+    ``assets`` changed assets: yields the work directory and the configuration to run with
+    (``page_size``: the DAM items per page, default the configuration's).
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        url = f"sqlite:///{work / 'state.db'}"
+        upgrade_db(url)
+        with serve_sims(work, assets=assets, pim_latency=0.0, dam_latency=0.0) as sims:
+            config = write_config(work / "damsync.toml", sims, mode=mode, database_url=url)
+            if page_size is not None:
+                text = config.read_text(encoding="utf-8")
+                text = re.sub(r"(?m)^page_size = \d+", f"page_size = {page_size}", text)
+                config.write_text(text, encoding="utf-8")
+            yield work, config
 
 
 def upgrade_db(database_url: str) -> None:

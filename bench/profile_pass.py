@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import pstats
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import cast
 
-from bench.harness import ROOT, Mode, serve_sims, upgrade_db, write_config
+from bench.harness import ROOT, Mode, zero_latency_pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,30 +43,21 @@ def main(argv: list[str] | None = None) -> int:
         "(repeatable, relative to the repository: daemon/mapping, daemon/core/records.py)",
     )
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="damsync-prof-") as tmp:
-        work = Path(tmp)
-        url = f"sqlite:///{work / 'state.db'}"
-        upgrade_db(url)
-        with serve_sims(work, assets=args.assets, pim_latency=0.0, dam_latency=0.0) as sims:
-            config = write_config(
-                work / "damsync.toml", sims, mode=cast(Mode, args.mode), database_url=url
-            )
-            if args.page_size is not None:
-                text = config.read_text(encoding="utf-8")
-                text = re.sub(r"(?m)^page_size = \d+", f"page_size = {args.page_size}", text)
-                config.write_text(text, encoding="utf-8")
-            prof = work / "pass.prof"
-            cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "daemon"]
-            cmd += ["sync", "--once", "--config", str(config)]
-            with (work / "daemon.log").open("wb") as out:
-                subprocess.run(cmd, check=True, cwd=ROOT, stdout=out, stderr=out)
-            if args.save is not None:
-                shutil.copyfile(prof, args.save)
-            stats = pstats.Stats(str(prof))
-            stats.sort_stats("tottime").print_stats(args.top)
-            stats.sort_stats("cumulative").print_stats(args.top)
-            if args.own:
-                print_own(stats, args.own)
+    with zero_latency_pass(
+        "damsync-prof-", assets=args.assets, mode=cast(Mode, args.mode), page_size=args.page_size
+    ) as (work, config):
+        prof = work / "pass.prof"
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "daemon"]
+        cmd += ["sync", "--once", "--config", str(config)]
+        with (work / "daemon.log").open("wb") as out:
+            subprocess.run(cmd, check=True, cwd=ROOT, stdout=out, stderr=out)
+        if args.save is not None:
+            shutil.copyfile(prof, args.save)
+        stats = pstats.Stats(str(prof))
+        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats("cumulative").print_stats(args.top)
+        if args.own:
+            print_own(stats, args.own)
     return 0
 
 

@@ -32,7 +32,7 @@ class MediaLedger:
         self._pending: dict[str, str] = {}
         self._waiting: list[asyncio.Future[None]] = []
         self._writer: asyncio.Task[None] | None = None
-        #: Store writes made (a test and a benchmark read it).
+        #: Store writes made (the tests read it).
         self.writes = 0
 
     async def record(self, codes: Mapping[str, str]) -> None:

@@ -11,18 +11,25 @@ import sys
 
 from tests.cli.conftest import ROOT
 
+
+def loaded_after(*modules: str) -> list[str]:
+    """The modules a fresh interpreter holds once it imported ``modules``."""
+    code = (
+        f"import json, sys\nimport {', '.join(modules)}\nprint(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    loaded: list[str] = json.loads(out)
+    return loaded
+
+
 #: Loaded only by an app that serves or consumes events.
 EVENTS_ONLY = ("daemon.intake", "daemon.engine.inbox_consumer", "daemon.service.event_loops")
 
 
 def test_wiring_imports_no_event_intake() -> None:
-    code = (
-        "import json, sys\nimport daemon.service.wiring\nprint(json.dumps(sorted(sys.modules)))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    loaded = json.loads(out)
+    loaded = loaded_after("daemon.service.wiring")
     assert "daemon.service.wiring" in loaded
     assert [] == [m for m in loaded if m.startswith(EVENTS_ONLY)]
 
@@ -32,14 +39,11 @@ SCHEDULER_ONLY = ("apscheduler.schedulers", "apscheduler.executors", "apschedule
 
 
 def test_sync_once_wiring_imports_no_scheduler() -> None:
-    code = (
-        "import json, sys\nimport daemon.cli.sync_once, daemon.service.wiring\n"
-        "import daemon.service.part_options, daemon.service.runtime\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
+    loaded = loaded_after(
+        "daemon.cli.sync_once",
+        "daemon.service.wiring",
+        "daemon.service.part_options",
+        "daemon.service.runtime",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    loaded = json.loads(out)
     assert "daemon.service.runtime" in loaded
     assert [] == [m for m in loaded if m.startswith(SCHEDULER_ONLY)]
