@@ -6,12 +6,17 @@ traffic or a private DAM with its own CA. ``client_cert``/``client_key`` present
 certificate to DAMs that require mutual TLS. ``verify_tls = false`` is allowed for tests and
 emergencies, and logged once per client built, naming the upstream, so it is never silent.
 Bad files are a :class:`~daemon.core.errors.ConfigError` naming the key, raised at start.
+
+Upstreams with the default trust share one SSL context per process (:func:`default_context`):
+loading the CA bundle costs tens of milliseconds of CPU per context, and every client used to
+load its own (an SSL context is safe to share between connections and clients).
 """
 
 from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 import structlog
@@ -51,7 +56,18 @@ def _no_password() -> bytes:
     return b""
 
 
-def tls_verify(options: TlsOptions, *, upstream: str, key: str) -> ssl.SSLContext | bool:
+@cache
+def default_context() -> ssl.SSLContext:
+    """
+    httpx's default verification (certifi's CAs, hostnames checked), built once per process.
+
+    Callers must not change it: a context of their own (a CA file, a client certificate)
+    starts from a fresh one.
+    """
+    return httpx.create_ssl_context()
+
+
+def tls_verify(options: TlsOptions, *, upstream: str, key: str) -> ssl.SSLContext:
     """
     What to pass as ``httpx.AsyncClient(verify=...)`` for ``options``.
 
@@ -61,7 +77,8 @@ def tls_verify(options: TlsOptions, *, upstream: str, key: str) -> ssl.SSLContex
         key: The configuration section (``pim.http``, ``sources.<name>.http``), for errors.
 
     Returns:
-        ``True`` (httpx's default CAs) when nothing is configured, else an SSL context.
+        The process's shared :func:`default_context` when nothing is configured, else an SSL
+        context of the upstream's own.
 
     Raises:
         ConfigError: a file cannot be read or is not what its key says (names the key).
@@ -74,7 +91,7 @@ def tls_verify(options: TlsOptions, *, upstream: str, key: str) -> ssl.SSLContex
             hint="certificates are not checked: anyone on the path can read and change traffic",
         )
     if options.verify and options.ca_file is None and options.client_cert is None:
-        return True
+        return default_context()
     if not options.verify:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -99,4 +116,4 @@ def tls_verify(options: TlsOptions, *, upstream: str, key: str) -> ssl.SSLContex
     return context
 
 
-__all__ = ["TlsOptions", "tls_verify"]
+__all__ = ["TlsOptions", "default_context", "tls_verify"]

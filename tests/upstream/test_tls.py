@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from structlog.testing import capture_logs
 
@@ -22,6 +23,7 @@ from daemon.core.errors import ConfigError, SourceUnavailable
 from daemon.pim import PimClient
 from daemon.settings.connections import PimSettings
 from daemon.sources import build_source, load_source_settings
+from daemon.upstream.tls import TlsOptions, default_context, tls_verify
 from tests.upstream.loopback import DATE, Loopback, json_body
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -211,3 +213,20 @@ def test_contradictory_or_missing_tls_files_are_refused_at_load(pki, http, messa
     with pytest.raises(ConfigError) as info:
         load_source_settings(table("https://dam.test", **resolved))
     assert message in str(info.value)
+
+
+def test_upstreams_with_the_default_trust_share_one_context_and_others_get_their_own(pki):
+    """The CA bundle is loaded once per process; a CA file or a client certificate is never
+    added to that shared context."""
+    shared = tls_verify(TlsOptions(), upstream="pim", key="pim.http")
+    again = tls_verify(TlsOptions(), upstream="dam", key="sources.dam.http")
+    own_ca = tls_verify(TlsOptions(ca_file=str(pki.ca)), upstream="dam", key="sources.dam.http")
+    mutual = tls_verify(
+        TlsOptions(client_cert=str(pki.client_cert), client_key=str(pki.client_key)),
+        upstream="dam",
+        key="sources.dam.http",
+    )
+    assert (shared is again, shared is default_context()) == (True, True)
+    assert (own_ca is shared, mutual is shared) == (False, False)
+    assert (ssl.CERT_REQUIRED, True) == (shared.verify_mode, shared.check_hostname)
+    assert httpx.create_ssl_context().cert_store_stats() == shared.cert_store_stats()
