@@ -105,15 +105,15 @@ def record_intents(session: Connection, source: str, intents: Sequence[Key], now
 def record_media(session: Connection, source: str, codes: Mapping[str, str], now: datetime) -> None:
     """Remember ``checksum -> media file code`` pairs (an uploaded binary is never sent again)."""
     if codes:
-        rows = [
-            {"source": source, "checksum": c, "media_code": m, "recorded_at": now}
-            for c, m in sorted(codes.items())
-        ]
-        session.execute(_media(session.dialect.name), rows)
+        rows = sorted(codes.items())
+        shared = {"source": source, "recorded_at": now}
+        driver_many(session, "media", _media, _MEDIA_COLUMNS).run(session, rows, shared)
 
 
-#: A claim's columns, and an intent's: rows give the varying ones (see :mod:`.driver_many`).
+#: The columns of a claim, an intent and a media code: rows give the varying ones (see
+#: :mod:`.driver_many`).
 _CLAIM_COLUMNS = ("pim", "family", "code", "source", "dam_id", "changed_at")
+_MEDIA_COLUMNS = ("checksum", "media_code", "source", "recorded_at")
 _INTENT_COLUMNS = (
     "dam_id",
     "family",
