@@ -14,8 +14,8 @@ replaced by the code of its content in the target (``POST /asset-media-files``),
   except one whose answer the process did not live to record (at most ``limit``);
 - collects the report lines of the files left out per asset, so the writer emits them in the
   input's order;
-- when :attr:`stopping` is set (the write failed), starts no new transfer and lets the ones in
-  flight finish and record their codes.
+- when :attr:`stopping` is set (the write failed, or a transfer failed in a way no file absorbs),
+  starts no new transfer and lets the ones in flight finish and record their codes.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class TransferCounts(Protocol):
 
 
 class TransfersStopped(Exception):
-    """The write failed elsewhere: no new transfer starts."""
+    """The write or another transfer failed: no new transfer starts (see ``failure``)."""
 
 
 @dataclass(slots=True)
@@ -122,6 +122,8 @@ class PamTransfers:
         self.limit = limit
         self.in_place = in_place
         self.stopping = False
+        #: The first failure no file absorbed (it stopped the transfers), for the writer to raise.
+        self.failure: BaseException | None = None
         self._slots = asyncio.Semaphore(limit)
         self._pending: dict[str, asyncio.Future[str | None]] = {}
 
@@ -209,33 +211,52 @@ class PamTransfers:
             if self.stopping:
                 raise TransfersStopped
             try:
-                local = await self.fetcher.fetch(asset.code, file)
-            except SourceAssetError as exc:
-                self._failed(asset, file, f"cannot be fetched: {exc.reason}", lines)
-                return None
+                return await self._move(asset, file, checksum, claims, lines)
+            except BaseException as exc:
+                # A failure no file absorbs ends the write: no transfer starts from now on, not
+                # only once the writer reaches this asset in its window (those in flight finish).
+                self.stopping = True
+                if self.failure is None:
+                    self.failure = exc
+                raise
+
+    async def _move(
+        self,
+        asset: TargetAsset,
+        file: PamFile,
+        checksum: str | None,
+        claims: list[str],
+        lines: list[ReportLine],
+    ) -> _Outcome:
+        """One file fetched, hashed and uploaded (or found uploaded), holding a slot."""
+        try:
+            local = await self.fetcher.fetch(asset.code, file)
+        except SourceAssetError as exc:
+            self._failed(asset, file, f"cannot be fetched: {exc.reason}", lines)
+            return None
+        try:
+            self.progress.remember_file(file.key, local.checksum)
+            if local.checksum != checksum:
+                found = self._lookup(local.checksum)
+                if isinstance(found, str):
+                    self.counts.reused += 1
+                    return found
+                if found is not None:
+                    return found  # waited for with the slot and the file given back
+                self._claim(local.checksum, claims)
             try:
-                self.progress.remember_file(file.key, local.checksum)
-                if local.checksum != checksum:
-                    found = self._lookup(local.checksum)
-                    if isinstance(found, str):
-                        self.counts.reused += 1
-                        return found
-                    if found is not None:
-                        return found  # waited for with the slot and the file given back
-                    self._claim(local.checksum, claims)
-                try:
-                    code = await self.pim.upload_media_file(
-                        local.path, filename=local.original_name, mime_type=local.mime_type
-                    )
-                except PimRejected as exc:
-                    self._failed(asset, file, f"refused by the PIM: {exc}", lines)
-                    return None
-                self.progress.remember_media(local.checksum, code)
-                self.counts.uploads += 1
-                return code
-            finally:
-                if local.temporary:
-                    self.discard(local.path)
+                code = await self.pim.upload_media_file(
+                    local.path, filename=local.original_name, mime_type=local.mime_type
+                )
+            except PimRejected as exc:
+                self._failed(asset, file, f"refused by the PIM: {exc}", lines)
+                return None
+            self.progress.remember_media(local.checksum, code)
+            self.counts.uploads += 1
+            return code
+        finally:
+            if local.temporary:
+                self.discard(local.path)
 
     def _failed(self, asset: TargetAsset, file: PamFile, why: str, lines: list[ReportLine]) -> None:
         self.counts.files_failed += 1

@@ -34,7 +34,14 @@ import structlog
 from daemon.core.errors import PermanentError, SyncError
 from daemon.engine.pam_migrate import FamilyResolver, PamPlan, PamSource, outcome
 from daemon.engine.pam_report import ReportLine, report_lines
-from daemon.engine.pam_transfers import MediaPim, MediaProgress, PamFetcher, PamTransfers, Resolved
+from daemon.engine.pam_transfers import (
+    MediaPim,
+    MediaProgress,
+    PamFetcher,
+    PamTransfers,
+    Resolved,
+    TransfersStopped,
+)
 from daemon.engine.pam_values import SkippedAsset, TargetAsset
 from daemon.engine.structure_apply import (
     StructurePim,
@@ -217,7 +224,13 @@ class PamWriter:
                 if task is None:
                     self._report(item)
                     continue
-                resolved = await task
+                try:
+                    resolved = await task
+                except TransfersStopped:
+                    # Stopped by another asset's failure: that failure is the write's.
+                    if self.transfers.failure is None:
+                        raise
+                    raise self.transfers.failure from None
                 for line in resolved.lines:
                     self.sink(line)
                 assert isinstance(item, TargetAsset)

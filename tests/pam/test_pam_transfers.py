@@ -228,8 +228,10 @@ async def test_a_failure_lets_the_uploads_in_flight_finish_and_record_their_code
     assert sorted(pim.uploaded) == sorted(progress.media.values())
     assert [asyncio.current_task()] == list(asyncio.all_tasks())
     assert 0 == fetcher.held
-    # No new transfer once the failure is seen (21 fetches if the window's assets went on).
-    assert fetcher.fetches <= 9 + 4
+    # No transfer starts after the failing one, wherever it is in the writer's window (21
+    # fetches if the window's assets went on; up to 15 when the failure was only acted on once
+    # the writer reached it, depending on the uploads' thread hops).
+    assert 9 == fetcher.fetches
 
 
 class _Recorded:
