@@ -45,8 +45,10 @@ async def test_the_next_download_starts_while_an_upload_is_recorded() -> None:
         # One slot: the second download opens only once the first gave the slot back, which
         # is now before its code is recorded (the recording waits for ``release``).
         await asyncio.wait_for(dam.opening("2").wait(), timeout=10)
-        assert recording.is_set()
+        # The first transfer ends only once its code is recorded, which waits for ``release``.
         assert not first.done()
+        # Its recording was handed to a worker thread; the thread may not have run yet.
+        assert await asyncio.to_thread(recording.wait, 10)
     finally:
         release.set()
     done = await asyncio.gather(first, second)
