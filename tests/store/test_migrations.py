@@ -141,17 +141,18 @@ def test_upgrade_waits_a_bounded_time_for_the_migration_lock(pg_databases):
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path):
-    """Every SQLite connection gets WAL, foreign keys and a busy timeout."""
+    """Every SQLite connection gets WAL (checkpointed every 10,000 pages, not SQLite's 1,000),
+    foreign keys and a busy timeout."""
     engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
     try:
         with engine.connect() as conn:
             pragmas = [
                 conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+                for name in ("journal_mode", "wal_autocheckpoint", "foreign_keys", "busy_timeout")
             ]
     finally:
         engine.dispose()
-    assert ["wal", 1, 10_000] == pragmas
+    assert ["wal", 10_000, 1, 10_000] == pragmas
 
 
 def test_unreachable_database_is_a_transient_error_without_the_password(tmp_path):
