@@ -32,9 +32,6 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from bench.harness import Mode
 
-#: The project's root (the children run from there).
-ROOT = Path(__file__).resolve().parent.parent
-
 #: The child writes its store figures here (a JSON object: method -> [calls, seconds]).
 SPLIT_FILE = "DAMSYNC_BENCH_SPLIT_FILE"
 
@@ -78,14 +75,16 @@ def _child(argv: list[str]) -> None:
     sys.exit(code)
 
 
-def _run(work: Path, config: Path, name: str) -> tuple[float, dict[str, list[float]], int]:
-    """One ``sync --once`` child: its CPU seconds, its store figures and its exit code."""
+def _run(
+    root: Path, work: Path, config: Path, name: str
+) -> tuple[float, dict[str, list[float]], int]:
+    """One ``sync --once`` child run from ``root``: its CPU seconds, store figures, exit code."""
     split = work / f"{name}.json"
     env = {**os.environ, SPLIT_FILE: str(split)}
     cmd = [sys.executable, "-m", "bench.cpu_split", "--child", "sync", "--once"]
     with (work / f"{name}.log").open("wb") as out:
         child = subprocess.Popen(
-            [*cmd, "--config", str(config)], cwd=ROOT, env=env, stdout=out, stderr=out
+            [*cmd, "--config", str(config)], cwd=root, env=env, stdout=out, stderr=out
         )
         _, status, usage = os.wait4(child.pid, 0)
     code = os.waitstatus_to_exitcode(status)
@@ -111,13 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("link", "media"), default="link")
     args = parser.parse_args(args_in)
     # Here, not at the top: the children import this module and must not load the simulators.
-    from bench.harness import zero_latency_pass
+    from bench.harness import ROOT, zero_latency_pass
 
     mode = cast("Mode", args.mode)
     started = time.perf_counter()
     with zero_latency_pass("damsync-split-", assets=args.assets, mode=mode) as (work, config):
-        cpu, store, code = _run(work, config, "pass")
-        idle_cpu, _, idle_code = _run(work, config, "idle")
+        cpu, store, code = _run(ROOT, work, config, "pass")
+        idle_cpu, _, idle_code = _run(ROOT, work, config, "idle")
     n = args.assets
     store_s = sum(seconds for _, seconds in store.values())
     per_asset = {

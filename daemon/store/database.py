@@ -64,7 +64,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: WAL pages written before a commit copies them into the database file (SQLite's default is
 #: 1,000, ~4 MB). Each copy ends with an fsync, and a batch's random keys dirty a page per key
 #: in each index once the tables are large, so at 1,000 pages a large store checkpointed every
-#: few batches and its write transactions cost about twice the CPU (``bench/cpu_split.py``).
+#: few batches and its write transactions cost about a fifth more CPU (docs/benchmarks.md).
 #: 10,000 pages: the WAL file grows to ~40 MB before each copy; readers are unaffected.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 
