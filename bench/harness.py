@@ -309,6 +309,34 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in out.items() if v}
 
 
+def interpreter() -> dict[str, Any]:
+    """
+    The Python running the bench (and the daemon and simulators it starts). Builds differ:
+    Debian's optimised python3 (the one the container image is tested on) ran the mapping
+    micro-benchmark about 15 % faster than pyenv's default build (no profile-guided
+    optimisation, the executable calling into a shared libpython); see docs/benchmarks.md,
+    "The interpreter". Figures from two interpreters are not comparable.
+
+    Returns:
+        Its version, executable, whether the process maps a shared ``libpython`` and the
+        optimisation options ``configure`` was given (Debian's package optimises through its
+        own build rules, so none show there: its executable links libpython statically).
+    """
+    import sysconfig
+
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        shared = any("libpython" in line for line in maps)
+    args = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    return {
+        "version": sys.version.split()[0],
+        "executable": os.path.realpath(sys.executable),
+        "shared_libpython": shared,
+        "configure_optimisations": [
+            flag for flag in ("--enable-optimizations", "--with-lto") if flag in args
+        ],
+    }
+
+
 def load_average() -> float:
     """
     Returns:

@@ -38,6 +38,7 @@ from bench.harness import (
     ROOT,
     Mode,
     Sims,
+    interpreter,
     load_average,
     serve_pim,
     serve_sims,
@@ -58,6 +59,7 @@ def machine() -> dict[str, Any]:
 
     return {
         "python": platform.python_version(),
+        "interpreter": interpreter(),
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
         "cores": psutil.cpu_count(),
