@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
@@ -322,8 +323,6 @@ def interpreter() -> dict[str, Any]:
         optimisation options ``configure`` was given (Debian's package optimises through its
         own build rules, so none show there: its executable links libpython statically).
     """
-    import sysconfig
-
     with open("/proc/self/maps", encoding="utf-8") as maps:
         shared = any("libpython" in line for line in maps)
     args = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
