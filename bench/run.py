@@ -12,7 +12,9 @@ process, as cron starts it: target 1 DAM request, 0 PIM), the state database's s
 the simulators' CPU time, and the floor client (bench/floor.py) against the same DAM and a fresh
 PIM simulator with the same latency, so each rate is also a share of what the machine can do at
 all. ``--huge`` adds the million-asset link backfill (999,999 assets, the DAM simulator's
-largest dataset: peak RSS, database size per asset).
+largest dataset: peak RSS, database size per asset). ``--httpx-floor`` adds, in media mode, the
+same transfers through tuned httpx alone (bench/httpx_floor.py) and the daemon's CPU per asset
+over theirs (``cpu_over_httpx``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from bench.harness import (
     upgrade_db,
     write_config,
 )
+from bench.httpx_floor import HttpxRun, run_httpx
+from bench.httpx_floor import as_dict as httpx_dict
 
 RESULTS = ROOT / "bench/results"
 
@@ -138,6 +142,26 @@ def run_floor_beside(work: Path, sims: Sims, mode: Mode, args: argparse.Namespac
         return asyncio.run(run_floor(config, floor_sims, mode=mode, page_size=page_size))
 
 
+def run_httpx_beside(work: Path, sims: Sims, transfers: int, args: argparse.Namespace) -> HttpxRun:
+    """
+    Args:
+        work: The workload's directory.
+        sims: The workload's simulators: the transfers read the same DAM.
+        transfers: Assets in transfer at once (the daemon's ``media_concurrency``).
+        args: The command line.
+
+    Returns:
+        The media transfers through tuned httpx alone (bench/httpx_floor.py), against a fresh
+        PIM simulator with the same latency.
+    """
+    with serve_pim(work, latency=args.latency, name="pim-httpx") as (pim_url, pim_pid):
+        httpx_sims = Sims(pim_url, sims.dam_url, pim_pid, sims.dam_pid)
+        config = write_config(
+            work / "httpx.toml", httpx_sims, mode="media", database_url="sqlite:///unused.db"
+        )
+        return asyncio.run(run_httpx(config, httpx_sims, transfers=transfers, tuned=True))
+
+
 def daemon_env(args: argparse.Namespace) -> dict[str, str]:
     """
     Returns:
@@ -192,6 +216,11 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
             if args.floor and size <= args.floor_max:
                 floor = run_floor_beside(work, sims, mode, args)
                 print(json.dumps({"floor": floor_dict(floor)}), flush=True)
+            transfers = None
+            if args.httpx_floor and mode == "media" and size <= args.floor_max:
+                concurrency = int(engine["media_concurrency"]["value"])
+                transfers = run_httpx_beside(work, sims, concurrency, args)
+                print(json.dumps({"httpx_floor": httpx_dict(transfers)}), flush=True)
     ratio = (
         round(daemon.assets_per_s / naive.assets_per_s, 1)
         if naive is not None and naive.assets_per_s
@@ -200,6 +229,12 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
     share = (
         round(daemon.assets_per_s / floor.assets_per_s, 3)
         if floor is not None and floor.assets_per_s
+        else None
+    )
+    # The daemon's CPU per asset over what httpx alone takes for the same transfers.
+    over_httpx = (
+        round(daemon.cpu_us_per_asset / transfers.cpu_us_per_asset, 2)
+        if transfers is not None and transfers.cpu_us_per_asset
         else None
     )
     return {
@@ -213,6 +248,8 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
         "speedup": ratio,
         "floor": floor_dict(floor) if floor is not None else None,
         "share_of_floor": share,
+        "httpx_floor": httpx_dict(transfers) if transfers is not None else None,
+        "cpu_over_httpx": over_httpx,
     }
 
 
@@ -244,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--floor-max", type=int, default=100_000, help="largest N the floor client runs at"
+    )
+    parser.add_argument(
+        "--httpx-floor",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="media mode: also run the transfers through tuned httpx alone (bench/httpx_floor.py)"
+        " beside each workload, up to --floor-max",
     )
     parser.add_argument(
         "--page-size",
