@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from daemon.store import Store
@@ -148,6 +148,33 @@ def idle_pass(daemon: Daemon) -> bool:
     return any(e["status"] == "succeeded" and e["written"] == 0 for e in finished)
 
 
+def stop_between_transactions(daemon: Daemon, store: Store) -> None:
+    """
+    SIGSTOP ``daemon`` at a moment it has no transaction open in the store's database.
+
+    Paused inside one, it would keep that transaction's row locks, and a replica taking its
+    sources over would wait on them until it resumed: on PostgreSQL 15 nothing ends such a session
+    (``idle_in_transaction_session_timeout`` is not armed while a pipelined ``executemany`` is half
+    sent). These tests pause a replica between its transactions; stopping, checking and resuming
+    until that holds makes the pause deterministic instead of lucky.
+    """
+    busy = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'"
+    )
+    status = Path(f"/proc/{daemon.process.pid}/status")
+    deadline = time.monotonic() + 30
+    while True:
+        daemon.signal(signal.SIGSTOP)
+        wait_until(lambda: "\tT" in status.read_text().split("State:", 1)[1][:4], 5, "the stop")
+        with store.engine.connect() as conn:
+            if not conn.execute(busy).scalar_one():
+                return
+        daemon.signal(signal.SIGCONT)
+        assert time.monotonic() < deadline, "the replica never paused between transactions"
+        time.sleep(0.02)
+
+
 def beat_of(store: Store, daemon: Daemon) -> datetime:
     """When ``daemon``'s last heartbeat was (database clock)."""
     with store.engine.connect() as conn:
@@ -238,7 +265,7 @@ def test_a_stale_owner_resumed_after_a_takeover_has_its_writes_refused(
     world.log.opened[0].clear()  # A's bulk PATCHes wait at the PIM's door
     a = launch(start_daemon, tmp_path, world, 0, pg_url)
     wait_until(world.log.parked[0].is_set, 60, "A's first write at the PIM", a)
-    a.signal(signal.SIGSTOP)
+    stop_between_transactions(a, store)
     try:
         world.log.opened[0].set()  # the PIM applies A's write; A, paused, never sees the answer
         b = launch(start_daemon, tmp_path, world, 1, pg_url)
