@@ -30,11 +30,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from bench.floor_prep import Prepared, Upload, prepare
+from bench.floor_prep import Prepared, prepare
 from bench.harness import (
     Sims,
     delta,
@@ -80,7 +79,7 @@ def _headers(raw: str) -> dict[str, str]:
 
 
 async def _transfers(
-    prep: Prepared, sims: Sims, jobs: list[Upload], *, transfers: int, tuned: bool
+    prep: Prepared, sims: Sims, *, transfers: int, tuned: bool
 ) -> tuple[float, float, float, list[str]]:
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     dam = httpx.AsyncClient(base_url=sims.dam_url, headers=_headers(prep.dam_auth), limits=limits)
@@ -92,7 +91,7 @@ async def _transfers(
 
         tune_client(dam)
         tune_client(pim)
-    queue = list(reversed(jobs))
+    queue = list(reversed(prep.uploads))
     errors: list[str] = []
 
     async def worker() -> None:
@@ -141,9 +140,7 @@ async def run_httpx(config: Path, sims: Sims, *, transfers: int, tuned: bool) ->
     prep = await prepare(config, "media")
     before = request_counts(sim_stats(sims.pim_url))
     load_before = load_average()
-    wall, user, system, errors = await _transfers(
-        prep, sims, prep.uploads, transfers=transfers, tuned=tuned
-    )
+    wall, user, system, errors = await _transfers(prep, sims, transfers=transfers, tuned=tuned)
     uploads = delta(request_counts(sim_stats(sims.pim_url)), before).get(_UPLOAD_ROUTE, 0)
     done = len(prep.uploads)
     if uploads != done:
@@ -162,14 +159,6 @@ async def run_httpx(config: Path, sims: Sims, *, transfers: int, tuned: bool) ->
         load_after=load_average(),
         errors=errors[:5],
     )
-
-
-def as_dict(run: HttpxRun) -> dict[str, Any]:
-    """
-    Returns:
-        The record as JSON-ready data.
-    """
-    return asdict(run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 work / "damsync.toml", sims, mode="media", database_url="sqlite:///unused.db"
             )
             run = asyncio.run(run_httpx(config, sims, transfers=args.transfers, tuned=args.tuned))
-    print(json.dumps(as_dict(run)), flush=True)
+    print(json.dumps(asdict(run)), flush=True)
     return 0 if not run.errors else 1
 
 

@@ -27,6 +27,9 @@ import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -49,7 +52,6 @@ from bench.harness import (
     write_config,
 )
 from bench.httpx_floor import HttpxRun, run_httpx
-from bench.httpx_floor import as_dict as httpx_dict
 
 RESULTS = ROOT / "bench/results"
 
@@ -133,11 +135,7 @@ def run_floor_beside(work: Path, sims: Sims, mode: Mode, args: argparse.Namespac
     Returns:
         The floor client's run against a fresh PIM simulator with the same latency.
     """
-    with serve_pim(work, latency=args.latency, name="pim-floor") as (pim_url, pim_pid):
-        floor_sims = Sims(pim_url, sims.dam_url, pim_pid, sims.dam_pid)
-        config = write_config(
-            work / "floor.toml", floor_sims, mode=mode, database_url="sqlite:///unused.db"
-        )
+    with _fresh_pim(work, sims, "floor", mode, args) as (config, floor_sims):
         page_size = args.floor_page_size or args.page_size
         return asyncio.run(run_floor(config, floor_sims, mode=mode, page_size=page_size))
 
@@ -154,12 +152,21 @@ def run_httpx_beside(work: Path, sims: Sims, transfers: int, args: argparse.Name
         The media transfers through tuned httpx alone (bench/httpx_floor.py), against a fresh
         PIM simulator with the same latency.
     """
-    with serve_pim(work, latency=args.latency, name="pim-httpx") as (pim_url, pim_pid):
-        httpx_sims = Sims(pim_url, sims.dam_url, pim_pid, sims.dam_pid)
-        config = write_config(
-            work / "httpx.toml", httpx_sims, mode="media", database_url="sqlite:///unused.db"
-        )
+    with _fresh_pim(work, sims, "httpx", "media", args) as (config, httpx_sims):
         return asyncio.run(run_httpx(config, httpx_sims, transfers=transfers, tuned=True))
+
+
+@contextmanager
+def _fresh_pim(
+    work: Path, sims: Sims, name: str, mode: Mode, args: argparse.Namespace
+) -> Iterator[tuple[Path, Sims]]:
+    """A fresh PIM simulator with the workload's latency beside its DAM, and a config for both."""
+    with serve_pim(work, latency=args.latency, name=f"pim-{name}") as (pim_url, pim_pid):
+        fresh = Sims(pim_url, sims.dam_url, pim_pid, sims.dam_pid)
+        config = write_config(
+            work / f"{name}.toml", fresh, mode=mode, database_url="sqlite:///unused.db"
+        )
+        yield config, fresh
 
 
 def daemon_env(args: argparse.Namespace) -> dict[str, str]:
@@ -220,7 +227,7 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
             if args.httpx_floor and mode == "media" and size <= args.floor_max:
                 concurrency = int(engine["media_concurrency"]["value"])
                 transfers = run_httpx_beside(work, sims, concurrency, args)
-                print(json.dumps({"httpx_floor": httpx_dict(transfers)}), flush=True)
+                print(json.dumps({"httpx_floor": asdict(transfers)}), flush=True)
     ratio = (
         round(daemon.assets_per_s / naive.assets_per_s, 1)
         if naive is not None and naive.assets_per_s
@@ -248,7 +255,7 @@ def one_workload(mode: Mode, size: int, args: argparse.Namespace) -> dict[str, A
         "speedup": ratio,
         "floor": floor_dict(floor) if floor is not None else None,
         "share_of_floor": share,
-        "httpx_floor": httpx_dict(transfers) if transfers is not None else None,
+        "httpx_floor": asdict(transfers) if transfers is not None else None,
         "cpu_over_httpx": over_httpx,
     }
 
